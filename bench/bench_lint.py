@@ -1,0 +1,146 @@
+"""Lint throughput and memory on generated, realistic manifests.
+
+    python bench/bench_lint.py [--sizes 2500,5000,10000] [--repeat 3]
+
+Each namespace gets a Nacos cluster (StatefulSet, 3 Pods, 2 Services, an auth Secret) and its clients
+(Deployments with Spring env and credentials Secrets, ConfigMaps with bootstrap.yml); some namespaces carry a
+problem, so the checks do real work. Each run is a fresh `nacos-auth-guard lint DIR -o json` process; reported:
+wall time, documents/second and peak RSS (from wait4), best of --repeat.
+"""
+from __future__ import annotations
+
+import argparse
+import base64
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+
+import yaml
+
+DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+
+def namespace_documents(index: int, rng: random.Random) -> list[dict]:
+    ns = f"team-{index:04d}"
+    key = base64.b64encode(rng.randbytes(32)).decode()
+    labels = {"app": "nacos"}
+    env = [{"name": "MODE", "value": "cluster"}, {"name": "NACOS_AUTH_ENABLE", "value": "true"},
+           {"name": "PREFER_HOST_MODE", "value": "hostname"},
+           {"name": "NACOS_SERVERS", "value": " ".join(f"nacos-{i}.nacos-headless.{ns}.svc.cluster.local:8848"
+                                                       for i in range(3))}]
+    env += [{"name": n, "valueFrom": {"secretKeyRef": {"name": "nacos-auth", "key": k}}}
+            for n, k in (("NACOS_AUTH_TOKEN", "token"), ("NACOS_AUTH_IDENTITY_KEY", "identity-key"),
+                         ("NACOS_AUTH_IDENTITY_VALUE", "identity-value"))]
+    container = {"name": "nacos", "image": "nacos/nacos-server:v2.4.3", "env": env,
+                 "ports": [{"containerPort": p} for p in (8848, 9848, 7848)],
+                 "resources": {"requests": {"cpu": "500m", "memory": "2Gi"}},
+                 "volumeMounts": [{"name": "data", "mountPath": "/home/nacos/data"}]}
+    sts = {"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "nacos", "namespace": ns},
+           "spec": {"serviceName": "nacos-headless", "replicas": 3, "selector": {"matchLabels": labels},
+                    "template": {"metadata": {"labels": labels}, "spec": {"containers": [container]}}}}
+    docs: list[dict] = [
+        sts,
+        {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "nacos-auth", "namespace": ns,
+                                                           "managedFields": [{"manager": "kubectl", "operation":
+                                                                              "Update", "time": "2026-11-01T00:00:00Z",
+                                                                              "fieldsV1": {"f:data": {"f:token": {}}}}]},
+         "data": {"token": key, "identity-key": base64.b64encode(b"x-peer").decode(),
+                  "identity-value": base64.b64encode(rng.randbytes(12)).decode()}},
+        {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "nacos-headless", "namespace": ns},
+         "spec": {"clusterIP": "None", "selector": labels, "ports": [{"port": 8848, "name": "http"}]}},
+        {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "nacos", "namespace": ns},
+         "spec": {"selector": labels, "ports": [{"port": 8848, "name": "http"}]}},
+    ]
+    for ordinal in range(3):
+        pod_env = env if not (index % 7 == 0 and ordinal == 1) else env[:4] + [
+            {"name": "NACOS_AUTH_TOKEN", "value": base64.b64encode(rng.randbytes(32)).decode()}] + env[5:]
+        docs.append({"apiVersion": "v1", "kind": "Pod", "metadata": {
+            "name": f"nacos-{ordinal}", "namespace": ns,
+            "labels": {**labels, "controller-revision-hash": "nacos-5c9f"},
+            "ownerReferences": [{"apiVersion": "apps/v1", "kind": "StatefulSet", "name": "nacos", "uid": "u",
+                                 "controller": True}]},
+            "spec": {"containers": [{**container, "env": pod_env}]},
+            "status": {"phase": "Running", "containerStatuses": [{"name": "nacos", "ready": True, "state": {
+                "running": {"startedAt": "2026-11-02T00:00:00Z"}}}]}})
+    for client in range(4):
+        name = f"svc-{client}"
+        creds = [] if (index % 5 == 0 and client == 0) else [
+            {"name": "SPRING_CLOUD_NACOS_USERNAME", "valueFrom": {"secretKeyRef": {"name": f"{name}-nacos",
+                                                                                   "key": "username"}}},
+            {"name": "SPRING_CLOUD_NACOS_PASSWORD", "valueFrom": {"secretKeyRef": {"name": f"{name}-nacos",
+                                                                                   "key": "password"}}}]
+        docs += [
+            {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": f"{name}-nacos", "namespace": ns},
+             "stringData": {"username": name, "password": rng.randbytes(8).hex()}},
+            {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": f"{name}-config", "namespace": ns},
+             "data": {"bootstrap.yml": f"spring:\n  application:\n    name: {name}\n  cloud:\n    nacos:\n"
+                                       f"      config:\n        server-addr: nacos-headless.{ns}:8848\n"
+                                       f"        file-extension: yaml\n"}},
+            {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name, "namespace": ns,
+                                                                         "labels": {"app": name}},
+             "spec": {"replicas": 2, "selector": {"matchLabels": {"app": name}},
+                      "template": {"metadata": {"labels": {"app": name}}, "spec": {"containers": [{
+                          "name": "app", "image": f"registry.example/{name}:1.{client}",
+                          "env": [{"name": "SPRING_CLOUD_NACOS_DISCOVERY_SERVER_ADDR",
+                                   "value": f"nacos-headless.{ns}.svc.cluster.local:8848"},
+                                  {"name": "JAVA_TOOL_OPTIONS", "value": "-Xmx512m -XX:+UseG1GC"}] + creds,
+                          "volumeMounts": [{"name": "config", "mountPath": "/app/config"}],
+                          "resources": {"requests": {"cpu": "100m", "memory": "256Mi"}}}],
+                          "volumes": [{"name": "config", "configMap": {"name": f"{name}-config"}}]}}}},
+        ]
+    return docs
+
+
+def generate(directory: str, documents: int) -> int:
+    rng = random.Random(7)
+    written, index, batch = 0, 0, []
+    while written < documents:
+        docs = namespace_documents(index, rng)[: documents - written]
+        batch += docs
+        written += len(docs)
+        index += 1
+        if len(batch) >= 200 or written >= documents:
+            with open(os.path.join(directory, f"part-{index:05d}.yaml"), "w") as handle:
+                yaml.dump_all(batch, handle, Dumper=DUMPER, sort_keys=False)
+            batch = []
+    return written
+
+
+def run_once(directory: str) -> tuple[float, int, int]:
+    start = time.perf_counter()
+    process = subprocess.Popen([sys.executable, "-m", "nacos_auth_guard.cli", "lint", directory, "-o", "json"],
+                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    output = process.stdout.read()
+    _, status, usage = os.wait4(process.pid, 0)
+    elapsed = time.perf_counter() - start
+    code = os.waitstatus_to_exitcode(status)
+    if code not in (0, 1):
+        raise SystemExit(f"lint failed with exit code {code}")
+    import json
+    findings = len(json.loads(output)["findings"])
+    return elapsed, usage.ru_maxrss // 1024, findings
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default="2500,5000,10000")
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    import yaml as _yaml
+    print(f"python {sys.version.split()[0]}, PyYAML {_yaml.__version__} (libyaml: {_yaml.__with_libyaml__}), "
+          f"{os.cpu_count()} CPUs")
+    print(f"{'documents':>10} {'MB':>6} {'seconds':>8} {'docs/s':>8} {'peak RSS MB':>12} {'findings':>9}")
+    for size in (int(s) for s in args.sizes.split(",")):
+        with tempfile.TemporaryDirectory() as directory:
+            count = generate(directory, size)
+            megabytes = sum(os.path.getsize(os.path.join(directory, f)) for f in os.listdir(directory)) / 1e6
+            runs = [run_once(directory) for _ in range(args.repeat)]
+            elapsed, rss, findings = min(runs)
+            print(f"{count:>10} {megabytes:>6.1f} {elapsed:>8.2f} {count / elapsed:>8.0f} {rss:>12} {findings:>9}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,213 @@
+"""Every finding code: its reason (Event and condition reason), severity, condition type, message and fix.
+
+Codes and reasons are stable: users filter on them, suppress them, and write alerts against them.
+Message fields name objects, keys and pods; no field may ever carry a secret value, key, token or a hash of one.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .model import Finding, ObjectRef, Severity
+
+ERROR, WARNING, INFO = Severity.ERROR, Severity.WARNING, Severity.INFO
+
+# Condition types, one per concern (design.md "The custom resource").
+SECRETS_RESOLVED = "SecretsResolved"
+TOKEN_KEY_VALID = "TokenKeyValid"
+TOKEN_KEY_CONSISTENT = "TokenKeyConsistent"
+IDENTITY_CONSISTENT = "IdentityConsistent"
+CLIENTS_CONFIGURED = "ClientsConfigured"
+TOKENS_VALID = "TokensValid"
+PROBE_SUCCEEDED = "ProbeSucceeded"
+SERVER_FOUND = "ServerFound"
+CONCERNS = (SECRETS_RESOLVED, TOKEN_KEY_VALID, TOKEN_KEY_CONSISTENT, IDENTITY_CONSISTENT, CLIENTS_CONFIGURED,
+            TOKENS_VALID)
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    code: str
+    reason: str
+    severity: Severity
+    concern: str
+    title: str
+    message: str      # str.format template over the fields a check passes
+    fix: str          # str.format template, same fields
+    explanation: str  # for `nacos-auth-guard explain CODE`
+
+
+_ENTRIES = [
+    Entry("NAG001", "ServerNotFound", ERROR, SERVER_FOUND,
+          "The NacosAuthCheck names a StatefulSet that does not exist",
+          "NacosAuthCheck {check} names StatefulSet {statefulset}, which does not exist in namespace {namespace}: "
+          "nothing is checked.",
+          "set spec.server.statefulSetName to the Nacos server StatefulSet's name, or delete this NacosAuthCheck.",
+          "Each NacosAuthCheck watches one Nacos server cluster, named by spec.server.statefulSetName in the "
+          "check's own namespace. Until that StatefulSet exists the check is Stalled."),
+    Entry("NAG101", "SecretNotFound", ERROR, SECRETS_RESOLVED,
+          "A referenced Secret does not exist",
+          "{where} of {obj} references Secret {name}, which does not exist in namespace {namespace}: {impact}.",
+          "create Secret {name} in namespace {namespace} with the keys the workload reads, or correct the reference.",
+          "Kubernetes resolves secretKeyRef and envFrom when a container starts. A missing Secret keeps the pod in "
+          "CreateContainerConfigError (or, with optional: true, starts it without the setting, e.g. with no "
+          "password, which Nacos answers with 403 / unknown user)."),
+    Entry("NAG102", "SecretKeyMissing", ERROR, SECRETS_RESOLVED,
+          "A referenced Secret exists but lacks the key",
+          "{where} of {obj} reads key {key!r} of Secret {name}, which has no such key: {impact}.",
+          "add key {key!r} to Secret {name} (kubectl edit secret {name} -n {namespace}) or correct the key name.",
+          "A secretKeyRef to a key the Secret does not hold fails the container start like a missing Secret."),
+    Entry("NAG103", "ConfigMapNotFound", ERROR, SECRETS_RESOLVED,
+          "A referenced ConfigMap carrying auth settings does not exist",
+          "{where} of {obj} references ConfigMap {name}, which does not exist in namespace {namespace}: {impact}.",
+          "create ConfigMap {name} in namespace {namespace}, or correct the reference.",
+          "ConfigMaps that carry Nacos settings (env, envFrom, a mounted application.properties) must exist "
+          "before the pod starts."),
+    Entry("NAG104", "ConfigMapKeyMissing", ERROR, SECRETS_RESOLVED,
+          "A referenced ConfigMap exists but lacks the key",
+          "{where} of {obj} reads key {key!r} of ConfigMap {name}, which has no such key: {impact}.",
+          "add key {key!r} to ConfigMap {name} or correct the key name.",
+          "A configMapKeyRef to a missing key fails the container start."),
+    Entry("NAG105", "PlaintextCredential", WARNING, SECRETS_RESOLVED,
+          "A credential is written in plain text",
+          "{setting} of {obj} is a literal in {where}: anyone who can read the {origin} can read it.",
+          "move it into a Secret and reference it with valueFrom.secretKeyRef.",
+          "Token keys, identity values, passwords and access tokens belong in Secrets, which RBAC can restrict; "
+          "pod specs and ConfigMaps are readable far more widely."),
+    Entry("NAG201", "TokenKeyMissing", ERROR, TOKEN_KEY_VALID,
+          "Auth is on but no token secret key is set",
+          "{obj} enables auth but sets no token secret key ({properties}): {impact}.",
+          "set NACOS_AUTH_TOKEN from a Secret holding a random key, e.g. "
+          "kubectl create secret generic nacos-auth -n {namespace} --from-literal=token=$(openssl rand -base64 32).",
+          "Since 2.2.0.1 Nacos has no default key: with auth enabled and no key the server refuses to start."),
+    Entry("NAG202", "TokenKeyNotBase64", ERROR, TOKEN_KEY_VALID,
+          "The token secret key is not valid Base64",
+          "The token secret key of {obj} ({where}) is not valid Base64 text: the server cannot derive its "
+          "signing key and fails to start or rejects every token.",
+          "generate the key with `openssl rand -base64 32` and store that output.",
+          "Nacos Base64-decodes the configured key (standard alphabet) to get the HMAC-SHA256 key."),
+    Entry("NAG203", "TokenKeyTooShort", ERROR, TOKEN_KEY_VALID,
+          "The decoded token secret key is shorter than 32 bytes",
+          "The token secret key of {obj} ({where}) decodes to {length} bytes; Nacos requires at least 32: "
+          "the server fails to start.",
+          "generate a longer key with `openssl rand -base64 32` (remember: the length counts after decoding).",
+          "HS256 needs a key of at least 256 bits; Nacos checks the length of the Base64-decoded key at start."),
+    Entry("NAG204", "TokenKeyWellKnown", ERROR, TOKEN_KEY_VALID,
+          "The token secret key is a published default",
+          "The token secret key of {obj} ({where}) is a published default value: anyone can forge an admin "
+          "token for this cluster.",
+          "replace it with a random key (`openssl rand -base64 32`) stored in a Secret, and restart all server "
+          "pods together.",
+          "Published keys (the pre-2.2.0.1 default, documentation and chart examples) let anyone sign tokens."),
+    Entry("NAG205", "TokenKeyMismatch", ERROR, TOKEN_KEY_CONSISTENT,
+          "Server pods of one cluster use different token keys",
+          "{groups} of {obj} are configured with different token secret keys: a token issued by one group is "
+          "rejected by the other, so clients routed there get 403 token invalid!.",
+          "give every pod the same key (one Secret) and restart all pods of {obj} together.",
+          "A token is signed by the node that issued it and verified by whichever node serves the next request."),
+    Entry("NAG206", "TokenKeyStale", ERROR, TOKEN_KEY_CONSISTENT,
+          "Pods run a token key that is no longer the Secret's",
+          "Secret {name} (key {key!r}) changed at {changed}, after {stale} of {obj} started: {impact}.",
+          "restart all pods of {obj} together (kubectl rollout restart statefulset/{sts} -n {namespace}) so "
+          "they all load the current key.",
+          "Env from a Secret is read once at container start; a rotated Secret reaches only pods started later."),
+    Entry("NAG207", "AuthEnabledMismatch", ERROR, TOKEN_KEY_CONSISTENT,
+          "Auth is on in some server pods and off in others",
+          "Auth is enabled in {enabled} and disabled in {disabled} of {obj}: requests succeed or fail with 403 "
+          "depending on the pod that serves them.",
+          "set nacos.core.auth.enabled (NACOS_AUTH_ENABLE) the same everywhere and restart all pods together.",
+          "Every node of a cluster must agree on whether auth is required."),
+    Entry("NAG208", "UserAgentAuthBypass", ERROR, TOKEN_KEY_VALID,
+          "Requests with a Nacos-Server user agent skip auth",
+          "{obj} sets nacos.core.auth.enable.userAgentAuthWhite=true ({where}): any client that sends "
+          "User-Agent: Nacos-Server bypasses authentication.",
+          "set it to false and configure nacos.core.auth.server.identity.key/value instead.",
+          "The user-agent whitelist is the CVE-2021-29441 bypass; server identity replaced it in 1.4.1."),
+    Entry("NAG301", "IdentityMissing", ERROR, IDENTITY_CONSISTENT,
+          "Auth is on but the server identity is not set",
+          "{obj} enables auth but sets no server identity {missing}: {impact}.",
+          "set NACOS_AUTH_IDENTITY_KEY and NACOS_AUTH_IDENTITY_VALUE from a Secret, the same on every pod.",
+          "Nodes authenticate cluster-internal requests with the identity key/value header."),
+    Entry("NAG302", "IdentityMismatch", ERROR, IDENTITY_CONSISTENT,
+          "Server pods use different identity key/value",
+          "{groups} of {obj} are configured with different server identity {what}: cluster-internal requests "
+          "between them fail with 403 Invalid server identity key or value, and data stops syncing.",
+          "give every pod the same identity key and value (one Secret) and restart all pods together.",
+          "Each node sends its identity header on internal calls; a node with another identity rejects them."),
+    Entry("NAG303", "IdentityWellKnown", ERROR, IDENTITY_CONSISTENT,
+          "The server identity value is a published default",
+          "The server identity value of {obj} ({where}) is a published default: anyone who sends it is treated "
+          "as a cluster member and bypasses authentication.",
+          "set a random identity value (`openssl rand -hex 16`) from a Secret, the same on every pod.",
+          "Published identity pairs (old image defaults, chart defaults) make the identity check worthless."),
+    Entry("NAG401", "ClientCredentialsMissing", ERROR, CLIENTS_CONFIGURED,
+          "A client of an auth-enabled server sends no credentials",
+          "{obj} talks to Nacos {server} (auth enabled) but sets no username/password or access token: "
+          "its requests fail with 403 (user not found! / token invalid!).",
+          "set the client's username and password from a Secret (e.g. SPRING_CLOUD_NACOS_USERNAME and "
+          "SPRING_CLOUD_NACOS_PASSWORD, or NACOS_USERNAME/NACOS_PASSWORD) or map your own env names with the "
+          "annotation nacosguard.io/client-env.",
+          "With auth on every API call needs a token; the Java client logs in with username/password itself."),
+    Entry("NAG402", "ClientServerUnknown", INFO, CLIENTS_CONFIGURED,
+          "A client's server address matches no known Nacos Service",
+          "{obj} is configured with Nacos server address {address}, which matches no Service in front of a known "
+          "Nacos StatefulSet: its credentials are not checked.",
+          "point it at the Nacos Service (e.g. nacos-headless.<namespace>.svc.cluster.local:8848), or include the "
+          "server's manifests in the input.",
+          "Clients are matched to servers through Services: name, name.namespace, name.namespace.svc[.cluster."
+          "local] and pod DNS names."),
+    Entry("NAG501", "AccessTokenMalformed", ERROR, TOKENS_VALID,
+          "A static access token is not a valid Nacos token",
+          "The access token of {obj} ({where}) is not a valid Nacos token: {detail}. Every request fails with "
+          "403 token invalid!.",
+          "configure username/password instead of a static token; the client then logs in and refreshes itself.",
+          "Nacos tokens are HS256 JWTs with sub (username) and exp claims."),
+    Entry("NAG502", "AccessTokenExpired", ERROR, TOKENS_VALID,
+          "A static access token has expired",
+          "The access token of {obj} ({where}) {detail}: every request fails with 403 token expired!.",
+          "configure username/password instead of a static token; the client then logs in and refreshes itself.",
+          "A static token is never refreshed; it stops working at its exp time."),
+    Entry("NAG503", "AccessTokenExpiring", WARNING, TOKENS_VALID,
+          "A static access token expires soon",
+          "The access token of {obj} ({where}) {detail}: after that every request fails with 403 token expired!.",
+          "configure username/password instead of a static token before it expires.",
+          "The warning window is --token-expiry-warning-days (spec.tokenExpiryWarningDays), 7 days by default."),
+    Entry("NAG504", "AccessTokenSignatureInvalid", ERROR, TOKENS_VALID,
+          "A static access token was signed with another key",
+          "The access token of {obj} ({where}) was not signed with the token secret key of {server}: every "
+          "request fails with 403 token invalid!.",
+          "configure username/password instead of a static token, or issue a new token from this server.",
+          "A token verifies only on nodes whose key signed it; a rotated key invalidates every static token."),
+    Entry("NAG601", "ProbeLoginFailed", ERROR, PROBE_SUCCEEDED,
+          "The probe could not log in",
+          "Login as the probe user on {pod} of {obj} failed: {detail}.",
+          "check the probe credentials Secret and that the user exists on this cluster.",
+          "The probe logs in on each ready pod with spec.probe.credentialsSecretRef."),
+    Entry("NAG602", "ProbeTokenRejected", ERROR, PROBE_SUCCEEDED,
+          "A server pod rejects another pod's token",
+          "{groups} of {obj} reject each other's tokens: {detail}.",
+          "give every pod the same key and restart all pods together.",
+          "The probe presents each pod's token to every other pod."),
+    Entry("NAG603", "ProbeUnreachable", WARNING, PROBE_SUCCEEDED,
+          "The probe could not reach a server pod",
+          "{pod} of {obj} did not answer the probe: {detail}.",
+          "check that the pod is ready and that the operator may reach it (NetworkPolicy).",
+          "Unreachable pods are not probed; their key cannot be compared."),
+]
+
+CATALOG: dict[str, Entry] = {entry.code: entry for entry in _ENTRIES}
+
+
+def finding(code: str, obj: ObjectRef, *, cluster: ObjectRef | None = None, severity: Severity | None = None,
+            **fields: object) -> Finding:
+    entry = CATALOG[code]
+    fields = {"obj": obj, "namespace": obj.namespace, **fields}
+    message = f"{entry.message.format(**fields)} Fix: {entry.fix.format(**fields)}"
+    return Finding(code, obj, message, entry.reason, severity or entry.severity, cluster)
+
+
+def describe(code: str) -> str:
+    entry = CATALOG[code.upper()]
+    fix = re.sub(r"\{(\w+)(![rs])?\}", r"<\1>", entry.fix)
+    return (f"{entry.code} {entry.reason} ({entry.severity}, condition {entry.concern})\n"
+            f"{entry.title}.\n\n{entry.explanation}\n\nFix: {fix}")

@@ -1,0 +1,82 @@
+"""The check engine: pure functions from a CheckContext to findings. No I/O, no clock (`now` is passed in)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Callable, Iterable
+
+from ..discovery import Topology, discover
+from ..model import Finding, ObjectRef, PodConfig, State
+from ..nacos import is_true
+from ..shapes import as_dict
+from ..snapshot import Snapshot
+
+IGNORE_ANNOTATION = "nacosguard.io/ignore"
+
+
+@dataclass(frozen=True, slots=True)
+class CheckContext:
+    snapshot: Snapshot
+    topology: Topology
+    now: datetime
+    token_warning: timedelta = timedelta(days=7)
+    servers_by_ref: dict = field(default_factory=dict)
+
+    @classmethod
+    def build(cls, snapshot: Snapshot, now: datetime, token_warning: timedelta = timedelta(days=7),
+              topology: Topology | None = None) -> "CheckContext":
+        topology = topology or discover(snapshot)
+        return cls(snapshot, topology, now, token_warning, {s.ref: s for s in topology.servers})
+
+
+Check = Callable[[CheckContext], Iterable[Finding]]
+
+
+def all_checks() -> tuple[Check, ...]:
+    from . import clients, consistency, references, resources, server_keys, tokens
+    return (resources.check_servers_exist, references.check_references, references.check_plaintext,
+            server_keys.check_token_key, server_keys.check_identity, server_keys.check_user_agent_bypass,
+            consistency.check_consistency, consistency.check_stale_keys, clients.check_clients,
+            tokens.check_access_tokens)
+
+
+def run_checks(ctx: CheckContext, exclude: Iterable[str] = ()) -> list[Finding]:
+    """Every check over the context, minus excluded codes and codes an object's annotation ignores."""
+    excluded = {code.upper() for code in exclude}
+    ignored = _ignored_by_annotation(ctx.snapshot)
+    findings = {
+        f for check in all_checks() for f in check(ctx)
+        if f.code not in excluded and f.code not in ignored.get(f.obj, ())
+    }
+    return sorted(findings, key=lambda f: (f.obj, f.code, f.message))
+
+
+def _ignored_by_annotation(snapshot: Snapshot) -> dict[ObjectRef, set[str]]:
+    ignored: dict[ObjectRef, set[str]] = {}
+    for obj in snapshot.workloads:
+        metadata = obj["metadata"]
+        text = as_dict(metadata.get("annotations")).get(IGNORE_ANNOTATION)
+        if isinstance(text, str) and isinstance(metadata.get("name"), str):
+            ref = ObjectRef(obj["kind"], metadata.get("namespace", ""), metadata["name"])
+            ignored[ref] = {code.strip().upper() for code in text.split(",") if code.strip()}
+    return ignored
+
+
+def server_container(pod: PodConfig):
+    """The Nacos container of a server pod (None when no container looks like Nacos)."""
+    return next((c for c in pod.containers if c.server), None)
+
+
+def server_settings(pod: PodConfig) -> dict:
+    container = server_container(pod)
+    return container.settings if container is not None else {}
+
+
+def auth_enabled(settings: dict) -> bool | None:
+    """True/False when known; None when the setting lives where the input cannot show it."""
+    setting = settings.get("auth_enabled")
+    if setting is None:
+        return False
+    if setting.state is not State.KNOWN:
+        return None
+    return is_true(setting.value)

@@ -1,0 +1,38 @@
+"""NAG401: a client of an auth-enabled server that sends no credentials; NAG402: a client whose server address
+matches no known Nacos Service."""
+from __future__ import annotations
+
+from typing import Iterable
+
+from ..catalog import finding
+from ..model import Client, ContainerConfig, Finding, Setting, State
+from . import CheckContext, auth_enabled, server_settings
+
+
+def configured(setting: Setting | None) -> bool:
+    """Set to something: a non-empty value, or a reference (a missing one is reported as NAG101 instead)."""
+    return setting is not None and (setting.state is not State.KNOWN or bool(setting.value))
+
+
+def sends_credentials(container: ContainerConfig) -> bool:
+    settings = container.settings
+    login = configured(settings.get("username")) and configured(settings.get("password"))
+    return login or configured(settings.get("accessToken"))
+
+
+def nacos_containers(client: Client) -> list[ContainerConfig]:
+    return [c for c in client.template.containers if "serverAddr" in c.settings] or list(client.template.containers)
+
+
+def check_clients(ctx: CheckContext) -> Iterable[Finding]:
+    for client in ctx.topology.clients:
+        if not client.servers:
+            if client.server_addresses:
+                yield finding("NAG402", client.ref, address=", ".join(client.server_addresses))
+            continue
+        for server_ref in client.servers:
+            server = ctx.servers_by_ref[server_ref]
+            if not auth_enabled(server_settings(server.template)):
+                continue
+            if not any(sends_credentials(c) for c in nacos_containers(client)):
+                yield finding("NAG401", client.ref, cluster=server_ref, server=str(server_ref))

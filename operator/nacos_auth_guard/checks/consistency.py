@@ -1,0 +1,114 @@
+"""NAG205/NAG207/NAG302: pods of one cluster configured differently; NAG206: pods left on an old key."""
+from __future__ import annotations
+
+from typing import Iterable
+
+from ..catalog import finding
+from ..discovery import members
+from ..model import Finding, ObjectRef, PodConfig, ServerCluster, Severity, State
+from ..nacos import is_true
+from . import CheckContext, server_container, server_settings
+
+TEMPLATE_LABEL = "new pods from the current template"   # the StatefulSet template, as a group member
+
+
+def _label(server: ServerCluster, pod: PodConfig) -> str:
+    return TEMPLATE_LABEL if pod is server.template else pod.ref.name
+
+
+def describe_groups(groups: list[list[str]]) -> str:
+    """[["nacos-0", "nacos-2"], ["nacos-1"]] -> "pods {nacos-0, nacos-2} and {nacos-1}"."""
+    return "pods " + " and ".join("{" + ", ".join(group) + "}" for group in groups)
+
+
+_SKIP = object()   # a member whose value cannot be compared (unknown, or reported as missing elsewhere)
+
+
+def _groups(server: ServerCluster, identity) -> dict[object, list[str]]:
+    """The cluster's members grouped by what `identity(settings)` returns."""
+    groups: dict[object, list[str]] = {}
+    for pod in members(server):
+        settings = server_settings(pod)
+        value = identity(settings) if settings else _SKIP
+        if value is not _SKIP:
+            groups.setdefault(value, []).append(_label(server, pod))
+    return groups
+
+
+def _setting_identity(name: str):
+    """Values when every member's value is known; references when none is (lint without the Secrets)."""
+    def identity(settings: dict):
+        setting = settings.get(name)
+        if setting is None:
+            return None
+        if setting.state in (State.MISSING_KEY, State.MISSING_OBJECT, State.UNREADABLE):
+            return _SKIP
+        return setting.identity
+    return identity
+
+
+def _mixed(groups: dict) -> bool:
+    """Known values and mere references cannot be compared with each other."""
+    kinds = {key[0] if isinstance(key, tuple) else "value" for key in groups if key is not None}
+    return len(kinds) > 1
+
+
+def _auth_identity(settings: dict):
+    setting = settings.get("auth_enabled")
+    if setting is None:
+        return False
+    return is_true(setting.value) if setting.state is State.KNOWN else _SKIP
+
+
+def check_consistency(ctx: CheckContext) -> Iterable[Finding]:
+    for server in ctx.topology.servers:
+        if len(members(server)) < 2:
+            continue
+        auth = _groups(server, _auth_identity)
+        if len(auth) > 1:
+            yield finding("NAG207", server.ref, cluster=server.ref, enabled=describe_groups([auth[True]]),
+                          disabled=describe_groups([auth[False]]))
+        keys = _groups(server, _setting_identity("token_key"))
+        if len(keys) > 1 and not _mixed(keys):
+            yield finding("NAG205", server.ref, cluster=server.ref, groups=describe_groups(list(keys.values())))
+        identity_keys = _groups(server, _setting_identity("identity_key"))
+        identity_values = _groups(server, _setting_identity("identity_value"))
+        differs = [label for label, groups in (("key", identity_keys), ("value", identity_values))
+                   if len(groups) > 1 and not _mixed(groups)]
+        if differs:
+            both = _groups(server, lambda s: (_setting_identity("identity_key")(s),
+                                              _setting_identity("identity_value")(s)))
+            yield finding("NAG302", server.ref, cluster=server.ref, what=" and ".join(differs),
+                          groups=describe_groups([g for k, g in both.items() if _SKIP not in k]))
+
+
+def check_stale_keys(ctx: CheckContext) -> Iterable[Finding]:
+    """A pod runs the key its Secret held when the container started; a later change reaches only newer pods."""
+    for server in ctx.topology.servers:
+        by_source: dict[tuple[ObjectRef, str], list[tuple[PodConfig, object]]] = {}
+        for pod in server.pods:
+            container = server_container(pod)
+            setting = container.settings.get("token_key") if container else None
+            if setting is None or setting.carrier is None or setting.carrier.kind != "Secret" or not setting.key:
+                continue
+            by_source.setdefault((setting.carrier, setting.key), []).append((pod, container.started_at))
+        for (secret, key), pods in sorted(by_source.items(), key=lambda item: (item[0][0], item[0][1])):
+            data = ctx.snapshot.secrets.get((secret.namespace, secret.name))
+            changed = data.changed_at.get(key) if data else None
+            if changed is None:
+                continue
+            started = [(pod, at) for pod, at in pods if at is not None]
+            stale = [pod.ref.name for pod, at in started if at < changed]
+            fresh = [pod.ref.name for pod, at in started if at >= changed]
+            if not stale:
+                continue
+            fields = dict(name=secret.name, key=key, changed=f"{changed:%Y-%m-%dT%H:%M:%SZ}",
+                          stale=describe_groups([stale]), sts=server.ref.name)
+            if fresh:
+                yield finding("NAG206", server.ref, cluster=server.ref, **fields,
+                              impact=f"they still run the previous key while {describe_groups([fresh])} run the "
+                                     f"new one, so clients routed between them get 403 token invalid!")
+            else:
+                yield finding("NAG206", server.ref, cluster=server.ref, severity=Severity.WARNING, **fields,
+                              impact="every pod still runs the previous key, so nothing fails yet, but the next "
+                                     "pod that restarts loads the new key and splits the cluster")

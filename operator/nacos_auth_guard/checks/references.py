@@ -1,0 +1,78 @@
+"""NAG101-NAG104: references to Secrets/ConfigMaps that do not resolve; NAG105: credentials in plain text."""
+from __future__ import annotations
+
+from typing import Iterable
+
+from ..catalog import finding
+from ..model import Finding, ObjectRef, Origin, PodConfig, Reference, Severity, State
+from ..nacos import SENSITIVE_SETTINGS, is_true
+from ..snapshot import ABSENT
+from . import CheckContext
+
+SETTING_LABELS = {"token_key": "The token secret key", "identity_value": "The server identity value",
+                  "password": "The Nacos password", "accessToken": "The Nacos access token"}
+
+
+def _impact(reference: Reference) -> str:
+    if reference.optional:
+        return "it is marked optional, so the pod starts without the settings it carries"
+    if reference.mount:
+        return "the pod cannot mount it and stays in ContainerCreating (FailedMount)"
+    return "the pod cannot start (CreateContainerConfigError)"
+
+
+def _unresolved(ctx: CheckContext, pod: PodConfig, owner: ObjectRef, cluster: ObjectRef | None,
+                skip: set) -> Iterable[Finding]:
+    """One finding per missing object (however many keys the pod reads from it), one per missing key."""
+    missing_objects: dict[tuple[str, str], list[Reference]] = {}
+    for reference in pod.references:
+        obj = ctx.snapshot.lookup(reference.kind, owner.namespace, reference.name)
+        if obj is ABSENT:
+            missing_objects.setdefault((reference.kind, reference.name), []).append(reference)
+        elif obj is not None and reference.key is not None and reference.key not in obj.data:
+            if (reference.kind, reference.name, reference.key) not in skip:
+                skip.add((reference.kind, reference.name, reference.key))
+                yield _finding("NAG102" if reference.kind == "Secret" else "NAG104", reference, owner, cluster)
+    for (kind, name), references in missing_objects.items():
+        if (kind, name) not in skip:
+            skip.add((kind, name))
+            required = [r for r in references if not r.optional]
+            yield _finding("NAG101" if kind == "Secret" else "NAG103", (required or references)[0], owner, cluster,
+                           more=len(references) - 1)
+
+
+def _finding(code: str, reference: Reference, owner: ObjectRef, cluster: ObjectRef | None, more: int = 0):
+    where = reference.where + (f" and {more} more reference(s)" if more else "")
+    return finding(code, owner, cluster=cluster, where=where, name=reference.name, key=reference.key,
+                   impact=_impact(reference), severity=Severity.WARNING if reference.optional else None)
+
+
+def check_references(ctx: CheckContext) -> Iterable[Finding]:
+    for server in ctx.topology.servers:
+        seen: set = set()
+        yield from _unresolved(ctx, server.template, server.ref, server.ref, seen)
+        for pod in server.pods:   # pods of an older revision may reference what the template no longer does
+            yield from _unresolved(ctx, pod, pod.ref, server.ref, seen)
+    for client in ctx.topology.clients:
+        yield from _unresolved(ctx, client.template, client.ref, client.servers[0] if client.servers else None,
+                               set())
+
+
+def check_plaintext(ctx: CheckContext) -> Iterable[Finding]:
+    """Only where it matters: server credentials of an auth-enabled server, and client credentials."""
+    for server in ctx.topology.servers:
+        for container in server.template.containers:
+            auth = container.settings.get("auth_enabled")
+            if container.server and auth is not None and is_true(auth.value):
+                yield from _plaintext(container.settings, server.ref, server.ref)
+    for client in ctx.topology.clients:
+        for container in client.template.containers:
+            yield from _plaintext(container.settings, client.ref, client.servers[0] if client.servers else None)
+
+
+def _plaintext(settings: dict, owner: ObjectRef, cluster: ObjectRef | None) -> Iterable[Finding]:
+    for name in sorted(SENSITIVE_SETTINGS & settings.keys()):
+        setting = settings[name]
+        if setting.state is State.KNOWN and setting.value and setting.origin in (Origin.POD_SPEC, Origin.CONFIG_MAP):
+            yield finding("NAG105", owner, cluster=cluster, setting=SETTING_LABELS[name], where=setting.where,
+                          origin="workload" if setting.origin is Origin.POD_SPEC else "ConfigMap")

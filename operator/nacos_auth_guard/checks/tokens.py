@@ -1,0 +1,44 @@
+"""NAG501-NAG504: static access tokens, checked with pyjwt the way a Nacos node checks them."""
+from __future__ import annotations
+
+from typing import Iterable
+
+from .. import nacos
+from ..catalog import finding
+from ..model import Finding, State
+from . import CheckContext, auth_enabled, server_settings
+from .clients import nacos_containers
+
+CODES = {"malformed": "NAG501", "expired": "NAG502", "expiring": "NAG503", "signature": "NAG504"}
+
+
+def _server_key(ctx: CheckContext, server_ref) -> bytes | None:
+    server = ctx.servers_by_ref[server_ref]
+    settings = server_settings(server.template)
+    if auth_enabled(settings) is False:
+        return None
+    key = settings.get("token_key")
+    if key is None or key.state is not State.KNOWN or not key.value:
+        return None
+    decoded = nacos.decode_key(key.value, server.version)
+    return decoded if decoded is not None and len(decoded) >= nacos.MIN_KEY_BYTES else None
+
+
+def check_access_tokens(ctx: CheckContext) -> Iterable[Finding]:
+    warn = ctx.token_warning.total_seconds()
+    for client in ctx.topology.clients:
+        cluster = client.servers[0] if client.servers else None
+        for container in nacos_containers(client):
+            token = container.settings.get("accessToken")
+            if token is None or token.state is not State.KNOWN or not token.value:
+                continue
+            verdict = nacos.check_token(token.value, None, ctx.now, warn)
+            if verdict.problem:
+                yield finding(CODES[verdict.problem], client.ref, cluster=cluster, where=token.where,
+                              detail=verdict.detail)
+                if verdict.problem == "malformed":
+                    continue
+            for server_ref in client.servers:
+                key = _server_key(ctx, server_ref)
+                if key is not None and nacos.check_token(token.value, key, ctx.now, warn).problem == "signature":
+                    yield finding("NAG504", client.ref, cluster=server_ref, where=token.where, server=str(server_ref))

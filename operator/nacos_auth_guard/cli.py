@@ -1,0 +1,147 @@
+"""`nacos-auth-guard`: lint (files), explain (catalog), and the subcommands the other modules add."""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from datetime import datetime, timedelta, timezone
+from typing import Sequence
+
+from .catalog import CATALOG, describe
+from .checks import CheckContext, run_checks
+from .manifests import read_manifests
+from .model import Severity
+from .report import RENDERERS, InputError, Report, render_text
+from .snapshot import build_snapshot
+
+FAIL_ON = {"error": Severity.ERROR, "warning": Severity.WARNING, "info": Severity.INFO, "none": None}
+
+
+def _codes(text: str) -> list[str]:
+    codes = [code.strip().upper() for code in text.split(",") if code.strip()]
+    unknown = [code for code in codes if code not in CATALOG]
+    if unknown:
+        raise argparse.ArgumentTypeError(f"unknown finding code(s): {', '.join(unknown)}")
+    return codes
+
+
+def _time(text: str) -> datetime:
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO 8601 time: {text!r}") from None
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
+def _days(text: str) -> int:
+    try:
+        days = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number of days: {text!r}") from None
+    if not 0 <= days <= 3650:
+        raise argparse.ArgumentTypeError("must be between 0 and 3650")
+    return days
+
+
+def add_report_options(parser: argparse.ArgumentParser) -> None:
+    """Options shared by every command that writes a findings report (lint, scan)."""
+    parser.add_argument("-o", "--format", choices=("text", "json", "sarif"), default="text",
+                        help="report format (default: text); stdout holds only the report")
+    parser.add_argument("--fail-on", choices=tuple(FAIL_ON), default="error",
+                        help="exit 1 when a finding has this severity or higher (default: error)")
+    parser.add_argument("--exclude", type=_codes, action="append", default=[], metavar="CODE[,CODE]",
+                        help="ignore these finding codes (repeatable); objects can also carry the annotation "
+                             "nacosguard.io/ignore: NAG105,NAG204")
+    parser.add_argument("--token-expiry-warning-days", type=_days, default=7, metavar="DAYS",
+                        help="warn about static access tokens that expire within DAYS (default: 7)")
+    parser.add_argument("--now", type=_time, default=None, metavar="TIME",
+                        help="judge token expiry at this ISO 8601 time instead of the current time")
+    parser.add_argument("--color", choices=("auto", "always", "never"), default="auto",
+                        help="colour the text report (auto: when stdout is a terminal and NO_COLOR is unset)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="nacos-auth-guard",
+        description="Finds the causes of Nacos authentication failures (token invalid!, token expired!, "
+                    "user not found!, 403 identity errors) in Kubernetes manifests and clusters.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    lint = commands.add_parser("lint", help="check manifests offline (files, directories, - for stdin)",
+                               description="Check rendered manifests (kubectl, Helm, kustomize output) offline. "
+                                           "Exit codes: 0 clean, 1 findings at or above --fail-on, 2 usage or "
+                                           "input error.")
+    lint.add_argument("paths", nargs="+", metavar="PATH", help="file, directory (recursive) or - for stdin")
+    lint.add_argument("--strict-refs", action="store_true",
+                      help="treat a Secret/ConfigMap that is not in the input as missing (default: unknown)")
+    lint.add_argument("-n", "--namespace", default="default",
+                      help="namespace of objects that name none (default: default)")
+    add_report_options(lint)
+    lint.set_defaults(handler=lint_command)
+
+    explain = commands.add_parser("explain", help="explain a finding code, or list them all")
+    explain.add_argument("code", nargs="?", help="e.g. NAG205; omit to list every code")
+    explain.set_defaults(handler=explain_command)
+    return parser
+
+
+def write_report(report: Report, args: argparse.Namespace) -> int:
+    renderer = RENDERERS.get(args.format)
+    if renderer is None:
+        colour = args.color == "always" or (args.color == "auto" and sys.stdout.isatty()
+                                            and not os.environ.get("NO_COLOR"))
+        sys.stdout.write(render_text(report, colour))
+        for error in report.errors:
+            print(f"nacos-auth-guard: input error: {error}", file=sys.stderr)
+    else:
+        sys.stdout.write(renderer(report))
+    return report.exit_code(FAIL_ON[args.fail_on])
+
+
+def check_objects(objects: list[dict], args: argparse.Namespace, *, complete: bool, default_namespace: str,
+                  errors: list[InputError]) -> list:
+    """Snapshot -> checks, shared by lint and scan. Snapshot problems (bad Base64) join `errors`."""
+    problems: list[tuple[dict, str]] = []
+    snapshot = build_snapshot(objects, complete=complete, default_namespace=default_namespace, errors=problems)
+    errors.extend(InputError(message) for _, message in problems)
+    now = args.now or datetime.now(timezone.utc)
+    ctx = CheckContext.build(snapshot, now, timedelta(days=args.token_expiry_warning_days))
+    return run_checks(ctx, exclude=[code for group in args.exclude for code in group])
+
+
+def lint_command(args: argparse.Namespace) -> int:
+    manifests = read_manifests(args.paths, args.namespace)
+    errors = list(manifests.errors)
+    findings = check_objects(manifests.objects, args, complete=args.strict_refs, default_namespace=args.namespace,
+                             errors=errors)
+    report = Report(findings, errors, manifests.locations, len(manifests.objects), manifests.sources)
+    return write_report(report, args)
+
+
+def explain_command(args: argparse.Namespace) -> int:
+    if not args.code:
+        for code, entry in CATALOG.items():
+            print(f"{code}  {entry.reason:<28} {str(entry.severity):<8} {entry.title}")
+        return 0
+    if args.code.upper() not in CATALOG:
+        print(f"nacos-auth-guard: unknown finding code {args.code!r}; `nacos-auth-guard explain` lists them",
+              file=sys.stderr)
+        return 2
+    print(describe(args.code))
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.handler(args)
+    except BrokenPipeError:   # `nacos-auth-guard lint . | head`
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,208 @@
+"""Nacos facts: property names, the nacos-docker env mapping, token key rules and token checks.
+
+Each fact names the Nacos source it was read from. Versions are tuples; None means "not a version tag" (latest, a
+digest): then the newest behaviour applies, and old property names are still read as a fallback.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+import jwt
+
+Version = tuple[int, ...]
+
+# --- server properties ------------------------------------------------------------------------------------------
+
+AUTH_ENABLED = "nacos.core.auth.enabled"
+SYSTEM_TYPE = "nacos.core.auth.system.type"
+# 2.1.0 moved the key under the auth plugin (plugin-default-impl NacosAuthConfig / JwtTokenManager, tag 2.1.0);
+# 1.x and 2.0.x read the "default" name (core AuthConfigs, tag 2.0.4).
+TOKEN_KEY = "nacos.core.auth.plugin.nacos.token.secret.key"
+TOKEN_KEY_OLD = "nacos.core.auth.default.token.secret.key"
+TOKEN_EXPIRE = "nacos.core.auth.plugin.nacos.token.expire.seconds"
+TOKEN_EXPIRE_OLD = "nacos.core.auth.default.token.expire.seconds"
+IDENTITY_KEY = "nacos.core.auth.server.identity.key"
+IDENTITY_VALUE = "nacos.core.auth.server.identity.value"
+USER_AGENT_WHITE = "nacos.core.auth.enable.userAgentAuthWhite"
+
+PLUGIN_KEY_SINCE: Version = (2, 1, 0)
+NO_DEFAULT_KEY_SINCE: Version = (2, 2, 0, 1)   # 2.2.0.1 removed the default key (CVE-2021-43116 class fix)
+
+# nacos-docker build/conf/application.properties: each server env var reaches Nacos only through a
+# `${ENV:default}` placeholder in this file (nacos-docker master, 2.x images). A file mounted over
+# /home/nacos/conf/application.properties replaces it, placeholders and all.
+NACOS_DOCKER_CONF_PATH = "/home/nacos/conf/application.properties"
+NACOS_DOCKER_PROPERTIES: dict[str, str] = {
+    SYSTEM_TYPE: "${NACOS_AUTH_SYSTEM_TYPE:nacos}",
+    AUTH_ENABLED: "${NACOS_AUTH_ENABLE:false}",
+    TOKEN_EXPIRE: "${NACOS_AUTH_TOKEN_EXPIRE_SECONDS:18000}",
+    TOKEN_KEY: "${NACOS_AUTH_TOKEN:}",
+    "nacos.core.auth.caching.enabled": "${NACOS_AUTH_CACHE_ENABLE:false}",
+    USER_AGENT_WHITE: "${NACOS_AUTH_USER_AGENT_AUTH_WHITE_ENABLE:false}",
+    IDENTITY_KEY: "${NACOS_AUTH_IDENTITY_KEY:}",
+    IDENTITY_VALUE: "${NACOS_AUTH_IDENTITY_VALUE:}",
+}
+# Images before 2.2.0.1 shipped the published key and identity as defaults in that file (nacos-docker, tag v2.0.3).
+OLD_DEFAULT_KEY = "SecretKey012345678901234567890123456789012345678901234567890123456789"
+NACOS_DOCKER_PROPERTIES_OLD: dict[str, str] = {
+    **NACOS_DOCKER_PROPERTIES,
+    TOKEN_KEY: "${NACOS_AUTH_TOKEN:" + OLD_DEFAULT_KEY + "}",
+    TOKEN_KEY_OLD: "${NACOS_AUTH_TOKEN:" + OLD_DEFAULT_KEY + "}",
+    TOKEN_EXPIRE_OLD: "${NACOS_AUTH_TOKEN_EXPIRE_SECONDS:18000}",
+    IDENTITY_KEY: "${NACOS_AUTH_IDENTITY_KEY:serverIdentity}",
+    IDENTITY_VALUE: "${NACOS_AUTH_IDENTITY_VALUE:security}",
+}
+
+# Env names that mark a container as a Nacos server (nacos-docker docker-startup.sh and the properties above).
+SERVER_ENV_MARKERS = frozenset({
+    "NACOS_SERVERS", "NACOS_AUTH_ENABLE", "NACOS_AUTH_TOKEN", "NACOS_AUTH_IDENTITY_KEY", "NACOS_APPLICATION_PORT",
+    "NACOS_SERVER_PORT", "NACOS_REPLICAS", "MODE",
+})
+SERVER_IMAGE = re.compile(r"(^|/)nacos-server(:|@|$)")
+
+# --- well-known values ---------------------------------------------------------------------------------------------
+
+# Published keys: anyone can sign an admin token with them.
+WELL_KNOWN_TOKEN_KEYS = frozenset({
+    OLD_DEFAULT_KEY,                                  # default before 2.2.0.1; nacos-k8s operator's fallback
+    "VGhpc0lzTXlDdXN0b21TZWNyZXRLZXkwMTIzNDU2Nzg5",   # nacos.io auth docs example ("ThisIsMyCustomSecretKey0123456789")
+    "VGhpc0lzTXlDdXN0b21TZWNyZXRLZXkwMTIzNDU2Nzg=",   # the same docs example, 32-byte variant
+    "nil",                                            # nacos-k8s Helm chart values.yaml default (the string "nil")
+})
+# (identity key, identity value) pairs published as defaults.
+WELL_KNOWN_IDENTITIES = frozenset({
+    ("serverIdentity", "security"),                   # nacos-docker defaults before 2.2.1
+    ("nil", "nil"),                                   # nacos-k8s Helm chart values.yaml defaults
+    ("example", "example"),                           # nacos.io cluster docs example
+})
+WELL_KNOWN_IDENTITY_VALUES = frozenset(value for _, value in WELL_KNOWN_IDENTITIES)
+
+MIN_KEY_BYTES = 32   # HS256 needs a 256-bit key (plugin-default-impl JwtTokenManager, 2.2.0.1+)
+
+# --- client settings -----------------------------------------------------------------------------------------------
+
+# Spring Cloud Alibaba (spring.cloud.nacos.*), nacos-spring-boot (nacos.config.*, nacos.discovery.*), then the
+# env names that Go/Python/Node apps commonly read. A workload can add names with the annotation
+# nacosguard.io/client-env: "serverAddr=MY_ADDR,username=MY_USER,password=MY_PASS,accessToken=MY_TOKEN".
+CLIENT_PROPERTIES: dict[str, tuple[str, ...]] = {
+    "serverAddr": (
+        "spring.cloud.nacos.server-addr", "spring.cloud.nacos.config.server-addr",
+        "spring.cloud.nacos.discovery.server-addr", "nacos.server-addr", "nacos.config.server-addr",
+        "nacos.discovery.server-addr",
+    ),
+    "username": (
+        "spring.cloud.nacos.username", "spring.cloud.nacos.config.username", "spring.cloud.nacos.discovery.username",
+        "nacos.username", "nacos.config.username", "nacos.discovery.username",
+    ),
+    "password": (
+        "spring.cloud.nacos.password", "spring.cloud.nacos.config.password", "spring.cloud.nacos.discovery.password",
+        "nacos.password", "nacos.config.password", "nacos.discovery.password",
+    ),
+    "accessToken": ("nacos.access-token", "spring.cloud.nacos.access-token"),
+}
+CLIENT_ENV: dict[str, tuple[str, ...]] = {
+    "serverAddr": ("NACOS_SERVER_ADDR", "NACOS_SERVER_ADDRESSES", "NACOS_ADDR", "NACOS_ADDRESS"),
+    "username": ("NACOS_USERNAME", "NACOS_USER"),
+    "password": ("NACOS_PASSWORD",),
+    "accessToken": ("NACOS_ACCESS_TOKEN",),
+}
+CLIENT_ENV_ANNOTATION = "nacosguard.io/client-env"
+
+SENSITIVE_SETTINGS = frozenset({"token_key", "identity_value", "password", "accessToken"})
+
+# --- versions ------------------------------------------------------------------------------------------------------
+
+_VERSION_TAG = re.compile(r"^v?(\d+(?:\.\d+){1,3})(?:[-_.].*)?$")
+
+
+def image_version(image: str) -> Version | None:
+    """(2, 3, 2) from "nacos/nacos-server:v2.3.2-slim"; None for latest, a digest or no tag."""
+    name = image.split("@", 1)[0]
+    tag = name.rsplit(":", 1)[1] if ":" in name.rsplit("/", 1)[-1] else ""
+    match = _VERSION_TAG.match(tag)
+    return tuple(int(part) for part in match.group(1).split(".")) if match else None
+
+
+def default_properties(version: Version | None) -> dict[str, str]:
+    if version is not None and version < NO_DEFAULT_KEY_SINCE:
+        return NACOS_DOCKER_PROPERTIES_OLD
+    return NACOS_DOCKER_PROPERTIES
+
+
+def token_key_properties(version: Version | None) -> tuple[str, ...]:
+    """Property names the server reads its key from, in the order it tries them."""
+    if version is not None and version < PLUGIN_KEY_SINCE:
+        return (TOKEN_KEY_OLD,)
+    return (TOKEN_KEY, TOKEN_KEY_OLD)
+
+
+def token_expire_properties(version: Version | None) -> tuple[str, ...]:
+    if version is not None and version < PLUGIN_KEY_SINCE:
+        return (TOKEN_EXPIRE_OLD,)
+    return (TOKEN_EXPIRE, TOKEN_EXPIRE_OLD)
+
+
+def is_true(value: str | None) -> bool:
+    """Spring's boolean conversion: true/on/yes/1 (case-insensitive)."""
+    return value is not None and value.strip().lower() in {"true", "on", "yes", "1"}
+
+
+# --- token key rules -----------------------------------------------------------------------------------------------
+
+def decode_key(key: str, version: Version | None = None) -> bytes | None:
+    """The HMAC key Nacos derives: the Base64 decoding of the configured string; None when it is not Base64.
+
+    2.2.0.1+ (and unknown versions) decode with java.util.Base64's basic decoder: standard alphabet, optional
+    padding, and a final unit of one character is an error. Older servers used jjwt's lenient decoder, which drops
+    such a unit: that is how the 69-character published default key worked there.
+    """
+    if not key or not re.fullmatch(r"[A-Za-z0-9+/]*={0,2}", key):
+        return None
+    stripped = key.rstrip("=")
+    if len(stripped) % 4 == 1:
+        if version is None or version >= NO_DEFAULT_KEY_SINCE:
+            return None
+        stripped = stripped[:-1]
+    try:
+        return base64.b64decode(stripped + "=" * (-len(stripped) % 4), validate=True)
+    except (binascii.Error, ValueError):
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class TokenVerdict:
+    problem: str | None        # None, "malformed", "expired", "expiring", "signature"
+    detail: str = ""           # safe to print: never contains the token or key
+    expires_at: datetime | None = None
+
+
+def check_token(token: str, key: bytes | None, now: datetime, warn_within_seconds: float) -> TokenVerdict:
+    """Checks a static accessToken the way a Nacos node would: HS256 signature with the node's key, then `exp`."""
+    try:
+        header = jwt.get_unverified_header(token)
+        claims = jwt.decode(token, options={"verify_signature": False, "verify_exp": False})
+    except jwt.PyJWTError as error:
+        return TokenVerdict("malformed", f"not a JWT ({type(error).__name__})")
+    if header.get("alg") != "HS256":
+        return TokenVerdict("malformed", f"signed with {str(header.get('alg'))[:16]!r}, Nacos issues HS256")
+    exp = claims.get("exp")
+    if not isinstance(exp, (int, float)) or isinstance(exp, bool):
+        return TokenVerdict("malformed", "no numeric 'exp' claim")
+    expires_at = datetime.fromtimestamp(exp, tz=timezone.utc)
+    if key is not None:
+        try:
+            jwt.decode(token, key, algorithms=["HS256"], options={"verify_exp": False})
+        except jwt.InvalidSignatureError:
+            return TokenVerdict("signature", "signature does not verify with the server's key", expires_at)
+        except jwt.PyJWTError as error:
+            return TokenVerdict("malformed", f"rejected ({type(error).__name__})", expires_at)
+    remaining = (expires_at - now).total_seconds()
+    if remaining <= 0:
+        return TokenVerdict("expired", f"expired at {expires_at:%Y-%m-%dT%H:%M:%SZ}", expires_at)
+    if remaining <= warn_within_seconds:
+        return TokenVerdict("expiring", f"expires at {expires_at:%Y-%m-%dT%H:%M:%SZ}", expires_at)
+    return TokenVerdict(None, "", expires_at)

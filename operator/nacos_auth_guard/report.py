@@ -1,0 +1,159 @@
+"""Lint and scan reports: text (grouped by object), JSON and SARIF 2.1.0. Findings carry no secret material, and
+nothing here reads a Setting: the report only sees finding messages and object names."""
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from importlib.metadata import PackageNotFoundError, version
+
+import sarif_pydantic as sarif
+
+from .catalog import CATALOG
+from .model import Finding, ObjectRef, Severity
+
+INFORMATION_URI = "https://github.com/nacos-auth-guard/nacos-auth-guard"
+SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+SARIF_LEVEL = {Severity.ERROR: sarif.Level.ERROR, Severity.WARNING: sarif.Level.WARNING,
+               Severity.INFO: sarif.Level.NOTE}
+COLOURS = {Severity.ERROR: "\033[31m", Severity.WARNING: "\033[33m", Severity.INFO: "\033[36m"}
+BOLD, RESET = "\033[1m", "\033[0m"
+
+
+def tool_version() -> str:
+    try:
+        return version("nacos-auth-guard")
+    except PackageNotFoundError:
+        return "0.0.0"
+
+
+@dataclass(frozen=True, slots=True)
+class Location:
+    path: str
+    line: int
+    document: int
+
+
+@dataclass(frozen=True, slots=True)
+class InputError:
+    message: str
+    location: Location | None = None
+
+    def __str__(self) -> str:
+        if self.location is None:
+            return self.message
+        where = self.location
+        return f"{where.path}:{where.line} (document {where.document + 1}): {self.message}"
+
+
+@dataclass(slots=True)
+class Report:
+    findings: list[Finding]
+    errors: list[InputError] = field(default_factory=list)
+    locations: dict[ObjectRef, Location] = field(default_factory=dict)
+    objects: int = 0
+    sources: int = 0
+
+    def counts(self) -> Counter:
+        return Counter(str(f.severity) for f in self.findings)
+
+    def exit_code(self, fail_on: Severity | None) -> int:
+        if self.errors:
+            return 2
+        if fail_on is not None and any(f.severity >= fail_on for f in self.findings):
+            return 1
+        return 0
+
+
+def render_text(report: Report, colour: bool = False) -> str:
+    def paint(text: str, code: str) -> str:
+        return f"{code}{text}{RESET}" if colour else text
+
+    lines: list[str] = []
+    by_object: dict[ObjectRef, list[Finding]] = {}
+    for item in report.findings:
+        by_object.setdefault(item.obj, []).append(item)
+    for obj, items in by_object.items():
+        where = report.locations.get(obj)
+        suffix = f"  ({where.path}:{where.line})" if where else ""
+        lines.append(paint(str(obj), BOLD) + suffix)
+        for item in items:
+            label = paint(f"{str(item.severity):<7}", COLOURS[item.severity])
+            lines.append(f"  {label} {item.code} {item.reason}: {item.message}")
+        lines.append("")
+    counts = report.counts()
+    lines.append(f"{counts['error']} error(s), {counts['warning']} warning(s), {counts['info']} info in "
+                 f"{report.objects} object(s) from {report.sources} source(s)"
+                 + (f"; {len(report.errors)} input error(s)" if report.errors else ""))
+    return "\n".join(lines) + "\n"
+
+
+def _finding_json(item: Finding, location: Location | None) -> dict:
+    return {
+        "code": item.code, "reason": item.reason, "severity": str(item.severity),
+        "object": {"kind": item.obj.kind, "namespace": item.obj.namespace, "name": item.obj.name},
+        "cluster": str(item.cluster) if item.cluster else None,
+        "file": location.path if location else None, "line": location.line if location else None,
+        "message": item.message,
+    }
+
+
+def render_json(report: Report) -> str:
+    counts = report.counts()
+    document = {
+        "tool": {"name": "nacos-auth-guard", "version": tool_version()},
+        "findings": [_finding_json(f, report.locations.get(f.obj)) for f in report.findings],
+        "errors": [{"message": e.message, "file": e.location.path if e.location else None,
+                    "line": e.location.line if e.location else None,
+                    "document": e.location.document if e.location else None} for e in report.errors],
+        "summary": {"error": counts["error"], "warning": counts["warning"], "info": counts["info"],
+                    "objects": report.objects, "sources": report.sources},
+    }
+    return json.dumps(document, indent=2) + "\n"
+
+
+def _physical(location: Location | None) -> list[sarif.Location] | None:
+    if location is None:
+        return None
+    return [sarif.Location(physical_location=sarif.PhysicalLocation(
+        artifact_location=sarif.ArtifactLocation(uri=location.path),
+        region=sarif.Region(start_line=location.line)))]
+
+
+def render_sarif(report: Report) -> str:
+    codes = sorted(CATALOG)
+    rules = [sarif.ReportingDescriptor(
+        id=code, name=CATALOG[code].reason,
+        short_description=sarif.Message(text=CATALOG[code].title),
+        full_description=sarif.Message(text=CATALOG[code].explanation),
+        help=sarif.Message(text=f"Run `nacos-auth-guard explain {code}`."),
+        default_configuration=sarif.ReportingConfiguration(level=SARIF_LEVEL[CATALOG[code].severity].value),
+    ) for code in codes]
+    results = []
+    for item in report.findings:
+        location = report.locations.get(item.obj)
+        locations = _physical(location) or []
+        logical = sarif.LogicalLocation(name=item.obj.name, fully_qualified_name=str(item.obj), kind="resource")
+        if locations:
+            locations[0].logical_locations = [logical]
+        else:
+            locations = [sarif.Location(logical_locations=[logical])]
+        results.append(sarif.Result(rule_id=item.code, rule_index=codes.index(item.code),
+                                    level=SARIF_LEVEL[item.severity], message=sarif.Message(text=item.message),
+                                    locations=locations))
+    notifications = [{"level": "error", "message": {"text": error.message},
+                      **({"locations": [loc.model_dump(by_alias=True, exclude_none=True)
+                                        for loc in _physical(error.location)]} if error.location else {})}
+                     for error in report.errors]
+    run = sarif.Run(
+        tool=sarif.Tool(driver=sarif.ToolDriver(name="nacos-auth-guard", version=tool_version(),
+                                                information_uri=INFORMATION_URI, rules=rules)),
+        invocations=[sarif.Invocation(execution_successful=not report.errors,
+                                      toolExecutionNotifications=notifications)],
+        results=results,
+    )
+    log = sarif.Sarif(version="2.1.0", schema_uri=SARIF_SCHEMA, runs=[run])
+    return log.model_dump_json(by_alias=True, exclude_none=True, indent=2) + "\n"
+
+
+RENDERERS = {"json": render_json, "sarif": render_sarif}

@@ -1,0 +1,493 @@
+"""Where a container's settings come from, resolved the way Spring Boot resolves them.
+
+Precedence (highest first), as Spring Boot applies it: `--key=value` command-line args, `-Dkey=value` Java system
+properties (command, args, JAVA_OPT, JAVA_OPT_EXT, JAVA_OPTS, JAVA_TOOL_OPTIONS), OS env by relaxed binding
+(NACOS_CORE_AUTH_ENABLED), then config files (a mounted application.properties / Spring yml, or the image's own
+file), whose `${ENV:default}` placeholders resolve against the environment when the process starts.
+
+Values that live in Secrets and ConfigMaps are looked up in the Snapshot; a value is kept in memory only to be
+compared and checked, and never leaves the engine.
+"""
+from __future__ import annotations
+
+import posixpath
+import re
+import shlex
+from dataclasses import dataclass, field
+from typing import Iterable
+
+import javaproperties
+
+from . import nacos
+from .shapes import as_dict, as_list, as_text
+from .model import ContainerConfig, ObjectRef, Origin, PodConfig, Reference, Setting, State
+from .snapshot import ABSENT, Snapshot, parse_time
+from .yamlio import load_yaml_documents
+
+JAVA_OPTION_ENV = ("JAVA_OPT", "JAVA_OPT_EXT", "JAVA_OPTS", "JAVA_TOOL_OPTIONS", "JDK_JAVA_OPTIONS")
+CONFIG_LOCATION_PROPERTIES = ("spring.config.location", "spring.config.additional-location")
+CLIENT_CONFIG_FILE = re.compile(r"^(application|bootstrap)(-[\w.-]+)?\.(properties|ya?ml)$")
+PLACEHOLDER = re.compile(r"\$\{([^}:]+)(?::([^}]*))?\}")
+MAX_PLACEHOLDER_DEPTH = 8
+
+
+def normalize(prop: str) -> str:
+    """Spring's relaxed form: case and dashes do not matter (server-addr == serverAddr)."""
+    return prop.lower().replace("-", "")
+
+
+def env_candidates(prop: str) -> tuple[str, str]:
+    """Env names Spring maps to a property: dots to underscores, dashes dropped or underscored, upper case."""
+    upper = prop.upper().replace(".", "_")
+    return upper.replace("-", ""), upper.replace("-", "_")
+
+
+@dataclass(slots=True)
+class _Value:
+    value: str | None
+    where: str
+    origin: Origin
+    state: State = State.KNOWN
+    carrier: ObjectRef | None = None
+    key: str | None = None
+
+    def setting(self) -> Setting:
+        return Setting(self.value, self.where, self.origin, self.state, self.carrier, self.key)
+
+
+@dataclass(slots=True)
+class _ConfigFile:
+    where: str
+    properties: dict[str, _Value] | None   # None: content unknown (object not in the input, or unreadable)
+
+
+@dataclass(slots=True)
+class ContainerEnvironment:
+    """Everything one container can read its settings from, indexed for lookups by property or env name."""
+    container: str
+    args: dict[str, _Value] = field(default_factory=dict)          # normalized property -> value
+    system: dict[str, _Value] = field(default_factory=dict)        # normalized property -> value
+    env: dict[str, _Value] = field(default_factory=dict)           # env name -> value
+    opaque: list[str] = field(default_factory=list)                # envFrom sources whose keys are unknown
+    files: list[_ConfigFile] = field(default_factory=list)
+
+    def env_var(self, name: str) -> _Value | None:
+        found = self.env.get(name)
+        if found is None and self.opaque:
+            return _Value(None, f"env {name} (maybe from {', '.join(self.opaque)})", Origin.POD_SPEC, State.UNKNOWN)
+        return found
+
+    def property(self, prop: str, depth: int = 0) -> _Value | None:
+        norm = normalize(prop)
+        found = self.args.get(norm) or self.system.get(norm)
+        if found:
+            return found
+        for name in env_candidates(prop):
+            if name in self.env:
+                return self.env[name]
+        unknown_file = None
+        for config in self.files:
+            if config.properties is None:
+                unknown_file = unknown_file or config
+                continue
+            value = config.properties.get(norm)
+            if value is not None:
+                return self._resolve_placeholders(value, depth)
+        if unknown_file is not None:
+            return _Value(None, f"{prop} (maybe in {unknown_file.where})", Origin.POD_SPEC, State.UNKNOWN)
+        if self.opaque:
+            return _Value(None, f"{prop} (maybe from {', '.join(self.opaque)})", Origin.POD_SPEC, State.UNKNOWN)
+        return None
+
+    def first_property(self, props: Iterable[str]) -> _Value | None:
+        for prop in props:
+            found = self.property(prop)
+            if found is not None:
+                return found
+        return None
+
+    def _resolve_placeholders(self, value: _Value, depth: int) -> _Value:
+        text = value.value
+        if value.state is not State.KNOWN or text is None or "${" not in text or depth > MAX_PLACEHOLDER_DEPTH:
+            return value
+        whole = PLACEHOLDER.fullmatch(text.strip())
+        if whole:  # the common `key=${ENV:default}`: the env var's own source (often a Secret) is the source
+            name, default = whole.group(1), whole.group(2)
+            found = self.env_var(name) or self.property(name, depth + 1)
+            if found is not None:
+                return _Value(found.value, f"{found.where} via ${{{name}}} in {value.where}", found.origin,
+                              found.state, found.carrier, found.key)
+            if default is None:
+                return _Value(None, f"{value.where} (${{{name}}} is not set)", value.origin, State.UNKNOWN)
+            return _Value(default, f"default of ${{{name}}} in {value.where}", value.origin, State.KNOWN,
+                          value.carrier, value.key)
+        parts: list[str] = []
+        position = 0
+        for match in PLACEHOLDER.finditer(text):
+            found = self.env_var(match.group(1)) or self.property(match.group(1), depth + 1)
+            replacement = found.value if found is not None else match.group(2)
+            if replacement is None:
+                return _Value(None, value.where, value.origin, State.UNKNOWN)
+            parts += [text[position:match.start()], replacement]
+            position = match.end()
+        return _Value("".join(parts) + text[position:], value.where, value.origin, value.state, value.carrier,
+                      value.key)
+
+
+# --- building a container's environment -----------------------------------------------------------------------------
+
+@dataclass(slots=True)
+class _PodContext:
+    ref: ObjectRef
+    snapshot: Snapshot
+    volumes: dict[str, dict]
+    references: dict[tuple, Reference] = field(default_factory=dict)
+    relevant: set[tuple] = field(default_factory=set)   # references that can carry auth settings
+
+    def refer(self, kind: str, name: str, key: str | None, optional: bool, where: str, relevant: bool = False,
+              mount: bool = False) -> None:
+        self.references.setdefault((kind, name, key), Reference(kind, name, key, optional, where, mount))
+        if relevant:
+            self.relevant.add((kind, name, key))
+
+
+def _object_value(ctx: _PodContext, kind: str, name: str, key: str, optional: bool, where: str,
+                  mount: bool = False) -> _Value:
+    """The value of one key of a Secret/ConfigMap, as a container started now would see it."""
+    ctx.refer(kind, name, key, optional, where, mount=mount)
+    carrier = ObjectRef(kind, ctx.ref.namespace, name)
+    origin = Origin.SECRET if kind == "Secret" else Origin.CONFIG_MAP
+    obj = ctx.snapshot.lookup(kind, ctx.ref.namespace, name)
+    if obj is None:
+        return _Value(None, where, origin, State.UNKNOWN, carrier, key)
+    if obj is ABSENT:
+        return _Value(None, where, origin, State.MISSING_OBJECT, carrier, key)
+    if key not in obj.data:
+        return _Value(None, where, origin, State.MISSING_KEY, carrier, key)
+    raw = obj.data[key]
+    text = raw.decode("utf-8") if isinstance(raw, bytes) and _is_utf8(raw) else raw if isinstance(raw, str) else None
+    if text is None:
+        return _Value(None, where, origin, State.UNREADABLE, carrier, key)
+    return _Value(text, where, origin, State.KNOWN, carrier, key)
+
+
+def _is_utf8(raw: bytes) -> bool:
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _environment_variables(ctx: _PodContext, container: dict, environment: ContainerEnvironment) -> None:
+    cname = environment.container
+    for source in as_list(container.get("envFrom")):
+        if not isinstance(source, dict):
+            continue
+        prefix = as_text(source.get("prefix")) or ""
+        for kind, field_name in (("ConfigMap", "configMapRef"), ("Secret", "secretRef")):
+            spec = source.get(field_name)
+            if not isinstance(spec, dict) or not isinstance(spec.get("name"), str):
+                continue
+            name, optional = spec["name"], spec.get("optional") is True
+            where = f"envFrom {kind} {name} of container {cname}"
+            ctx.refer(kind, name, None, optional, where, relevant=True)
+            obj = ctx.snapshot.lookup(kind, ctx.ref.namespace, name)
+            if obj is None:
+                environment.opaque.append(f"{kind} {name}")
+            elif obj is not ABSENT:
+                for key in obj.data:
+                    environment.env[prefix + key] = _object_value(
+                        ctx, kind, name, key, optional, f"env {prefix + key} ({kind} {name} key {key!r})")
+    for var in as_list(container.get("env")):
+        if not isinstance(var, dict) or not isinstance(var.get("name"), str):
+            continue
+        name = var["name"]
+        value_from = var.get("valueFrom")
+        if isinstance(value_from, dict):
+            for kind, field_name in (("Secret", "secretKeyRef"), ("ConfigMap", "configMapKeyRef")):
+                spec = value_from.get(field_name)
+                if isinstance(spec, dict) and isinstance(spec.get("name"), str) and isinstance(spec.get("key"), str):
+                    environment.env[name] = _object_value(
+                        ctx, kind, spec["name"], spec["key"], spec.get("optional") is True,
+                        f"env {name} ({kind} {spec['name']} key {spec['key']!r}) of container {cname}")
+                    break
+            else:  # fieldRef / resourceFieldRef: not an auth setting
+                environment.env.pop(name, None)
+            continue
+        text = as_text(var.get("value"))
+        environment.env[name] = _Value(text if text is not None else "", f"env {name} of container {cname}",
+                                       Origin.POD_SPEC)
+
+
+def _command_line(environment: ContainerEnvironment, container: dict) -> None:
+    words = [w for w in as_list(container.get("command")) + as_list(container.get("args")) if isinstance(w, str)]
+    cname = environment.container
+    for word in words:
+        for token in _split(word):  # `sh -c "java -Dx=y ..."` carries flags inside one word
+            _option(environment, token, f"the command/args of container {cname}")
+    for name in JAVA_OPTION_ENV:
+        value = environment.env.get(name)
+        if value is not None and value.state is State.KNOWN and value.value:
+            for token in _split(value.value):
+                _option(environment, token, f"{name} of container {cname}", value)
+
+
+def _split(text: str) -> list[str]:
+    try:
+        return shlex.split(text)
+    except ValueError:
+        return text.split()
+
+
+def _option(environment: ContainerEnvironment, token: str, where: str, source: _Value | None = None) -> None:
+    if token.startswith("-D") and "=" in token:
+        target, prop, value = environment.system, *token[2:].split("=", 1)
+        label = f"-D{prop} in {where}"
+    elif token.startswith("--") and "=" in token:
+        target, prop, value = environment.args, *token[2:].split("=", 1)
+        label = f"--{prop} in {where}"
+    else:
+        return
+    origin, carrier, key = (source.origin, source.carrier, source.key) if source else (Origin.POD_SPEC, None, None)
+    target[normalize(prop)] = _Value(value, label, origin, State.KNOWN, carrier, key)
+
+
+# --- mounted config files -----------------------------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class _Mounted:
+    path: str
+    kind: str
+    name: str
+    key: str
+    optional: bool
+
+
+def _mounted_files(ctx: _PodContext, container: dict) -> list[_Mounted]:
+    files: list[_Mounted] = []
+    for mount in as_list(container.get("volumeMounts")):
+        if not isinstance(mount, dict) or not isinstance(mount.get("mountPath"), str):
+            continue
+        volume = ctx.volumes.get(mount.get("name"))
+        if volume is None:
+            continue
+        sub_path = as_text(mount.get("subPath"))
+        for kind, name, key, path, optional in _volume_files(ctx, volume):
+            if sub_path:
+                if path == sub_path:
+                    files.append(_Mounted(mount["mountPath"], kind, name, key, optional))
+            else:
+                files.append(_Mounted(posixpath.join(mount["mountPath"], path), kind, name, key, optional))
+    return files
+
+
+def _volume_files(ctx: _PodContext, volume: dict) -> Iterable[tuple[str, str, str, str, bool]]:
+    sources = []
+    if isinstance(volume.get("configMap"), dict):
+        sources.append(("ConfigMap", volume["configMap"], volume["configMap"].get("name")))
+    if isinstance(volume.get("secret"), dict):
+        sources.append(("Secret", volume["secret"], volume["secret"].get("secretName")))
+    projected = volume.get("projected")
+    if isinstance(projected, dict):
+        for source in as_list(projected.get("sources")):
+            if isinstance(source, dict):
+                for kind, field_name in (("ConfigMap", "configMap"), ("Secret", "secret")):
+                    if isinstance(source.get(field_name), dict):
+                        sources.append((kind, source[field_name], source[field_name].get("name")))
+    for kind, spec, name in sources:
+        if not isinstance(name, str):
+            continue
+        optional = spec.get("optional") is True
+        items = [i for i in as_list(spec.get("items")) if isinstance(i, dict) and isinstance(i.get("key"), str)]
+        if items:
+            for item in items:
+                yield kind, name, item["key"], as_text(item.get("path")) or item["key"], optional
+            continue
+        obj = ctx.snapshot.lookup(kind, ctx.ref.namespace, name)
+        if obj is None or obj is ABSENT:
+            # Keys unknown: offer each well-known config file name, so a mount of it is still noticed.
+            for file_name in ("application.properties", "application.yml", "application.yaml", "bootstrap.yml",
+                              "bootstrap.yaml", "bootstrap.properties"):
+                yield kind, name, file_name, file_name, optional
+        else:
+            for key in obj.data:
+                yield kind, name, key, key, optional
+
+
+def _config_file(ctx: _PodContext, mounted: _Mounted, cname: str) -> _ConfigFile:
+    where = f"{mounted.path} ({mounted.kind} {mounted.name} key {mounted.key!r}) in container {cname}"
+    value = _object_value(ctx, mounted.kind, mounted.name, mounted.key, mounted.optional, where, mount=True)
+    ctx.relevant.add((mounted.kind, mounted.name, mounted.key))
+    if value.state is not State.KNOWN or value.value is None:
+        return _ConfigFile(where, None if value.state in (State.UNKNOWN, State.UNREADABLE) else {})
+    origin = Origin.SECRET if mounted.kind == "Secret" else Origin.CONFIG_MAP
+    flat = parse_config(value.value, mounted.path)
+    if flat is None:
+        return _ConfigFile(where, None)
+    carrier = ObjectRef(mounted.kind, ctx.ref.namespace, mounted.name)
+    return _ConfigFile(where, {
+        normalize(prop): _Value(text, f"{prop} in {where}", origin, State.KNOWN, carrier, mounted.key)
+        for prop, text in flat.items()})
+
+
+def parse_config(text: str, path: str) -> dict[str, str] | None:
+    """Flattens a .properties or Spring YAML file to dotted keys; None when it cannot be parsed."""
+    if path.endswith((".yml", ".yaml")):
+        try:
+            documents = load_yaml_documents(text)
+        except ValueError:
+            return None
+        flat: dict[str, str] = {}
+        for document in documents:
+            if isinstance(document, dict):
+                _flatten(document, "", flat)
+        return flat
+    try:
+        return javaproperties.loads(text)
+    except Exception:  # javaproperties raises assorted errors on broken escapes: treat all as unparsable
+        return None
+
+
+def _flatten(node: object, prefix: str, out: dict[str, str], depth: int = 0) -> None:
+    if depth > 64:
+        return
+    if isinstance(node, dict):
+        for key, value in node.items():
+            _flatten(value, f"{prefix}.{key}" if prefix else str(key), out, depth + 1)
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            _flatten(value, f"{prefix}[{index}]", out, depth + 1)
+    else:
+        text = as_text(node)
+        if text is not None:
+            out[prefix] = text
+
+
+def _image_file(version: nacos.Version | None, image: str) -> _ConfigFile:
+    where = f"the image's {nacos.NACOS_DOCKER_CONF_PATH} ({image})"
+    return _ConfigFile(where, {
+        normalize(prop): _Value(text, where, Origin.IMAGE_DEFAULT)
+        for prop, text in nacos.default_properties(version).items()})
+
+
+# --- per container --------------------------------------------------------------------------------------------------
+
+def container_environment(ctx: _PodContext, container: dict, server: bool) -> ContainerEnvironment:
+    environment = ContainerEnvironment(as_text(container.get("name")) or "?")
+    _environment_variables(ctx, container, environment)
+    _command_line(environment, container)
+    mounted = _mounted_files(ctx, container)
+    locations = _config_locations(environment)
+    image = as_text(container.get("image")) or ""
+    if server:
+        wanted = [m for m in mounted if m.path == nacos.NACOS_DOCKER_CONF_PATH or m.path in locations]
+    else:
+        wanted = [m for m in mounted if CLIENT_CONFIG_FILE.match(posixpath.basename(m.path)) or m.path in locations]
+    environment.files = [_config_file(ctx, m, environment.container) for m in wanted]
+    if server and not any(m.path == nacos.NACOS_DOCKER_CONF_PATH for m in mounted):
+        environment.files.append(_image_file(nacos.image_version(image), image))
+    return environment
+
+
+def _config_locations(environment: ContainerEnvironment) -> set[str]:
+    paths: set[str] = set()
+    for prop in CONFIG_LOCATION_PROPERTIES:
+        found = environment.args.get(normalize(prop)) or environment.system.get(normalize(prop))
+        if found is None:
+            found = next((environment.env[n] for n in env_candidates(prop) if n in environment.env), None)
+        if found is not None and found.value:
+            for location in found.value.split(","):
+                paths.add(location.strip().removeprefix("optional:").removeprefix("file:"))
+    return paths
+
+
+def server_settings(environment: ContainerEnvironment, version: nacos.Version | None) -> dict[str, Setting]:
+    lookups = {
+        "auth_enabled": (nacos.AUTH_ENABLED,),
+        "token_key": nacos.token_key_properties(version),
+        "token_expire": nacos.token_expire_properties(version),
+        "identity_key": (nacos.IDENTITY_KEY,),
+        "identity_value": (nacos.IDENTITY_VALUE,),
+        "user_agent_white": (nacos.USER_AGENT_WHITE,),
+    }
+    settings = {}
+    for name, props in lookups.items():
+        found = environment.first_property(props)
+        if found is not None:
+            settings[name] = found.setting()
+    return settings
+
+
+def client_settings(environment: ContainerEnvironment, annotations: dict) -> dict[str, Setting]:
+    extra = _client_env_annotation(annotations)
+    settings = {}
+    for name, props in nacos.CLIENT_PROPERTIES.items():
+        found = environment.first_property(props)
+        if found is None:
+            for env_name in extra.get(name, ()) + nacos.CLIENT_ENV[name]:
+                found = environment.env.get(env_name)
+                if found is not None:
+                    break
+        if found is not None:
+            settings[name] = found.setting()
+    return settings
+
+
+def _client_env_annotation(annotations: dict) -> dict[str, tuple[str, ...]]:
+    """nacosguard.io/client-env: "serverAddr=MY_ADDR,username=MY_USER" -> {"serverAddr": ("MY_ADDR",), ...}."""
+    text = annotations.get(nacos.CLIENT_ENV_ANNOTATION)
+    mapping: dict[str, tuple[str, ...]] = {}
+    if isinstance(text, str):
+        for pair in text.split(","):
+            setting, _, env_name = pair.partition("=")
+            if setting.strip() in nacos.CLIENT_ENV and env_name.strip():
+                mapping[setting.strip()] = mapping.get(setting.strip(), ()) + (env_name.strip(),)
+    return mapping
+
+
+# --- per pod ---------------------------------------------------------------------------------------------------------
+
+def is_server_container(container: dict) -> bool:
+    image = as_text(container.get("image")) or ""
+    if nacos.SERVER_IMAGE.search(image.split("@", 1)[0]):
+        return True
+    names = {v.get("name") for v in as_list(container.get("env")) if isinstance(v, dict)}
+    return len(names & nacos.SERVER_ENV_MARKERS - {"MODE"}) >= 2 or bool({"NACOS_AUTH_TOKEN", "NACOS_SERVERS"} & names)
+
+
+def pod_config(ref: ObjectRef, metadata: dict, spec: dict, snapshot: Snapshot, *, server: bool,
+               statuses: dict | None = None) -> PodConfig:
+    """Resolves a pod template or a Pod. For a server, the Nacos container's server settings; for any other pod,
+    each container's client settings. `statuses`: the Pod's status, for container start times."""
+    volumes = {v["name"]: v for v in as_list(spec.get("volumes")) if isinstance(v, dict) and isinstance(v.get("name"), str)}
+    ctx = _PodContext(ref, snapshot, volumes)
+    annotations = as_dict(metadata.get("annotations"))
+    started = _start_times(statuses)
+    containers = []
+    for container in as_list(spec.get("containers")):
+        if not isinstance(container, dict):
+            continue
+        is_server = server and is_server_container(container)
+        environment = container_environment(ctx, container, is_server)
+        image = as_text(container.get("image")) or ""
+        settings = (server_settings(environment, nacos.image_version(image)) if is_server
+                    else client_settings(environment, annotations))
+        containers.append(ContainerConfig(environment.container, image, settings, started.get(environment.container),
+                                          is_server))
+        ctx.relevant.update((s.carrier.kind, s.carrier.name, s.key) for s in settings.values() if s.carrier)
+    labels = {k: v for k, v in as_dict(metadata.get("labels")).items() if isinstance(v, str)}
+    references = tuple(ref for key, ref in ctx.references.items() if key in ctx.relevant)
+    return PodConfig(ref, labels, tuple(containers), references, labels.get("controller-revision-hash"), annotations)
+
+
+def _start_times(status: dict | None) -> dict:
+    started = {}
+    for entry in as_list((status or {}).get("containerStatuses")):
+        if isinstance(entry, dict):
+            running = as_dict(as_dict(entry.get("state")).get("running"))
+            when = parse_time(running.get("startedAt"))
+            if when is not None and isinstance(entry.get("name"), str):
+                started[entry["name"]] = when
+    return started
+

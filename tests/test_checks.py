@@ -1,0 +1,226 @@
+"""Every check of the catalog, table-driven: objects in, exact (code, object, severity) out."""
+from __future__ import annotations
+
+import base64
+import copy
+from datetime import datetime, timedelta, timezone
+
+import jwt
+import pytest
+
+from nacos_auth_guard.catalog import CATALOG
+from nacos_auth_guard.checks import CheckContext, run_checks
+from nacos_auth_guard.discovery import service_candidates, split_addresses
+from nacos_auth_guard.snapshot import build_snapshot
+from support.objects import (KEY_A, KEY_B, NS, auth_secret, config_map, deployment, env, healthy_cluster, pods_of,
+                             secret, secret_env, server_env, service, spring_client, statefulset)
+
+NOW = datetime(2026, 11, 24, 12, 0, tzinfo=timezone.utc)
+EARLY, ROTATED, LATE = "2026-11-20T08:00:00Z", "2026-11-21T09:30:00Z", "2026-11-22T10:00:00Z"
+SERVER = "nacos-headless.shop.svc.cluster.local:8848"
+
+
+def token(key: str, expires: datetime, sub: str = "nacos") -> str:
+    return jwt.encode({"sub": sub, "exp": int(expires.timestamp())}, base64.b64decode(key), "HS256")
+
+
+def run(objects: list[dict], complete: bool = True, exclude=()) -> list[tuple[str, str, str]]:
+    snapshot = build_snapshot(copy.deepcopy(objects), complete=complete)
+    findings = run_checks(CheckContext.build(snapshot, NOW), exclude=exclude)
+    return sorted((f.code, f.obj.name, str(f.severity)) for f in findings)
+
+
+def replace(objects: list[dict], kind: str, name: str, new: dict | None) -> list[dict]:
+    out = [o for o in objects if not (o["kind"] == kind and o["metadata"]["name"] == name)]
+    return out + ([new] if new else [])
+
+
+def with_env(name: str, env_list: list[dict], **kwargs) -> list[dict]:
+    """The healthy cluster with the server's env replaced."""
+    return replace(healthy_cluster(), "StatefulSet", "nacos", statefulset(env_list=env_list, **kwargs))
+
+
+def server_env_with(**overrides) -> list[dict]:
+    """Server env with some variables replaced (value str) or removed (value None)."""
+    result = [e for e in server_env() if e["name"] not in overrides]
+    return result + [env(name, value) for name, value in overrides.items() if value is not None]
+
+
+def client(env_list: list[dict], name: str = "orders") -> dict:
+    return deployment(name, [env("SPRING_CLOUD_NACOS_CONFIG_SERVER_ADDR", SERVER)] + env_list)
+
+
+HEALTHY = healthy_cluster()
+STS = statefulset()
+POD_ENV_KEY_B = [e if e["name"] != "NACOS_AUTH_TOKEN" else env("NACOS_AUTH_TOKEN", KEY_B) for e in server_env()]
+POD_ENV_OTHER_ID = [e if e["name"] != "NACOS_AUTH_IDENTITY_VALUE" else secret_env(
+    "NACOS_AUTH_IDENTITY_VALUE", "nacos-auth-old", "identity-value") for e in server_env()]
+OLD_IDENTITY = secret("nacos-auth-old", {"identity-value": "0f3e2d1c9b8a7766"})
+ROTATED_SECRET = auth_secret(changed={"token": ROTATED})
+AUTH_OFF_POD = [e if e["name"] != "NACOS_AUTH_ENABLE" else env("NACOS_AUTH_ENABLE", "false") for e in server_env()]
+CHECK_CR = {"apiVersion": "nacosguard.io/v1alpha1", "kind": "NacosAuthCheck",
+            "metadata": {"name": "main", "namespace": NS}, "spec": {"server": {"statefulSetName": "nacos-prod"}}}
+
+CASES = [
+    # (id, objects, complete, expected findings)
+    ("healthy cluster", HEALTHY, True, []),
+    ("healthy cluster with pods", HEALTHY + pods_of(STS, [LATE] * 3), True, []),
+    ("NAG001 check names a missing StatefulSet", HEALTHY + [CHECK_CR], True, [("NAG001", "main", "error")]),
+    ("NAG001 not claimed when the input may be partial", HEALTHY + [CHECK_CR], False, []),
+    ("NAG101 client secret missing", replace(HEALTHY, "Secret", "orders-nacos", None), True,
+     [("NAG101", "orders", "error")]),
+    ("NAG101 unknown in partial input", replace(HEALTHY, "Secret", "orders-nacos", None), False, []),
+    ("NAG101 optional reference is a warning",
+     with_env("nacos", server_env_with(NACOS_AUTH_TOKEN=None) + [secret_env("NACOS_AUTH_TOKEN", "gone", "t", True)]),
+     True, [("NAG101", "nacos", "warning")]),
+    ("NAG102 key missing", replace(HEALTHY, "Secret", "orders-nacos", secret("orders-nacos", {"user": "x",
+                                                                                             "password": "y"})),
+     True, [("NAG102", "orders", "error")]),
+    ("NAG103 configmap missing", with_env("nacos", server_env_with(NACOS_AUTH_ENABLE=None) + [
+        {"name": "NACOS_AUTH_ENABLE", "valueFrom": {"configMapKeyRef": {"name": "flags", "key": "auth"}}}]), True,
+     [("NAG103", "nacos", "error")]),
+    ("NAG104 configmap key missing", with_env("nacos", server_env_with(NACOS_AUTH_ENABLE=None) + [
+        {"name": "NACOS_AUTH_ENABLE", "valueFrom": {"configMapKeyRef": {"name": "flags", "key": "auth"}}}])
+     + [config_map("flags", {"other": "true"})], True, [("NAG104", "nacos", "error")]),
+    ("NAG105 literal key and identity value", with_env("nacos", server_env_with(
+        NACOS_AUTH_TOKEN=KEY_A, NACOS_AUTH_IDENTITY_VALUE="b7c1e0d2f9a84c55")), True,
+     [("NAG105", "nacos", "warning"), ("NAG105", "nacos", "warning")]),
+    ("NAG105 not raised while auth is off", with_env("nacos", server_env_with(
+        NACOS_AUTH_TOKEN=KEY_A, NACOS_AUTH_ENABLE="false")), True, []),
+    ("NAG105 client password literal", replace(HEALTHY, "Deployment", "orders", client(
+        [env("SPRING_CLOUD_NACOS_USERNAME", "orders"), env("SPRING_CLOUD_NACOS_PASSWORD", "pw-literal")])),
+     True, [("NAG105", "orders", "warning")]),
+    ("NAG201 auth on, no key", with_env("nacos", server_env_with(NACOS_AUTH_TOKEN=None)), True,
+     [("NAG201", "nacos", "error")]),
+    ("NAG201 empty key", with_env("nacos", server_env_with(NACOS_AUTH_TOKEN=None) + [
+        secret_env("NACOS_AUTH_TOKEN", "empty", "token")]) + [secret("empty", {"token": ""})], True,
+     [("NAG201", "nacos", "error")]),
+    ("NAG202 key not Base64", replace(HEALTHY, "Secret", "nacos-auth", auth_secret(key="not base64!")), True,
+     [("NAG202", "nacos", "error")]),
+    ("NAG202 key not text", replace(HEALTHY, "Secret", "nacos-auth", {
+        **auth_secret(), "data": {**auth_secret()["data"], "token": "//79/A=="}}), True,
+     [("NAG202", "nacos", "error")]),
+    ("NAG203 key too short", replace(HEALTHY, "Secret", "nacos-auth", auth_secret(key="c2hvcnQta2V5")), True,
+     [("NAG203", "nacos", "error")]),
+    ("NAG204 published key", replace(HEALTHY, "Secret", "nacos-auth", auth_secret(
+        key="SecretKey012345678901234567890123456789012345678901234567890123456789")), True,
+     [("NAG202", "nacos", "error"), ("NAG204", "nacos", "error")]),   # 69 characters: 2.2.0.1+ cannot decode it
+    ("NAG204 old image default", with_env("nacos", [env("NACOS_AUTH_ENABLE", "true")],
+                                          image="nacos/nacos-server:v2.0.3"), True,
+     [("NAG204", "nacos", "error"), ("NAG303", "nacos", "error")]),
+    ("NAG205 one pod on another key", HEALTHY + pods_of(STS, [LATE] * 3, env_overrides={1: POD_ENV_KEY_B}), True,
+     [("NAG205", "nacos", "error")]),
+    ("NAG205 template changed, pods not yet", replace(HEALTHY, "StatefulSet", "nacos", statefulset(
+        env_list=server_env_with(NACOS_AUTH_TOKEN=None) + [secret_env("NACOS_AUTH_TOKEN", "nacos-auth-v2", "token")]))
+     + [auth_secret("nacos-auth-v2", key=KEY_B)] + pods_of(STS, [LATE] * 3), True, [("NAG205", "nacos", "error")]),
+    ("NAG205 compares references when secrets are not in the input",
+     [STS] + pods_of(STS, [LATE] * 2) + pods_of(statefulset(env_list=server_env("other")), [LATE] * 3)[2:], False,
+     [("NAG205", "nacos", "error"), ("NAG302", "nacos", "error")]),
+    ("NAG206 secret rotated between pod starts",
+     replace(HEALTHY, "Secret", "nacos-auth", ROTATED_SECRET) + pods_of(STS, [EARLY, LATE, LATE]), True,
+     [("NAG206", "nacos", "error")]),
+    ("NAG206 secret rotated after all pods started",
+     replace(HEALTHY, "Secret", "nacos-auth", ROTATED_SECRET) + pods_of(STS, [EARLY, EARLY, EARLY]), True,
+     [("NAG206", "nacos", "warning")]),
+    ("NAG206 not raised when pods started after the change",
+     replace(HEALTHY, "Secret", "nacos-auth", ROTATED_SECRET) + pods_of(STS, [LATE] * 3), True, []),
+    ("NAG207 auth off on one pod", HEALTHY + pods_of(STS, [LATE] * 3, env_overrides={2: AUTH_OFF_POD}), True,
+     [("NAG207", "nacos", "error")]),
+    ("NAG208 user agent bypass", with_env("nacos", server_env() + [
+        env("NACOS_AUTH_USER_AGENT_AUTH_WHITE_ENABLE", "true")]), True, [("NAG208", "nacos", "error")]),
+    ("NAG301 identity missing", with_env("nacos", server_env_with(NACOS_AUTH_IDENTITY_VALUE=None)), True,
+     [("NAG301", "nacos", "error")]),
+    ("NAG302 identity differs", HEALTHY + [OLD_IDENTITY]
+     + pods_of(STS, [LATE] * 3, env_overrides={0: POD_ENV_OTHER_ID}), True, [("NAG302", "nacos", "error")]),
+    ("NAG303 published identity", replace(HEALTHY, "Secret", "nacos-auth", secret("nacos-auth", {
+        "token": KEY_A, "identity-key": "serverIdentity", "identity-value": "security"})), True,
+     [("NAG303", "nacos", "error")]),
+    ("NAG401 client without credentials", replace(HEALTHY, "Deployment", "orders", client([])), True,
+     [("NAG401", "orders", "error")]),
+    ("NAG401 username without password", replace(HEALTHY, "Deployment", "orders", client(
+        [secret_env("SPRING_CLOUD_NACOS_USERNAME", "orders-nacos", "username")])), True,
+     [("NAG401", "orders", "error")]),
+    ("NAG401 not raised when the server has auth off",
+     replace(with_env("nacos", server_env_with(NACOS_AUTH_ENABLE="false")), "Deployment", "orders", client([])),
+     True, []),
+    ("NAG402 address matches no service", replace(HEALTHY, "Deployment", "orders", spring_client(
+        server="nacos.elsewhere.svc.cluster.local:8848")), True, [("NAG402", "orders", "info")]),
+    ("NAG501 malformed token", replace(HEALTHY, "Deployment", "orders", client(
+        [env("NACOS_ACCESS_TOKEN", "not-a-jwt")])), True,
+     [("NAG105", "orders", "warning"), ("NAG501", "orders", "error")]),
+    ("NAG502 expired token", HEALTHY + [secret("tok", {"t": token(KEY_A, NOW - timedelta(hours=1))}), client(
+        [secret_env("NACOS_ACCESS_TOKEN", "tok", "t")], "batch")], True, [("NAG502", "batch", "error")]),
+    ("NAG503 token expiring", HEALTHY + [secret("tok", {"t": token(KEY_A, NOW + timedelta(days=2))}), client(
+        [secret_env("NACOS_ACCESS_TOKEN", "tok", "t")], "batch")], True, [("NAG503", "batch", "warning")]),
+    ("NAG504 token from another key", HEALTHY + [secret("tok", {"t": token(KEY_B, NOW + timedelta(days=90))}),
+                                                 client([secret_env("NACOS_ACCESS_TOKEN", "tok", "t")], "batch")],
+     True, [("NAG504", "batch", "error")]),
+    ("valid token", HEALTHY + [secret("tok", {"t": token(KEY_A, NOW + timedelta(days=90))}), client(
+        [secret_env("NACOS_ACCESS_TOKEN", "tok", "t")], "batch")], True, []),
+]
+
+
+@pytest.mark.parametrize("objects,complete,expected", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_checks(objects, complete, expected):
+    assert run(objects, complete) == sorted(expected)
+
+
+def test_every_code_but_probe_is_covered_by_a_case():
+    covered = {code for case in CASES for code, _, _ in case[3]}
+    assert covered == {code for code in CATALOG if not code.startswith("NAG6")}
+
+
+def test_exclude_and_ignore_annotation():
+    broken = replace(HEALTHY, "Deployment", "orders", client([]))
+    assert run(broken, exclude=["NAG401"]) == []
+    annotated = client([])
+    annotated["metadata"]["annotations"] = {"nacosguard.io/ignore": "NAG105, nag401"}
+    assert run(replace(HEALTHY, "Deployment", "orders", annotated)) == []
+
+
+def test_messages_name_objects_and_fixes():
+    snapshot = build_snapshot(replace(HEALTHY, "Secret", "orders-nacos", None), complete=True)
+    [found] = run_checks(CheckContext.build(snapshot, NOW))
+    assert "orders-nacos" in found.message and "SPRING_CLOUD_NACOS_USERNAME" in found.message
+    assert "CreateContainerConfigError" in found.message and "Fix: create Secret orders-nacos" in found.message
+    assert found.cluster.name == "nacos"
+
+
+def test_group_message_names_pods():
+    objects = HEALTHY + pods_of(STS, [LATE] * 3, env_overrides={1: POD_ENV_KEY_B})
+    [found] = run_checks(CheckContext.build(build_snapshot(copy.deepcopy(objects), complete=True), NOW))
+    assert "pods {nacos-0, nacos-2, new pods from the current template} and {nacos-1}" in found.message
+
+
+@pytest.mark.parametrize("value,expected", [
+    ("nacos-headless:8848", ["nacos-headless"]),
+    ("http://nacos-0.nacos-headless.shop.svc.cluster.local:8848/nacos,nacos-1.nacos-headless:8848",
+     ["nacos-0.nacos-headless.shop.svc.cluster.local", "nacos-1.nacos-headless"]),
+    ("10.0.0.7:8848 [::1]:8848", ["10.0.0.7", "::1"]),
+])
+def test_split_addresses(value, expected):
+    assert split_addresses(value) == expected
+
+
+@pytest.mark.parametrize("host,expected", [
+    ("nacos", [("shop", "nacos")]),
+    ("nacos.infra", [("infra", "nacos"), ("shop", "infra")]),
+    ("nacos.infra.svc", [("infra", "nacos")]),
+    ("nacos.infra.svc.cluster.local", [("infra", "nacos")]),
+    ("nacos-0.nacos-headless.infra.svc.cluster.local", [("infra", "nacos-headless")]),
+    ("nacos-0.nacos-headless.infra", [("infra", "nacos-headless")]),
+    ("10.1.2.3", []),
+    ("nacos.example.com.cn", []),
+])
+def test_service_candidates(host, expected):
+    assert service_candidates(host, "shop") == expected
+
+
+def test_client_maps_to_server_in_another_namespace():
+    objects = healthy_cluster("infra") + [secret("creds", {"username": "u", "password": "p"}),
+                                          spring_client("billing", server="nacos-headless.infra:8848",
+                                                        secret_name="creds")]
+    snapshot = build_snapshot(objects, complete=True)
+    ctx = CheckContext.build(snapshot, NOW)
+    billing = next(c for c in ctx.topology.clients if c.ref.name == "billing")
+    assert [s.name for s in billing.servers] == ["nacos"] and billing.servers[0].namespace == "infra"

@@ -1,0 +1,155 @@
+"""The lint CLI: inputs, formats, exit codes, suppression, and bad input that must not stop the run."""
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+
+import pytest
+import sarif_pydantic
+import yaml
+
+from nacos_auth_guard.cli import main
+from support.objects import env, healthy_cluster, secret, spring_client
+
+BROKEN_CLIENT = spring_client(secret_name="missing-creds")
+NO_CREDS = spring_client("billing")
+NO_CREDS["spec"]["template"]["spec"]["containers"][0]["env"] = NO_CREDS["spec"]["template"]["spec"][
+    "containers"][0]["env"][:2]
+
+
+def write(tmp_path, name: str, objects: list, extra: str = "") -> str:
+    path = tmp_path / name
+    path.write_text(yaml.safe_dump_all(objects) + extra)
+    return str(path)
+
+
+def lint(capsys, *args: str) -> tuple[int, str, str]:
+    code = main(["lint", *args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_clean_input_exits_0(tmp_path, capsys):
+    code, out, _ = lint(capsys, write(tmp_path, "ok.yaml", healthy_cluster()))
+    assert code == 0 and "0 error(s)" in out
+
+
+def test_error_finding_exits_1_and_fail_on(tmp_path, capsys):
+    path = write(tmp_path, "c.yaml", healthy_cluster() + [NO_CREDS])
+    assert lint(capsys, path)[0] == 1
+    assert lint(capsys, path, "--fail-on", "none")[0] == 0
+    assert lint(capsys, path, "--exclude", "NAG401")[0] == 0
+
+
+def test_warning_fails_only_with_fail_on_warning(tmp_path, capsys):
+    literal = spring_client("billing")
+    literal["spec"]["template"]["spec"]["containers"][0]["env"][3] = env("SPRING_CLOUD_NACOS_PASSWORD", "pw-1")
+    path = write(tmp_path, "w.yaml", healthy_cluster() + [literal])
+    assert lint(capsys, path)[0] == 0
+    assert lint(capsys, path, "--fail-on", "warning")[0] == 1
+
+
+def test_unknown_reference_is_not_missing_unless_strict(tmp_path, capsys):
+    path = write(tmp_path, "r.yaml", healthy_cluster() + [BROKEN_CLIENT])
+    assert lint(capsys, path)[0] == 0
+    code, out, _ = lint(capsys, path, "--strict-refs", "-o", "json")
+    assert code == 1 and [f["code"] for f in json.loads(out)["findings"]] == ["NAG101"]
+
+
+def test_text_report_groups_by_object_with_location(tmp_path, capsys):
+    code, out, _ = lint(capsys, write(tmp_path, "c.yaml", healthy_cluster() + [NO_CREDS]), "--color", "never")
+    assert "Deployment/shop/billing  (" in out and "c.yaml:" in out
+    assert "  error   NAG401 ClientCredentialsMissing:" in out and "\033[" not in out
+
+
+def test_colour_only_when_asked_or_tty(tmp_path, capsys):
+    _, out, _ = lint(capsys, write(tmp_path, "c.yaml", healthy_cluster() + [NO_CREDS]), "--color", "always")
+    assert "\033[31m" in out
+
+
+def test_json_report(tmp_path, capsys):
+    code, out, _ = lint(capsys, write(tmp_path, "c.yaml", healthy_cluster() + [NO_CREDS]), "-o", "json")
+    report = json.loads(out)
+    [item] = report["findings"]
+    assert item["code"] == "NAG401" and item["object"] == {"kind": "Deployment", "namespace": "shop",
+                                                           "name": "billing"}
+    assert item["line"] >= 1 and item["file"].endswith("c.yaml") and item["cluster"] == "StatefulSet/shop/nacos"
+    assert report["summary"]["error"] == 1 and report["errors"] == []
+
+
+def test_sarif_report_always_has_results(tmp_path, capsys):
+    _, out, _ = lint(capsys, write(tmp_path, "ok.yaml", healthy_cluster()), "-o", "sarif")
+    log = json.loads(out)
+    assert log["version"] == "2.1.0" and log["runs"][0]["results"] == []
+    sarif_pydantic.Sarif.model_validate_json(out)
+    _, out, _ = lint(capsys, write(tmp_path, "c.yaml", healthy_cluster() + [NO_CREDS]), "-o", "sarif")
+    run = json.loads(out)["runs"][0]
+    [result] = run["results"]
+    assert result["ruleId"] == "NAG401" and result["level"] == "error"
+    assert run["tool"]["driver"]["rules"][result["ruleIndex"]]["id"] == "NAG401"
+    location = result["locations"][0]
+    assert location["physicalLocation"]["region"]["startLine"] >= 1
+    assert location["logicalLocations"][0]["fullyQualifiedName"] == "Deployment/shop/billing"
+
+
+def test_stdin_and_kind_list(capsys, monkeypatch):
+    listing = {"apiVersion": "v1", "kind": "List", "items": healthy_cluster() + [NO_CREDS]}
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(json.dumps(listing).encode())))
+    code, out, _ = lint(capsys, "-", "-o", "json")
+    assert code == 1 and json.loads(out)["findings"][0]["code"] == "NAG401"
+
+
+def test_directory_is_read_recursively(tmp_path, capsys):
+    (tmp_path / "a" / "b").mkdir(parents=True)
+    write(tmp_path / "a", "server.yaml", healthy_cluster()[:3])
+    write(tmp_path / "a" / "b", "client.yml", healthy_cluster()[3:] + [NO_CREDS])
+    (tmp_path / "a" / "notes.txt").write_text("not yaml: [")
+    code, out, _ = lint(capsys, str(tmp_path), "-o", "json")
+    assert code == 1 and json.loads(out)["summary"]["sources"] == 2
+
+
+def test_bad_documents_are_reported_and_the_rest_checked(tmp_path, capsys):
+    extra = ("---\nkind: Deployment\nmetadata: {name: x\n"   # invalid YAML
+             "---\n- just\n- a list\n"                        # not a mapping
+             "---\napiVersion: v1\nkind: Secret\nmetadata: {name: b64, namespace: shop}\ndata: {k: '***'}\n")
+    path = write(tmp_path, "mixed.yaml", healthy_cluster() + [NO_CREDS], extra)
+    code, out, err = lint(capsys, path, "-o", "json")
+    report = json.loads(out)
+    assert code == 2
+    assert [f["code"] for f in report["findings"]] == ["NAG401"]
+    messages = [e["message"] for e in report["errors"]]
+    assert any("invalid YAML" in m for m in messages)
+    assert any("not a Kubernetes object" in m for m in messages)
+    assert any("not valid Base64" in m for m in messages)
+    assert all(e["document"] is not None for e in report["errors"] if "Base64" not in e["message"])
+
+
+def test_non_utf8_file_and_missing_path(tmp_path, capsys):
+    binary = tmp_path / "bin.yaml"
+    binary.write_bytes(b"\xff\xfe\x00garbage")
+    code, _, err = lint(capsys, str(binary), str(tmp_path / "nope.yaml"))
+    assert code == 2 and "not UTF-8" in err and "cannot read" in err
+
+
+def test_usage_errors_exit_2(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["lint", "x.yaml", "--exclude", "NAG999"])
+    assert exit_info.value.code == 2
+    assert "unknown finding code" in capsys.readouterr().err
+
+
+def test_explain(capsys):
+    assert main(["explain", "nag205"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("NAG205 TokenKeyMismatch (error, condition TokenKeyConsistent)") and "{" not in out
+    assert main(["explain"]) == 0 and "NAG504" in capsys.readouterr().out
+    assert main(["explain", "NAG999"]) == 2
+
+
+def test_console_script_runs(tmp_path):
+    path = write(tmp_path, "c.yaml", healthy_cluster() + [NO_CREDS])
+    result = subprocess.run([sys.executable, "-m", "nacos_auth_guard.cli", "lint", path, "-o", "json"],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1 and json.loads(result.stdout)["findings"][0]["code"] == "NAG401"

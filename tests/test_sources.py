@@ -1,0 +1,187 @@
+"""Where each setting's value comes from: table-driven over every source and the Spring precedence."""
+from __future__ import annotations
+
+import pytest
+
+from nacos_auth_guard.model import ObjectRef, Origin, State
+from nacos_auth_guard.snapshot import build_snapshot
+from nacos_auth_guard.sources import parse_config, pod_config
+from support.objects import IMAGE, config_map, env, secret, secret_env
+
+CONF = "/home/nacos/conf/application.properties"
+
+
+def resolve(containers: list[dict], objects: list[dict] = (), *, server: bool = True, complete: bool = True,
+            volumes: list[dict] = (), annotations: dict | None = None) -> dict:
+    snapshot = build_snapshot(list(objects), complete=complete, default_namespace="shop")
+    metadata = {"name": "x", "annotations": annotations or {}}
+    config = pod_config(ObjectRef("StatefulSet", "shop", "x"), metadata,
+                        {"containers": containers, "volumes": list(volumes)}, snapshot, server=server)
+    return config.containers[0].settings
+
+
+def nacos(env_list=(), **extra) -> dict:
+    return {"name": "nacos", "image": extra.pop("image", IMAGE), "env": list(env_list), **extra}
+
+
+def app(env_list=(), **extra) -> dict:
+    return {"name": "app", "image": "shop/orders:1", "env": list(env_list), **extra}
+
+
+AUTH_SECRET = secret("auth", {"token": "s3cr3t-token-key", "pw": "p4ss"})
+BINARY = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "bin", "namespace": "shop"},
+          "data": {"token": "//79/A=="}}
+ENVFROM_SECRET = secret("bulk", {"AUTH_TOKEN": "from-envfrom"})
+PROPS = config_map("nacos-conf", {"application.properties":
+                                  "nacos.core.auth.enabled=true\n"
+                                  "nacos.core.auth.plugin.nacos.token.secret.key=${MY_KEY:}\n"
+                                  "nacos.core.auth.server.identity.key=peer\n"})
+SUBPATH_MOUNT = {"volumeMounts": [{"name": "conf", "mountPath": CONF, "subPath": "application.properties"}]}
+CONF_VOLUME = [{"name": "conf", "configMap": {"name": "nacos-conf"}}]
+
+SERVER_CASES = [
+    # (id, containers, objects, volumes, complete, setting, expected (value, state, origin))
+    ("env literal", [nacos([env("NACOS_AUTH_ENABLE", "true")])], [], [], True,
+     "auth_enabled", ("true", State.KNOWN, Origin.POD_SPEC)),
+    ("image default when unset", [nacos()], [], [], True,
+     "auth_enabled", ("false", State.KNOWN, Origin.IMAGE_DEFAULT)),
+    ("secretKeyRef", [nacos([secret_env("NACOS_AUTH_TOKEN", "auth", "token")])], [AUTH_SECRET], [], True,
+     "token_key", ("s3cr3t-token-key", State.KNOWN, Origin.SECRET)),
+    ("secret not in input is unknown", [nacos([secret_env("NACOS_AUTH_TOKEN", "auth", "token")])], [], [], False,
+     "token_key", (None, State.UNKNOWN, Origin.SECRET)),
+    ("secret missing from cluster", [nacos([secret_env("NACOS_AUTH_TOKEN", "auth", "token")])], [], [], True,
+     "token_key", (None, State.MISSING_OBJECT, Origin.SECRET)),
+    ("secret key missing", [nacos([secret_env("NACOS_AUTH_TOKEN", "auth", "tokn")])], [AUTH_SECRET], [], True,
+     "token_key", (None, State.MISSING_KEY, Origin.SECRET)),
+    ("non-UTF-8 secret value", [nacos([secret_env("NACOS_AUTH_TOKEN", "bin", "token")])], [BINARY], [], True,
+     "token_key", (None, State.UNREADABLE, Origin.SECRET)),
+    ("configMapKeyRef", [nacos([{"name": "NACOS_AUTH_TOKEN", "valueFrom": {"configMapKeyRef": {
+        "name": "cm", "key": "k"}}}])], [config_map("cm", {"k": "cm-value"})], [], True,
+     "token_key", ("cm-value", State.KNOWN, Origin.CONFIG_MAP)),
+    ("envFrom with prefix", [nacos(envFrom=[{"prefix": "NACOS_", "secretRef": {"name": "bulk"}}])],
+     [ENVFROM_SECRET], [], True, "token_key", ("from-envfrom", State.KNOWN, Origin.SECRET)),
+    ("envFrom not in input makes unset settings unknown", [nacos(envFrom=[{"secretRef": {"name": "bulk"}}])],
+     [], [], False, "token_key", (None, State.UNKNOWN, Origin.POD_SPEC)),
+    ("relaxed env beats the nacos-docker placeholder",
+     [nacos([env("NACOS_AUTH_ENABLE", "false"), env("NACOS_CORE_AUTH_ENABLED", "true")])], [], [], True,
+     "auth_enabled", ("true", State.KNOWN, Origin.POD_SPEC)),
+    ("-D in JAVA_OPT beats env",
+     [nacos([env("NACOS_CORE_AUTH_ENABLED", "false"), env("JAVA_OPT", "-Xmx1g -Dnacos.core.auth.enabled=true")])],
+     [], [], True, "auth_enabled", ("true", State.KNOWN, Origin.POD_SPEC)),
+    ("--arg beats -D",
+     [nacos([env("JAVA_OPT_EXT", "-Dnacos.core.auth.enabled=true")], args=["--nacos.core.auth.enabled=false"])],
+     [], [], True, "auth_enabled", ("false", State.KNOWN, Origin.POD_SPEC)),
+    ("-D inside sh -c",
+     [nacos(command=["sh", "-c", "exec java -Dnacos.core.auth.enabled=true -jar nacos-server.jar"])],
+     [], [], True, "auth_enabled", ("true", State.KNOWN, Origin.POD_SPEC)),
+    ("mounted file replaces the image's file", [nacos([env("NACOS_AUTH_ENABLE", "false")], **SUBPATH_MOUNT)],
+     [PROPS], CONF_VOLUME, True, "auth_enabled", ("true", State.KNOWN, Origin.CONFIG_MAP)),
+    ("placeholder in a mounted file resolves env from a Secret",
+     [nacos([secret_env("MY_KEY", "auth", "token"), env("NACOS_AUTH_TOKEN", "ignored")], **SUBPATH_MOUNT)],
+     [PROPS, AUTH_SECRET], CONF_VOLUME, True, "token_key", ("s3cr3t-token-key", State.KNOWN, Origin.SECRET)),
+    ("placeholder default applies when the env is unset", [nacos(**SUBPATH_MOUNT)], [PROPS], CONF_VOLUME, True,
+     "token_key", ("", State.KNOWN, Origin.CONFIG_MAP)),
+    ("mounted file not in input: settings unknown", [nacos(**SUBPATH_MOUNT)], [], CONF_VOLUME, False,
+     "auth_enabled", (None, State.UNKNOWN, Origin.POD_SPEC)),
+    ("projected volume with items", [nacos(volumeMounts=[{"name": "p", "mountPath": "/home/nacos/conf"}])],
+     [config_map("raw", {"server.props": "nacos.core.auth.enabled=true\n"})],
+     [{"name": "p", "projected": {"sources": [{"configMap": {"name": "raw", "items": [
+         {"key": "server.props", "path": "application.properties"}]}}]}}], True,
+     "auth_enabled", ("true", State.KNOWN, Origin.CONFIG_MAP)),
+    ("secret volume file", [nacos(volumeMounts=[{"name": "s", "mountPath": "/home/nacos/conf"}])],
+     [secret("sconf", {"application.properties": "nacos.core.auth.plugin.nacos.token.secret.key=abc\n"})],
+     [{"name": "s", "secret": {"secretName": "sconf"}}], True,
+     "token_key", ("abc", State.KNOWN, Origin.SECRET)),
+    ("old image defaults to the published key", [nacos(image="nacos/nacos-server:v2.0.3")], [], [], True,
+     "token_key", ("SecretKey012345678901234567890123456789012345678901234567890123456789", State.KNOWN,
+                   Origin.IMAGE_DEFAULT)),
+    ("old image reads the old property name",
+     [nacos([env("JAVA_OPT", "-Dnacos.core.auth.default.token.secret.key=old-name")],
+            image="nacos/nacos-server:1.4.6")], [], [], True, "token_key", ("old-name", State.KNOWN, Origin.POD_SPEC)),
+    ("spring.config.additional-location names another file",
+     [nacos([env("SPRING_CONFIG_ADDITIONAL_LOCATION", "file:/etc/nacos/extra.properties")],
+            volumeMounts=[{"name": "x", "mountPath": "/etc/nacos"}])],
+     [config_map("extra", {"extra.properties": "nacos.core.auth.enable.userAgentAuthWhite=true\n"})],
+     [{"name": "x", "configMap": {"name": "extra"}}], True,
+     "user_agent_white", ("true", State.KNOWN, Origin.CONFIG_MAP)),
+]
+
+
+@pytest.mark.parametrize("containers,objects,volumes,complete,setting,expected",
+                         [case[1:] for case in SERVER_CASES], ids=[case[0] for case in SERVER_CASES])
+def test_server_setting_sources(containers, objects, volumes, complete, setting, expected):
+    found = resolve(containers, objects, volumes=volumes, complete=complete)[setting]
+    assert (found.value, found.state, found.origin) == expected
+    assert found.where  # every setting says where it came from
+
+
+BOOTSTRAP = config_map("app-conf", {"bootstrap.yml": (
+    "spring:\n  cloud:\n    nacos:\n      config:\n        server-addr: nacos-headless:8848\n"
+    "        username: ${NACOS_USER}\n        password: ${NACOS_PASS:}\n")})
+
+CLIENT_CASES = [
+    ("spring env", [app([env("SPRING_CLOUD_NACOS_CONFIG_SERVER_ADDR", "nacos:8848")])], [], [], None,
+     "serverAddr", ("nacos:8848", State.KNOWN)),
+    ("spring env with underscored dash", [app([env("SPRING_CLOUD_NACOS_DISCOVERY_SERVER_ADDR", "n:8848")])], [],
+     [], None, "serverAddr", ("n:8848", State.KNOWN)),
+    ("common env name", [app([secret_env("NACOS_PASSWORD", "auth", "pw")])], [AUTH_SECRET], [], None,
+     "password", ("p4ss", State.KNOWN)),
+    ("-D system property", [app([env("JAVA_TOOL_OPTIONS", "-Dspring.cloud.nacos.username=orders")])], [], [],
+     None, "username", ("orders", State.KNOWN)),
+    ("bootstrap.yml from a ConfigMap", [app(volumeMounts=[{"name": "c", "mountPath": "/app/config"}])],
+     [BOOTSTRAP], [{"name": "c", "configMap": {"name": "app-conf"}}], None,
+     "serverAddr", ("nacos-headless:8848", State.KNOWN)),
+    ("yml placeholder resolves env from a Secret",
+     [app([secret_env("NACOS_PASS", "auth", "pw")], volumeMounts=[{"name": "c", "mountPath": "/app/config"}])],
+     [BOOTSTRAP, AUTH_SECRET], [{"name": "c", "configMap": {"name": "app-conf"}}], None,
+     "password", ("p4ss", State.KNOWN)),
+    ("yml placeholder without default and unset", [app(volumeMounts=[{"name": "c", "mountPath": "/app/config"}])],
+     [BOOTSTRAP], [{"name": "c", "configMap": {"name": "app-conf"}}], None, "username", (None, State.UNKNOWN)),
+    ("annotation maps a custom env name", [app([env("REGISTRY_ADDR", "nacos:8848")])], [], [],
+     {"nacosguard.io/client-env": "serverAddr=REGISTRY_ADDR"}, "serverAddr", ("nacos:8848", State.KNOWN)),
+    ("properties file, camelCase key", [app(volumeMounts=[{"name": "c", "mountPath": "/cfg"}],
+                                            args=["--spring.config.location=/cfg/app.properties"])],
+     [config_map("props", {"app.properties": "spring.cloud.nacos.config.serverAddr=nacos:8848\n"})],
+     [{"name": "c", "configMap": {"name": "props"}}], None, "serverAddr", ("nacos:8848", State.KNOWN)),
+]
+
+
+@pytest.mark.parametrize("containers,objects,volumes,annotations,setting,expected",
+                         [case[1:] for case in CLIENT_CASES], ids=[case[0] for case in CLIENT_CASES])
+def test_client_setting_sources(containers, objects, volumes, annotations, setting, expected):
+    found = resolve(containers, objects, server=False, volumes=volumes, annotations=annotations)[setting]
+    assert (found.value, found.state) == expected
+
+
+def test_unset_client_settings_are_absent():
+    assert resolve([app([env("SPRING_CLOUD_NACOS_CONFIG_SERVER_ADDR", "nacos:8848")])], server=False).keys() == {
+        "serverAddr"}
+
+
+def test_only_auth_relevant_references_are_recorded():
+    containers = [nacos([secret_env("NACOS_AUTH_TOKEN", "auth", "token"),
+                         {"name": "MYSQL_SERVICE_PASSWORD", "valueFrom": {"configMapKeyRef": {
+                             "name": "db", "key": "password"}}}])]
+    snapshot = build_snapshot([AUTH_SECRET], complete=True, default_namespace="shop")
+    config = pod_config(ObjectRef("StatefulSet", "shop", "x"), {"name": "x"}, {"containers": containers},
+                        snapshot, server=True)
+    assert [(r.kind, r.name, r.key) for r in config.references] == [("Secret", "auth", "token")]
+
+
+@pytest.mark.parametrize("text,path,expected", [
+    ("a.b=1\nc: two\n# comment\n", "x.properties", {"a.b": "1", "c": "two"}),
+    ("a:\n  b: 1\n  c: [x, y]\n", "x.yml", {"a.b": "1", "a.c[0]": "x", "a.c[1]": "y"}),
+    ("a: [unclosed\n", "x.yaml", None),
+    ("---\na: 1\n---\nb: true\n", "x.yaml", {"a": "1", "b": "true"}),
+])
+def test_parse_config(text, path, expected):
+    assert parse_config(text, path) == expected
+
+
+def test_wrong_types_do_not_raise():
+    containers = [{"name": 5, "image": None, "env": [None, 3, {"name": None}, {"name": "A", "valueFrom": 7}],
+                   "envFrom": "x", "args": [1, None], "volumeMounts": [{"name": "v"}, 7]}, "junk"]
+    config = pod_config(ObjectRef("StatefulSet", "shop", "x"), {"labels": []},
+                        {"containers": containers, "volumes": [{"name": "v", "configMap": 3}, None]},
+                        build_snapshot([]), server=True)
+    assert len(config.containers) == 1
