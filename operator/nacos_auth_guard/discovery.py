@@ -60,9 +60,11 @@ def _owner_name(obj: dict, kind: str) -> str | None:
     return None
 
 
-def is_server(obj: dict) -> bool:
+def is_server(obj: dict, forced: frozenset[ObjectRef] = frozenset()) -> bool:
     if obj.get("kind") != "StatefulSet":
         return False
+    if ref_of(obj) in forced:   # named by a NacosAuthCheck: a server whatever it looks like
+        return True
     role = _role(obj)
     if role is not None:
         return role == "server"
@@ -70,9 +72,11 @@ def is_server(obj: dict) -> bool:
     return any(isinstance(c, dict) and is_server_container(c) for c in spec.get("containers") or ())
 
 
-def discover(snapshot: Snapshot) -> Topology:
+def discover(snapshot: Snapshot, servers: set[ObjectRef] | frozenset = frozenset()) -> Topology:
+    """`servers`: StatefulSets to treat as Nacos servers whatever their pods look like."""
     workloads = [w for w in snapshot.workloads if _valid(w)]
-    server_sets = [w for w in workloads if is_server(w)]
+    forced = frozenset(servers)
+    server_sets = [w for w in workloads if is_server(w, forced)]
     pods_by_owner: dict[tuple[str, str], list[dict]] = {}
     for pod in workloads:
         if pod["kind"] == "Pod":
@@ -155,7 +159,8 @@ def _client(obj: dict, snapshot: Snapshot, by_service: dict[tuple[str, str], lis
     for address in addresses:
         for candidate in service_candidates(address, ref.namespace):
             targets += [server for server in by_service.get(candidate, ()) if server not in targets]
-    return Client(ref, template, tuple(addresses), tuple(targets))
+    labels = {k: v for k, v in as_dict(obj["metadata"].get("labels")).items() if isinstance(v, str)}
+    return Client(ref, template, tuple(addresses), tuple(targets), labels)
 
 
 def split_addresses(value: str) -> list[str]:

@@ -98,6 +98,7 @@ class Client:
     template: PodConfig
     server_addresses: tuple[str, ...]
     servers: tuple[ObjectRef, ...]       # StatefulSets it reaches; empty when none is known
+    labels: dict[str, str] = field(default_factory=dict)   # the workload's own labels (for client selectors)
 
 
 class Severity(enum.IntEnum):

@@ -465,10 +465,11 @@ def pod_config(ref: ObjectRef, metadata: dict, spec: dict, snapshot: Snapshot, *
     annotations = as_dict(metadata.get("annotations"))
     started = _start_times(statuses)
     containers = []
-    for container in as_list(spec.get("containers")):
-        if not isinstance(container, dict):
-            continue
-        is_server = server and is_server_container(container)
+    specs = [c for c in as_list(spec.get("containers")) if isinstance(c, dict)]
+    server_flags = [server and is_server_container(c) for c in specs]
+    if server and specs and not any(server_flags):   # a server by annotation or NacosAuthCheck: its first container
+        server_flags[0] = True
+    for container, is_server in zip(specs, server_flags):
         environment = container_environment(ctx, container, is_server)
         image = as_text(container.get("image")) or ""
         settings = (server_settings(environment, nacos.image_version(image)) if is_server

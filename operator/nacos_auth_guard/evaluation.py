@@ -1,0 +1,128 @@
+"""One NacosAuthCheck evaluated against a Snapshot: which findings concern its server cluster and clients.
+Pure, shared by the operator (status, Events) and the admission check."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from .catalog import CATALOG, finding
+from .checks import CheckContext, run_checks
+from .discovery import discover
+from .model import Finding, ObjectRef
+from .shapes import as_dict, as_list
+from .snapshot import Snapshot
+
+ENFORCEMENTS = ("Deny", "Warn", "Audit")
+
+
+@dataclass(frozen=True, slots=True)
+class CheckSpec:
+    """A NacosAuthCheck's spec, validated (the API server validates too; the emulator and old CRDs may not)."""
+    namespace: str
+    name: str
+    statefulset: str
+    enforcement: str = "Warn"
+    exclude: tuple[str, ...] = ()
+    client_selector: dict = field(default_factory=dict)
+    namespace_selector: dict | None = None
+    token_warning_days: int = 7
+    generation: int | None = None
+
+    @property
+    def ref(self) -> ObjectRef:
+        return ObjectRef("NacosAuthCheck", self.namespace, self.name)
+
+    @property
+    def server(self) -> ObjectRef:
+        return ObjectRef("StatefulSet", self.namespace, self.statefulset)
+
+
+class InvalidSpec(ValueError):
+    pass
+
+
+def parse_spec(obj: dict) -> CheckSpec:
+    metadata = as_dict(obj.get("metadata"))
+    spec = as_dict(obj.get("spec"))
+    namespace, name = metadata.get("namespace"), metadata.get("name")
+    if not isinstance(namespace, str) or not isinstance(name, str):
+        raise InvalidSpec("metadata.name and metadata.namespace are required")
+    statefulset = as_dict(spec.get("server")).get("statefulSetName")
+    if not isinstance(statefulset, str) or not statefulset:
+        raise InvalidSpec("spec.server.statefulSetName must name the Nacos server StatefulSet")
+    enforcement = spec.get("enforcement", "Warn")
+    if enforcement not in ENFORCEMENTS:
+        raise InvalidSpec(f"spec.enforcement must be one of {', '.join(ENFORCEMENTS)}")
+    exclude = spec.get("exclude", [])
+    if not isinstance(exclude, list) or not all(isinstance(c, str) and c.upper() in CATALOG for c in exclude):
+        raise InvalidSpec("spec.exclude must list finding codes such as NAG105")
+    clients = as_dict(spec.get("clients"))
+    selectors = [clients.get("selector"), clients.get("namespaceSelector")]
+    for selector in selectors:
+        if selector is not None and not valid_selector(selector):
+            raise InvalidSpec("spec.clients selectors must be label selectors (matchLabels, matchExpressions)")
+    days = spec.get("tokenExpiryWarningDays", 7)
+    if not isinstance(days, int) or isinstance(days, bool) or not 0 <= days <= 365:
+        raise InvalidSpec("spec.tokenExpiryWarningDays must be a whole number from 0 to 365")
+    generation = metadata.get("generation")
+    return CheckSpec(namespace, name, statefulset, enforcement, tuple(c.upper() for c in exclude),
+                     as_dict(clients.get("selector")), clients.get("namespaceSelector"), days,
+                     generation if isinstance(generation, int) else None)
+
+
+def valid_selector(selector: object) -> bool:
+    if not isinstance(selector, dict):
+        return False
+    labels = selector.get("matchLabels", {})
+    if not isinstance(labels, dict) or not all(isinstance(v, str) for v in labels.values()):
+        return False
+    for expression in as_list(selector.get("matchExpressions")):
+        if not isinstance(expression, dict) or expression.get("operator") not in (
+                "In", "NotIn", "Exists", "DoesNotExist") or not isinstance(expression.get("key"), str):
+            return False
+    return isinstance(selector.get("matchExpressions", []), list)
+
+
+def selects(selector: dict, labels: dict) -> bool:
+    """metav1.LabelSelector semantics; an empty selector selects everything."""
+    if any(labels.get(k) != v for k, v in as_dict(selector.get("matchLabels")).items()):
+        return False
+    for expression in as_list(selector.get("matchExpressions")):
+        key, operator = expression.get("key"), expression.get("operator")
+        values = [v for v in as_list(expression.get("values")) if isinstance(v, str)]
+        present = key in labels
+        if (operator == "In" and (not present or labels[key] not in values)) or \
+           (operator == "NotIn" and present and labels[key] in values) or \
+           (operator == "Exists" and not present) or (operator == "DoesNotExist" and present):
+            return False
+    return True
+
+
+@dataclass(frozen=True, slots=True)
+class Evaluation:
+    findings: list[Finding]
+    servers: int                        # server pods seen (the template counts as one when no Pod is known)
+    clients: int
+    stalled: tuple[str, str] | None     # (reason, message) when the check cannot run
+    dependencies: frozenset[tuple[str, str, str]] = frozenset()   # (kind, namespace, name) of Secrets/ConfigMaps
+
+
+def evaluate(spec: CheckSpec, snapshot: Snapshot, now: datetime) -> Evaluation:
+    statefulset = next((w for w in snapshot.workloads if w["kind"] == "StatefulSet"
+                        and w["metadata"]["namespace"] == spec.namespace and w["metadata"]["name"] == spec.statefulset),
+                       None)
+    if statefulset is None:
+        missing = finding("NAG001", spec.ref, check=spec.name, statefulset=spec.statefulset)
+        return Evaluation([missing], 0, 0, (missing.reason, missing.message))
+    topology = discover(snapshot, servers={spec.server})
+    ctx = CheckContext.build(snapshot, now, timedelta(days=spec.token_warning_days), topology)
+    server = ctx.servers_by_ref[spec.server]
+    clients = {c.ref for c in topology.clients if spec.server in c.servers and selects(spec.client_selector,
+                                                                                         c.labels)}
+    findings = [f for f in run_checks(ctx, exclude=spec.exclude)
+                if f.cluster == spec.server and (f.obj.kind == "StatefulSet" or f.obj.kind == "Pod"
+                                                 or f.obj in clients)]
+    pods = (server.template, *server.pods, *(c.template for c in topology.clients))
+    dependencies = frozenset((r.kind, pod.ref.namespace, r.name) for pod in pods for r in pod.references)
+    return Evaluation(findings, len(server.pods) or 1, len(clients), None, dependencies)
+

@@ -1,0 +1,86 @@
+"""A NacosAuthCheck evaluated against a snapshot: spec validation, scoping to its server and clients."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pytest
+
+from nacos_auth_guard.evaluation import InvalidSpec, evaluate, parse_spec, selects
+from nacos_auth_guard.snapshot import build_snapshot
+from support.objects import NS, deployment, env, healthy_cluster, service, spring_client, statefulset
+
+NOW = datetime(2026, 11, 24, tzinfo=timezone.utc)
+
+
+def check(spec: dict, name: str = "nacos") -> dict:
+    return {"apiVersion": "nacosguard.io/v1alpha1", "kind": "NacosAuthCheck",
+            "metadata": {"name": name, "namespace": NS, "generation": 2}, "spec": spec}
+
+
+@pytest.mark.parametrize("spec,error", [
+    ({}, "statefulSetName"),
+    ({"server": {"statefulSetName": ""}}, "statefulSetName"),
+    ({"server": {"statefulSetName": "nacos"}, "enforcement": "Block"}, "enforcement"),
+    ({"server": {"statefulSetName": "nacos"}, "exclude": ["NAG999"]}, "exclude"),
+    ({"server": {"statefulSetName": "nacos"}, "clients": {"selector": {"matchLabels": {"a": 1}}}}, "selector"),
+    ({"server": {"statefulSetName": "nacos"}, "tokenExpiryWarningDays": "7"}, "tokenExpiryWarningDays"),
+    ({"server": "nacos"}, "statefulSetName"),
+])
+def test_invalid_specs_are_explained(spec, error):
+    with pytest.raises(InvalidSpec, match=error):
+        parse_spec(check(spec))
+
+
+def test_valid_spec_defaults():
+    spec = parse_spec(check({"server": {"statefulSetName": "nacos"}, "exclude": ["nag105"]}))
+    assert (spec.enforcement, spec.exclude, spec.token_warning_days, spec.generation) == ("Warn", ("NAG105",), 7, 2)
+
+
+@pytest.mark.parametrize("selector,labels,expected", [
+    ({}, {"a": "1"}, True),
+    ({"matchLabels": {"team": "shop"}}, {"team": "shop"}, True),
+    ({"matchLabels": {"team": "shop"}}, {"team": "ops"}, False),
+    ({"matchExpressions": [{"key": "tier", "operator": "In", "values": ["web", "api"]}]}, {"tier": "api"}, True),
+    ({"matchExpressions": [{"key": "tier", "operator": "NotIn", "values": ["web"]}]}, {"tier": "web"}, False),
+    ({"matchExpressions": [{"key": "tier", "operator": "Exists"}]}, {}, False),
+    ({"matchExpressions": [{"key": "tier", "operator": "DoesNotExist"}]}, {}, True),
+])
+def test_label_selectors(selector, labels, expected):
+    assert selects(selector, labels) is expected
+
+
+def two_clusters() -> list[dict]:
+    no_creds = deployment("billing", [env("NACOS_SERVER_ADDR", "nacos-headless:8848")])
+    other = statefulset("other", env_list=[env("NACOS_AUTH_ENABLE", "true")])
+    return healthy_cluster() + [no_creds, other, service("other-headless", {"app": "other"})]
+
+
+def test_findings_are_scoped_to_the_checks_server():
+    snapshot = build_snapshot(two_clusters(), complete=True)
+    result = evaluate(parse_spec(check({"server": {"statefulSetName": "nacos"}})), snapshot, NOW)
+    assert [(f.code, f.obj.name) for f in result.findings] == [("NAG401", "billing")]
+    assert (result.servers, result.clients, result.stalled) == (1, 2, None)
+    assert ("Secret", NS, "nacos-auth") in result.dependencies and ("Secret", NS, "orders-nacos") in result.dependencies
+    other = evaluate(parse_spec(check({"server": {"statefulSetName": "other"}}, "other")), snapshot, NOW)
+    assert sorted(f.code for f in other.findings) == ["NAG201", "NAG301"] and other.clients == 0
+
+
+def test_client_selector_and_exclude():
+    snapshot = build_snapshot(two_clusters(), complete=True)
+    selected = {"server": {"statefulSetName": "nacos"}, "clients": {"selector": {"matchLabels": {"app": "orders"}}}}
+    assert evaluate(parse_spec(check(selected)), snapshot, NOW).findings == []
+    excluded = {"server": {"statefulSetName": "nacos"}, "exclude": ["NAG401"]}
+    assert evaluate(parse_spec(check(excluded)), snapshot, NOW).findings == []
+
+
+def test_missing_statefulset_stalls():
+    snapshot = build_snapshot(healthy_cluster(), complete=True)
+    result = evaluate(parse_spec(check({"server": {"statefulSetName": "nacos-prod"}})), snapshot, NOW)
+    assert [f.code for f in result.findings] == ["NAG001"] and result.stalled[0] == "ServerNotFound"
+
+
+def test_a_statefulset_named_by_a_check_is_a_server_whatever_it_runs():
+    custom = statefulset("registry", image="corp/registry:7", env_list=[env("REGISTRY_AUTH", "on")])
+    snapshot = build_snapshot([custom, spring_client(server="registry:8848")], complete=True)
+    result = evaluate(parse_spec(check({"server": {"statefulSetName": "registry"}})), snapshot, NOW)
+    assert result.stalled is None
