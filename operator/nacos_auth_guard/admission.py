@@ -1,0 +1,84 @@
+"""The admission decision, pure: the cluster as it is (a Snapshot) and as it would be after the change, evaluated
+for every NacosAuthCheck that can see the object. Only findings the change introduces count; a change that keeps
+or fixes an existing problem is allowed. The governing check's spec.enforcement decides: Deny refuses on a new
+error (new warnings are still returned as warnings), Warn allows with warnings, Audit allows silently.
+"""
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from .catalog import CATALOG
+from .evaluation import CheckSpec, InvalidSpec, evaluate, parse_spec
+from .model import Finding, Severity
+from .shapes import as_dict
+from .snapshot import WORKLOAD_KINDS, Snapshot, compact_config_map, compact_secret, slim_workload
+
+MAX_WARNINGS = 10       # keep AdmissionResponse warnings short (kubectl prints each one)
+MAX_WARNING_LENGTH = 384
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    allowed: bool
+    message: str = ""                           # why it is refused
+    warnings: tuple[str, ...] = ()
+    findings: tuple[Finding, ...] = field(default=(), repr=False)
+
+
+def with_change(snapshot: Snapshot, kind: str, namespace: str, name: str, new: dict | None,
+                now: datetime) -> Snapshot:
+    """The snapshot as it would be once `new` (None: deleted) is stored. Keys whose value changes count as
+    changed now, so pods started before are seen running the old value."""
+    after = Snapshot(dict(snapshot.secrets), dict(snapshot.config_maps), dict(snapshot.services),
+                     list(snapshot.workloads), list(snapshot.checks), snapshot.complete)
+    key = (namespace, name)
+    if kind in ("Secret", "ConfigMap"):
+        table = after.secrets if kind == "Secret" else after.config_maps
+        old = table.pop(key, None)
+        if new is not None:
+            data = compact_secret(new) if kind == "Secret" else compact_config_map(new)
+            data.changed_at = dict(old.changed_at) if old else {}
+            for item, value in data.data.items():
+                if old is None or old.data.get(item) != value:
+                    data.changed_at[item] = now
+            table[key] = data
+    elif kind in WORKLOAD_KINDS:
+        after.workloads = [w for w in after.workloads if not (
+            w["kind"] == kind and w["metadata"].get("namespace") == namespace and w["metadata"].get("name") == name)]
+        if new is not None:
+            obj = copy.copy(new)
+            obj["metadata"] = {**as_dict(new.get("metadata")), "namespace": namespace, "name": name}
+            after.workloads.append(slim_workload(obj))
+    return after
+
+
+def decide(checks: list[dict], before: Snapshot, after: Snapshot, now: datetime, *,
+           object_path: str) -> Decision:
+    """`checks`: the NacosAuthChecks whose scope includes the object's namespace."""
+    introduced: list[tuple[CheckSpec, Finding]] = []
+    for body in checks:
+        try:
+            spec = parse_spec(body)
+        except InvalidSpec:
+            continue   # a broken check governs nothing; its status says why
+        old = {(f.code, f.obj) for f in evaluate(spec, before, now).findings}
+        introduced += [(spec, f) for f in evaluate(spec, after, now).findings if (f.code, f.obj) not in old]
+    if not introduced:
+        return Decision(True)
+    visible = [(spec, f) for spec, f in introduced if spec.enforcement != "Audit" and f.severity >= Severity.WARNING]
+    denying = [f for spec, f in visible if spec.enforcement == "Deny" and f.severity is Severity.ERROR]
+    warnings = tuple(_warning(object_path, f) for _, f in visible[:MAX_WARNINGS])
+    findings = tuple(f for _, f in introduced)
+    if denying:
+        message = "; ".join(f"{f.code} {f.reason}: {f.message}" for f in denying[:3])
+        return Decision(False, f"nacos-auth-guard: {message}", warnings, findings)
+    return Decision(True, "", warnings, findings)
+
+
+def _warning(path: str, item: Finding) -> str:
+    """Short: what (the catalog title), where, and the fix; the full message is in the check's status."""
+    fix = item.message.split(" Fix: ", 1)[1] if " Fix: " in item.message else ""
+    text = f"{path}: {item.code} {CATALOG[item.code].title} ({item.obj}). Fix: {fix}"
+    return text if len(text) <= MAX_WARNING_LENGTH else text[: MAX_WARNING_LENGTH - 1] + "…"

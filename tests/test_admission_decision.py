@@ -1,0 +1,90 @@
+"""The admission decision: only what a change introduces counts, and enforcement decides how it is answered."""
+from __future__ import annotations
+
+import copy
+from datetime import datetime, timezone
+
+import pytest
+
+from nacos_auth_guard.admission import decide, with_change
+from nacos_auth_guard.snapshot import build_snapshot
+from support.objects import (KEY_B, NS, auth_secret, env, healthy_cluster, pods_of, secret, secret_env, server_env,
+                             spring_client, statefulset)
+
+NOW = datetime(2026, 11, 24, 12, tzinfo=timezone.utc)
+STARTED = "2026-11-22T10:00:00Z"
+
+
+def check(enforcement: str) -> dict:
+    return {"apiVersion": "nacosguard.io/v1alpha1", "kind": "NacosAuthCheck",
+            "metadata": {"name": "nacos", "namespace": NS}, "spec": {"server": {"statefulSetName": "nacos"},
+                                                                   "enforcement": enforcement}}
+
+
+def cluster() -> list[dict]:
+    return healthy_cluster() + pods_of(statefulset(), [STARTED] * 3)
+
+
+def answer(enforcement: str, kind: str, name: str, new: dict | None, objects=None):
+    before = build_snapshot(copy.deepcopy(objects or cluster()), complete=True)
+    after = with_change(before, kind, NS, name, copy.deepcopy(new), NOW)
+    return decide([check(enforcement)], before, after, NOW, object_path="spec.template")
+
+
+MISSING_SECRET_CLIENT = spring_client("billing", secret_name="billing-nacos")
+NEW_KEY_STS = statefulset(env_list=[e if e["name"] != "NACOS_AUTH_TOKEN" else env("NACOS_AUTH_TOKEN", KEY_B)
+                                    for e in server_env()])
+
+
+@pytest.mark.parametrize("enforcement,allowed,warned", [("Deny", False, True), ("Warn", True, True),
+                                                        ("Audit", True, False)])
+def test_new_missing_secret_reference(enforcement, allowed, warned):
+    decision = answer(enforcement, "Deployment", "billing", MISSING_SECRET_CLIENT)
+    assert decision.allowed is allowed and bool(decision.warnings) is warned
+    assert [f.code for f in decision.findings] == ["NAG101"]
+    if not allowed:
+        assert "NAG101 SecretNotFound" in decision.message and "billing-nacos" in decision.message
+    if warned:
+        assert decision.warnings[0].startswith("spec.template: NAG101 A referenced Secret does not exist "
+                                               "(Deployment/shop/billing). Fix: create Secret billing-nacos")
+
+
+def test_statefulset_template_with_another_key_than_running_pods():
+    decision = answer("Deny", "StatefulSet", "nacos", NEW_KEY_STS)
+    assert not decision.allowed and [f.code for f in decision.findings] == ["NAG105", "NAG205"]
+
+
+def test_deleting_a_secret_in_use():
+    decision = answer("Deny", "Secret", "nacos-auth", None)
+    assert not decision.allowed and "NAG101" in decision.message
+
+
+def test_rotating_a_key_running_pods_use_warns_even_under_deny():
+    decision = answer("Deny", "Secret", "nacos-auth", auth_secret(key=KEY_B))
+    assert decision.allowed and [f.code for f in decision.findings] == ["NAG206"]
+    assert "restart all pods" in decision.warnings[0]
+
+
+def test_unchanged_or_fixing_changes_are_allowed_silently():
+    broken = cluster() + [MISSING_SECRET_CLIENT]
+    same = copy.deepcopy(MISSING_SECRET_CLIENT)
+    same["metadata"]["labels"]["version"] = "2"
+    assert answer("Deny", "Deployment", "billing", same, broken).warnings == ()
+    assert answer("Deny", "Deployment", "billing", same, broken).allowed
+    fixed = spring_client("billing")
+    assert answer("Deny", "Deployment", "billing", fixed, broken).allowed
+    unrelated = secret("unrelated", {"a": "b"})
+    assert answer("Deny", "Secret", "unrelated", unrelated) == answer("Deny", "Secret", "unrelated", None)
+
+
+def test_no_governing_check_allows():
+    before = build_snapshot(cluster(), complete=True)
+    after = with_change(before, "Secret", NS, "nacos-auth", None, NOW)
+    assert decide([], before, after, NOW, object_path="data").allowed
+
+
+def test_adding_a_client_that_reads_its_key_from_a_missing_secret_via_env():
+    client = spring_client("payments")
+    client["spec"]["template"]["spec"]["containers"][0]["env"].append(secret_env("NACOS_ACCESS_TOKEN", "t", "x"))
+    decision = answer("Warn", "Deployment", "payments", client)
+    assert decision.allowed and any("NAG101" in w for w in decision.warnings)
