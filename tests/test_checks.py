@@ -13,7 +13,7 @@ from nacos_auth_guard.checks import CheckContext, run_checks
 from nacos_auth_guard.discovery import service_candidates, split_addresses
 from nacos_auth_guard.snapshot import build_snapshot
 from support.objects import (KEY_A, KEY_B, NS, auth_secret, config_map, deployment, env, healthy_cluster, pods_of,
-                             secret, secret_env, server_env, service, spring_client, statefulset)
+                             secret, secret_env, server_env, spring_client, statefulset)
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=timezone.utc)
 EARLY, ROTATED, LATE = "2026-11-20T08:00:00Z", "2026-11-21T09:30:00Z", "2026-11-22T10:00:00Z"

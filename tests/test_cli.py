@@ -11,7 +11,7 @@ import sarif_pydantic
 import yaml
 
 from nacos_auth_guard.cli import main
-from support.objects import env, healthy_cluster, secret, spring_client
+from support.objects import env, healthy_cluster, spring_client
 
 BROKEN_CLIENT = spring_client(secret_name="missing-creds")
 NO_CREDS = spring_client("billing")

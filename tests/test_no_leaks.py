@@ -9,7 +9,7 @@ import yaml
 
 from nacos_auth_guard.cli import main
 from support import canary
-from support.objects import (auth_secret, deployment, env, pods_of, secret, secret_env, server_env, service,
+from support.objects import (auth_secret, deployment, env, pods_of, secret, server_env, service,
                              spring_client, statefulset)
 
 SERVER = "nacos-headless.shop.svc.cluster.local:8848"

@@ -469,7 +469,7 @@ def pod_config(ref: ObjectRef, metadata: dict, spec: dict, snapshot: Snapshot, *
     server_flags = [server and is_server_container(c) for c in specs]
     if server and specs and not any(server_flags):   # a server by annotation or NacosAuthCheck: its first container
         server_flags[0] = True
-    for container, is_server in zip(specs, server_flags):
+    for container, is_server in zip(specs, server_flags, strict=True):
         environment = container_environment(ctx, container, is_server)
         image = as_text(container.get("image")) or ""
         settings = (server_settings(environment, nacos.image_version(image)) if is_server
