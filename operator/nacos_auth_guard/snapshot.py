@@ -82,7 +82,7 @@ def compact_config_map(obj: dict) -> KeyedData:
     raw = obj.get("data")
     if isinstance(raw, dict):
         for key, value in raw.items():
-            data[str(key)] = value if isinstance(value, str) else None if value is None else str(value)
+            data[str(key)] = value if isinstance(value, str) else None   # the API accepts only strings
     binary = obj.get("binaryData")
     if isinstance(binary, dict):
         for key, value in binary.items():
@@ -170,10 +170,12 @@ def build_snapshot(objects: Iterable[dict], *, complete: bool = False, default_n
     snapshot = Snapshot(complete=complete)
     for obj in objects:
         kind = obj.get("kind")
+        if not isinstance(kind, str):
+            continue   # not a Kubernetes object; the reader reported it
         metadata = _metadata(obj)
         name = metadata.get("name")
         if not isinstance(name, str) or not name:
-            if errors is not None and isinstance(kind, str):
+            if errors is not None:
                 errors.append((obj, f"{kind} has no metadata.name"))
             continue
         namespace = metadata.get("namespace")

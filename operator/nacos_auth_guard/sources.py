@@ -349,15 +349,22 @@ def parse_config(text: str, path: str) -> dict[str, str] | None:
         return None
 
 
+MAX_CONFIG_ENTRIES = 100_000   # a YAML alias bomb expands without bound when walked
+
+
 def _flatten(node: object, prefix: str, out: dict[str, str], depth: int = 0) -> None:
-    if depth > 64:
+    if depth > 64 or len(out) >= MAX_CONFIG_ENTRIES:
         return
     if isinstance(node, dict):
         for key, value in node.items():
             _flatten(value, f"{prefix}.{key}" if prefix else str(key), out, depth + 1)
+            if len(out) >= MAX_CONFIG_ENTRIES:
+                return
     elif isinstance(node, list):
         for index, value in enumerate(node):
             _flatten(value, f"{prefix}[{index}]", out, depth + 1)
+            if len(out) >= MAX_CONFIG_ENTRIES:
+                return
     else:
         text = as_text(node)
         if text is not None:
