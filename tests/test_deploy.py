@@ -3,7 +3,6 @@ Deployment passes, the CRD's schema accepts what the operator writes, and the ro
 uses."""
 from __future__ import annotations
 
-import copy
 from datetime import datetime, timezone
 from pathlib import Path
 

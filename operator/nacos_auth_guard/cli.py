@@ -82,6 +82,9 @@ def build_parser() -> argparse.ArgumentParser:
     explain = commands.add_parser("explain", help="explain a finding code, or list them all")
     explain.add_argument("code", nargs="?", help="e.g. NAG205; omit to list every code")
     explain.set_defaults(handler=explain_command)
+
+    from .kube.cli import add_commands   # run and scan: kopf and kubernetes are imported only when they run
+    add_commands(commands)
     return parser
 
 

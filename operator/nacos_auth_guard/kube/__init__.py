@@ -1,0 +1,1 @@
+"""The Kubernetes side: the only code that imports kopf or the Kubernetes client."""

@@ -1,0 +1,124 @@
+"""`run` (the operator) and `scan` (a one-shot check of a live cluster)."""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+
+# (group/version path, plural, kind) of everything the checks read, for `scan`.
+SCAN_RESOURCES = (
+    ("api/v1", "secrets", "Secret"), ("api/v1", "configmaps", "ConfigMap"), ("api/v1", "services", "Service"),
+    ("api/v1", "pods", "Pod"), ("apis/apps/v1", "statefulsets", "StatefulSet"),
+    ("apis/apps/v1", "deployments", "Deployment"), ("apis/apps/v1", "daemonsets", "DaemonSet"),
+    ("apis/batch/v1", "jobs", "Job"), ("apis/batch/v1", "cronjobs", "CronJob"),
+    ("apis/nacosguard.io/v1alpha1", "nacosauthchecks", "NacosAuthCheck"),
+)
+
+
+def add_commands(commands) -> None:
+    from ..cli import add_report_options
+    run = commands.add_parser("run", help="run the operator (in a cluster, or against your kubeconfig)",
+                              description="Watch Nacos servers and clients; write NacosAuthCheck status and Events.")
+    scope = run.add_mutually_exclusive_group()
+    scope.add_argument("-n", "--namespace", action="append", default=[], dest="namespaces",
+                       help="watch this namespace (repeatable); default: all namespaces")
+    scope.add_argument("-A", "--all-namespaces", action="store_true", help="watch every namespace (the default)")
+    run.add_argument("--no-auto-discover", action="store_true",
+                     help="do not create a NacosAuthCheck for each Nacos StatefulSet found")
+    run.add_argument("--liveness", metavar="URL", default=None,
+                     help="serve kopf's liveness endpoint, e.g. http://0.0.0.0:8080/healthz")
+    run.add_argument("--metrics-port", type=int, default=None, help="serve Prometheus metrics on this port")
+    run.add_argument("--webhook-port", type=int, default=None,
+                     help="serve the validating admission webhooks on this port (default: off)")
+    run.add_argument("--webhook-cert", default=None, help="TLS certificate file (PEM) for the webhook server")
+    run.add_argument("--webhook-key", default=None, help="TLS private key file (PEM) for the webhook server")
+    run.add_argument("--resync-seconds", type=float, default=300.0,
+                     help="re-evaluate every check this often (default: 300)")
+    run.add_argument("--log-format", choices=("json", "plain", "full"), default="json")
+    run.add_argument("--verbose", action="store_true", help="debug logging (never includes secret values)")
+    run.set_defaults(handler=run_command)
+
+    scan = commands.add_parser("scan", help="check a live cluster once (kubeconfig), with lint's reports and exits",
+                               description="List the objects the checks read and check them once. Exit codes as "
+                                           "lint: 0 clean, 1 findings at or above --fail-on, 2 usage/API error.")
+    scan.add_argument("--kubeconfig", default=None, help="kubeconfig file (default: KUBECONFIG or ~/.kube/config)")
+    scan.add_argument("--context", default=None, help="kubeconfig context")
+    where = scan.add_mutually_exclusive_group()
+    where.add_argument("-n", "--namespace", action="append", default=[], dest="namespaces",
+                       help="scan this namespace (repeatable); default: the kubeconfig's namespace")
+    where.add_argument("-A", "--all-namespaces", action="store_true", help="scan every namespace")
+    add_report_options(scan)
+    scan.set_defaults(handler=scan_command)
+
+
+def run_command(args: argparse.Namespace) -> int:
+    import kopf
+
+    from . import handlers  # noqa: F401 - registers the handlers with kopf
+    from .settings import CONFIG
+    CONFIG.namespaces = list(args.namespaces)
+    CONFIG.auto_discover = not args.no_auto_discover
+    CONFIG.metrics_port = args.metrics_port
+    CONFIG.resync_seconds = args.resync_seconds
+    CONFIG.webhook_port, CONFIG.webhook_cert, CONFIG.webhook_key = args.webhook_port, args.webhook_cert, args.webhook_key
+    if (args.webhook_cert is None) != (args.webhook_key is None):
+        print("nacos-auth-guard: --webhook-cert and --webhook-key go together", file=sys.stderr)
+        return 2
+    if CONFIG.webhook_port is not None:
+        from . import webhooks  # noqa: F401 - kopf refuses validate handlers without a webhook server
+    kopf.configure(verbose=args.verbose, debug=args.verbose,
+                   log_format={"json": kopf.LogFormat.JSON, "plain": kopf.LogFormat.PLAIN,
+                               "full": kopf.LogFormat.FULL}[args.log_format])
+    kopf.run(standalone=True, clusterwide=not CONFIG.namespaces, namespaces=CONFIG.namespaces or None,
+             liveness_endpoint=args.liveness)
+    return 0
+
+
+def _list(client, path: str) -> tuple[int, list[dict]]:
+    """GET a list as raw JSON (much faster than building client models, and the engine wants dicts)."""
+    method, url, headers, _, _ = client.param_serialize("GET", path, header_params={"Accept": "application/json"},
+                                                        auth_settings=["BearerToken"])
+    response = client.call_api(method, url, header_params=headers, _request_timeout=60)
+    data = response.read()
+    return response.status, (json.loads(data).get("items") or []) if response.status == 200 else []
+
+
+def scan_command(args: argparse.Namespace) -> int:
+    import kubernetes
+
+    from ..cli import check_objects, write_report
+    from ..report import InputError, Report
+    try:
+        configuration = kubernetes.client.Configuration()
+        kubernetes.config.load_kube_config(config_file=args.kubeconfig, context=args.context,
+                                           client_configuration=configuration)
+        _, active = kubernetes.config.list_kube_config_contexts(config_file=args.kubeconfig)
+        default_namespace = (active or {}).get("context", {}).get("namespace") or "default"
+    except (kubernetes.config.ConfigException, OSError) as error:
+        print(f"nacos-auth-guard: cannot load the kubeconfig: {error}", file=sys.stderr)
+        return 2
+    namespaces = [None] if args.all_namespaces else (args.namespaces or [default_namespace])
+    client = kubernetes.client.ApiClient(configuration)
+    objects, errors = [], []
+    for namespace in namespaces:
+        for path, plural, kind in SCAN_RESOURCES:
+            url = f"/{path}/{plural}" if namespace is None else f"/{path}/namespaces/{namespace}/{plural}"
+            try:
+                status, items = _list(client, url)
+            except Exception as error:  # noqa: BLE001 - connection refused, TLS: report it, exit 2
+                errors.append(InputError(f"cannot list {plural}: {type(error).__name__}"))
+                continue
+            if status == 404 and kind == "NacosAuthCheck":
+                continue   # the CRD is not installed: nothing to check there
+            if status != 200:
+                errors.append(InputError(f"cannot list {plural}{' in ' + namespace if namespace else ''}: "
+                                         f"HTTP {status}"))
+                continue
+            for item in items:
+                item.setdefault("kind", kind)
+                item.setdefault("apiVersion", path.split("/", 1)[1] if path.startswith("apis/") else "v1")
+            objects.extend(items)
+    logging.getLogger("nacos_auth_guard").debug("scan read %d objects", len(objects))
+    findings = check_objects(objects, args, complete=True, default_namespace=default_namespace, errors=errors)
+    return write_report(Report(findings, errors, {}, len(objects), len(namespaces)), args)

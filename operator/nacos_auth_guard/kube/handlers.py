@@ -1,0 +1,432 @@
+"""The only kopf code. Indexes hold what the checks read, in the Snapshot's compact forms keyed by namespace;
+event handlers mark the NacosAuthChecks a change can affect; one reconciler task evaluates those from the
+indexes (no API reads) and writes status and Events only when something changed.
+
+Nothing here is written to objects we do not own: no annotations, no finalizers (on.event/index only).
+kopf calls no on.event handler before every index has its initial listing, so a check never sees half a cluster.
+"""
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import time
+from collections import Counter
+from datetime import datetime, timezone
+
+import kopf
+
+from ..conditions import build_status, finding_keys, same_status
+from ..discovery import is_server
+from ..evaluation import InvalidSpec, evaluate, parse_spec, selects
+from ..model import Finding, ObjectRef, Severity
+from ..shapes import as_dict
+from ..snapshot import KeyedData, Snapshot, compact_config_map, compact_secret, slim_service, slim_workload
+from . import kubeapi, metrics
+from .settings import AUTO_CHECK_ANNOTATION, CONFIG, GROUP, PLURAL, VERSION, configure_kopf
+
+logger = logging.getLogger("nacos_auth_guard")
+
+MAX_SECRET_VALUE = 64 * 1024
+# Secret types that never carry Nacos settings: keep their key names, not their (large) values.
+OPAQUE_TO_US = frozenset({"helm.sh/release.v1", "kubernetes.io/service-account-token", "kubernetes.io/tls",
+                          "kubernetes.io/dockerconfigjson", "kubernetes.io/dockercfg", "bootstrap.kubernetes.io/token"})
+WORKLOAD_INDEXES = ("statefulset_index", "deployment_index", "daemonset_index", "job_index", "cronjob_index")
+
+
+# Every kopf handler here is async: kopf runs sync handlers in a thread pool, and these share the reconciler's
+# state with the event loop.
+
+
+def _raw(body) -> dict:
+    """kopf's Body is a read-only mapping view; the engine reads plain dicts."""
+    return dict(body)
+
+
+# --- indexes -------------------------------------------------------------------------------------------------------
+
+_secret_digests: dict[tuple[str, str], dict[str, tuple[bytes, datetime | None]]] = {}
+
+
+def _observe_secret(namespace: str, name: str, body: dict) -> KeyedData:
+    """Compacts a Secret and adds the change times this process observed itself (a digest per key is kept in
+    memory to notice a change; it is never logged or written anywhere)."""
+    data = compact_secret(body)
+    if body.get("type") in OPAQUE_TO_US:
+        data.data = {key: None for key in data.data}
+    else:
+        data.data = {key: value if value is None or len(value) <= MAX_SECRET_VALUE else None
+                     for key, value in data.data.items()}
+    seen = _secret_digests.setdefault((namespace, name), {})
+    now = datetime.now(timezone.utc)
+    for key, value in data.data.items():
+        digest = hashlib.sha256(value).digest() if isinstance(value, bytes) else b""
+        before = seen.get(key)
+        if before is None:
+            seen[key] = (digest, None)
+        elif before[0] != digest:
+            seen[key] = (digest, now)
+        observed = seen[key][1]
+        if observed is not None and (key not in data.changed_at or data.changed_at[key] < observed):
+            data.changed_at[key] = observed
+    return data
+
+
+@kopf.index("v1", "secrets")
+async def secret_index(namespace, name, body, **_):
+    return {namespace: (name, _observe_secret(namespace, name, _raw(body)))}
+
+
+@kopf.index("v1", "configmaps")
+async def configmap_index(namespace, name, body, **_):
+    return {namespace: (name, compact_config_map(_raw(body)))}
+
+
+@kopf.index("v1", "services")
+async def service_index(namespace, name, body, **_):
+    return {namespace: (name, slim_service(_raw(body)))}
+
+
+@kopf.index("v1", "pods")
+async def pod_index(namespace, body, **_):
+    owners = as_dict(body.get("metadata")).get("ownerReferences") or []
+    if not any(isinstance(o, dict) and o.get("kind") == "StatefulSet" for o in owners):
+        return None   # only server pods are compared; client pods are checked through their Deployment
+    return {namespace: slim_workload(_raw(body))}
+
+
+@kopf.index("apps", "v1", "statefulsets")
+async def statefulset_index(namespace, body, **_):
+    return {namespace: slim_workload(_raw(body))}
+
+
+@kopf.index("apps", "v1", "deployments")
+async def deployment_index(namespace, body, **_):
+    return {namespace: slim_workload(_raw(body))}
+
+
+@kopf.index("apps", "v1", "daemonsets")
+async def daemonset_index(namespace, body, **_):
+    return {namespace: slim_workload(_raw(body))}
+
+
+@kopf.index("batch", "v1", "jobs")
+async def job_index(namespace, body, **_):
+    return {namespace: slim_workload(_raw(body))}
+
+
+@kopf.index("batch", "v1", "cronjobs")
+async def cronjob_index(namespace, body, **_):
+    return {namespace: slim_workload(_raw(body))}
+
+
+@kopf.index(GROUP, VERSION, PLURAL)
+async def check_index(namespace, name, body, **_):
+    return {namespace: (name, _raw(body))}
+
+
+@kopf.index("v1", "namespaces")
+async def namespace_index(name, labels, **_):
+    return {name: dict(labels)}
+
+
+# --- the reconciler --------------------------------------------------------------------------------------------------
+
+class Reconciler:
+    """Evaluates NacosAuthChecks marked dirty, one at a time, from the indexes."""
+
+    def __init__(self, indices) -> None:
+        self.indices = indices
+        self.dirty: set[tuple[str, str]] = set()
+        self.forced: set[tuple[str, str]] = set()
+        self.wake = asyncio.Event()
+        self.scopes: dict[tuple[str, str], frozenset[str]] = {}
+        self.dependencies: dict[tuple[str, str], frozenset[tuple[str, str, str]]] = {}
+        self.statuses: dict[tuple[str, str], dict] = {}
+        self.written_at: dict[tuple[str, str], float] = {}
+        self.tasks: list[asyncio.Task] = []
+
+    def ensure_running(self) -> None:
+        """Started from the first event handler, not from startup: kopf.event() needs the event queue that kopf
+        puts in the context of its object-processing tasks, and a task inherits its creator's context."""
+        if not self.tasks:
+            self.tasks = [asyncio.create_task(self.run(), name="nacos-auth-guard reconciler"),
+                          asyncio.create_task(self.resync(), name="nacos-auth-guard resync")]
+
+    async def stop(self) -> None:
+        for task in self.tasks:
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+
+    # marking
+    def mark(self, key: tuple[str, str], force: bool = False) -> None:
+        self.ensure_running()
+        self.dirty.add(key)
+        if force:
+            self.forced.add(key)
+        self.wake.set()
+
+    def object_changed(self, kind: str, namespace: str, name: str) -> None:
+        for key, dependencies in self.dependencies.items():
+            if (kind, namespace, name) in dependencies:
+                self.mark(key)
+
+    def namespace_changed(self, namespace: str) -> None:
+        for key, scope in self.scopes.items():
+            if namespace in scope:
+                self.mark(key)
+        for name, _ in self.indices["check_index"].get(namespace, []):
+            if (namespace, name) not in self.scopes:
+                self.mark((namespace, name))
+
+    def forget(self, key: tuple[str, str]) -> None:
+        for table in (self.scopes, self.dependencies, self.statuses, self.written_at):
+            table.pop(key, None)
+        self.dirty.discard(key)
+        metrics.forget(key)
+
+    # running
+    async def run(self) -> None:
+        while True:
+            await self.wake.wait()
+            await asyncio.sleep(CONFIG.debounce_seconds)
+            self.wake.clear()
+            keys, self.dirty = sorted(self.dirty), set()
+            for key in keys:
+                try:
+                    await self.reconcile(key)
+                except asyncio.CancelledError:
+                    raise
+                except Exception:   # one check's failure must not stop the others; retried on the next change
+                    logger.exception("Reconciling NacosAuthCheck %s/%s failed", *key)
+                    self.mark_later(key)
+
+    def mark_later(self, key: tuple[str, str], delay: float = 5.0) -> None:
+        asyncio.get_running_loop().call_later(delay, self.mark, key)
+
+    async def resync(self) -> None:
+        while True:
+            await asyncio.sleep(CONFIG.resync_seconds)
+            for namespace, store in list(self.indices["check_index"].items()):
+                for name, _ in store:
+                    self.mark((namespace, name), force=True)
+
+    def snapshot(self, namespaces: frozenset[str]) -> Snapshot:
+        snapshot = Snapshot(complete=True)
+        for namespace in namespaces:
+            for name, data in self.indices["secret_index"].get(namespace, []):
+                snapshot.secrets[(namespace, name)] = data
+            for name, data in self.indices["configmap_index"].get(namespace, []):
+                snapshot.config_maps[(namespace, name)] = data
+            for name, service in self.indices["service_index"].get(namespace, []):
+                snapshot.services[(namespace, name)] = service
+            snapshot.workloads.extend(self.indices["pod_index"].get(namespace, []))
+            for index in WORKLOAD_INDEXES:
+                snapshot.workloads.extend(self.indices[index].get(namespace, []))
+        return snapshot
+
+    def scope_of(self, namespace: str, selector: dict | None) -> frozenset[str]:
+        if selector is None:
+            return frozenset({namespace})
+        labelled = self.indices["namespace_index"]
+        return frozenset({namespace} | {name for name, store in labelled.items()
+                                        if any(selects(selector, labels) for labels in store)})
+
+    def body_of(self, key: tuple[str, str]) -> dict | None:
+        return next((body for name, body in self.indices["check_index"].get(key[0], []) if name == key[1]), None)
+
+    async def reconcile(self, key: tuple[str, str]) -> None:
+        body = self.body_of(key)
+        if body is None:
+            self.forget(key)
+            return
+        started = time.perf_counter()
+        now = datetime.now(timezone.utc)
+        previous = self.statuses.get(key, as_dict(body.get("status")) or None)
+        generation = as_dict(body.get("metadata")).get("generation")
+        findings: list[Finding] = []
+        try:
+            spec = parse_spec(body)
+        except InvalidSpec as error:
+            status = build_status([], previous=previous, generation=generation, now=now, servers=0, clients=0,
+                                  stalled=("InvalidSpec", str(error)))
+            self.scopes[key] = frozenset({key[0]})
+            snapshot = None
+        else:
+            scope = self.scope_of(spec.namespace, spec.namespace_selector)
+            snapshot = self.snapshot(scope)
+            result = evaluate(spec, snapshot, now)
+            findings = result.findings
+            status = build_status(findings, previous=previous, generation=generation, now=now,
+                                  servers=result.servers, clients=result.clients, stalled=result.stalled)
+            self.scopes[key] = scope
+            self.dependencies[key] = result.dependencies
+        metrics.RECONCILE_SECONDS.observe(time.perf_counter() - started)
+        forced = key in self.forced
+        self.forced.discard(key)
+        if same_status(previous, status) and not forced:
+            return
+        await asyncio.to_thread(kubeapi.patch_check_status, key[0], key[1], status)
+        metrics.STATUS_WRITES.inc()
+        self.statuses[key] = status
+        self.written_at[key] = time.monotonic()
+        self._post_events(body, previous, status, findings, snapshot)
+        ready = next(c["status"] for c in status["conditions"] if c["type"] == "Ready")
+        metrics.record(key, Counter((f.code, str(f.severity)) for f in findings), ready)
+
+    def _post_events(self, body: dict, previous: dict | None, status: dict, findings: list[Finding],
+                     snapshot: Snapshot | None) -> None:
+        """Events only on transitions: a finding new since the last status, or one that went away."""
+        before = finding_keys(previous)
+        after = finding_keys(status)
+        check = _reference(body)
+        for item in findings:
+            if (item.code, str(item.obj)) in before or (item.code, str(item.obj)) not in after:
+                continue
+            if item.severity is Severity.INFO:
+                continue
+            targets = [check] + [t for t in [_workload_reference(snapshot, item.obj)] if t]
+            kopf.event(targets, type="Warning", reason=item.reason, message=item.message[:1024])
+            metrics.EVENTS.labels(type="Warning").inc(len(targets))
+        for entry in (previous or {}).get("findings") or []:
+            if not isinstance(entry, dict) or (entry.get("code"), entry.get("object")) in after:
+                continue
+            if entry.get("severity") == "info":
+                continue
+            target = _workload_reference(snapshot, _parse_ref(entry.get("object")))
+            message = f"Resolved on {entry.get('object')}: {entry.get('code')} no longer applies."
+            targets = [check] + ([target] if target else [])
+            kopf.event(targets, type="Normal", reason=str(entry.get("reason")), message=message)
+            metrics.EVENTS.labels(type="Normal").inc(len(targets))
+
+
+def _reference(body: dict) -> dict:
+    metadata = as_dict(body.get("metadata"))
+    return {"apiVersion": body.get("apiVersion", f"{GROUP}/{VERSION}"), "kind": body.get("kind", "NacosAuthCheck"),
+            "metadata": {"name": metadata.get("name"), "namespace": metadata.get("namespace"),
+                         "uid": metadata.get("uid")}}
+
+
+API_VERSIONS = {"StatefulSet": "apps/v1", "Deployment": "apps/v1", "DaemonSet": "apps/v1", "Job": "batch/v1",
+                "CronJob": "batch/v1", "Pod": "v1"}
+
+
+def _workload_reference(snapshot: Snapshot | None, ref: ObjectRef | None) -> dict | None:
+    if snapshot is None or ref is None or ref.kind not in API_VERSIONS:
+        return None
+    for workload in snapshot.workloads:
+        metadata = workload["metadata"]
+        if workload["kind"] == ref.kind and metadata.get("name") == ref.name and metadata.get(
+                "namespace") == ref.namespace:
+            return {"apiVersion": API_VERSIONS[ref.kind], "kind": ref.kind,
+                    "metadata": {"name": ref.name, "namespace": ref.namespace, "uid": metadata.get("uid")}}
+    return None
+
+
+def _parse_ref(text: object) -> ObjectRef | None:
+    parts = text.split("/") if isinstance(text, str) else []
+    return ObjectRef(*parts) if len(parts) == 3 else None
+
+
+RECONCILER: Reconciler | None = None
+
+
+@kopf.on.startup()
+async def start(settings: kopf.OperatorSettings, **kwargs):
+    global RECONCILER
+    configure_kopf(settings)
+    indices = {name: kwargs[name] for name in (
+        "secret_index", "configmap_index", "service_index", "pod_index", *WORKLOAD_INDEXES, "check_index",
+        "namespace_index")}
+    RECONCILER = Reconciler(indices)
+    if CONFIG.metrics_port:
+        metrics.serve(CONFIG.metrics_port)
+
+
+@kopf.on.cleanup()
+async def stop(**_):
+    global RECONCILER
+    if RECONCILER is not None:
+        await RECONCILER.stop()
+    RECONCILER = None
+    _secret_digests.clear()
+
+
+# --- what a change can affect --------------------------------------------------------------------------------------
+
+@kopf.on.event("v1", "secrets")
+async def secret_changed(namespace, name, type, **_):
+    if type == "DELETED":
+        _secret_digests.pop((namespace, name), None)
+    if RECONCILER:
+        RECONCILER.object_changed("Secret", namespace, name)
+
+
+@kopf.on.event("v1", "configmaps")
+async def configmap_changed(namespace, name, **_):
+    if RECONCILER:
+        RECONCILER.object_changed("ConfigMap", namespace, name)
+
+
+@kopf.on.event("v1", "services")
+@kopf.on.event("v1", "pods")
+@kopf.on.event("apps", "v1", "deployments")
+@kopf.on.event("apps", "v1", "daemonsets")
+@kopf.on.event("batch", "v1", "jobs")
+@kopf.on.event("batch", "v1", "cronjobs")
+async def workload_changed(namespace, **_):
+    if RECONCILER:
+        RECONCILER.namespace_changed(namespace)
+
+
+@kopf.on.event("v1", "namespaces")
+async def namespace_labels_changed(name, **_):
+    if RECONCILER:
+        for key in list(RECONCILER.scopes):
+            RECONCILER.mark(key)   # a label change can move a namespace in or out of a client selector
+
+
+@kopf.on.event(GROUP, VERSION, PLURAL)
+async def check_changed(namespace, name, type, **_):
+    if not RECONCILER:
+        return
+    if type == "DELETED":
+        RECONCILER.forget((namespace, name))
+    else:
+        RECONCILER.mark((namespace, name))
+
+
+@kopf.on.event("apps", "v1", "statefulsets")
+async def statefulset_changed(namespace, name, body, type, logger, **_):
+    if not RECONCILER:
+        return
+    RECONCILER.namespace_changed(namespace)
+    if type == "DELETED" or not CONFIG.auto_discover:
+        return
+    raw = _raw(body)
+    annotations = as_dict(as_dict(raw.get("metadata")).get("annotations"))
+    if annotations.get(AUTO_CHECK_ANNOTATION, "").lower() == "false" or not is_server(slim_workload(raw)):
+        return
+    checks = RECONCILER.indices["check_index"].get(namespace, [])
+    if any(as_dict(as_dict(b.get("spec")).get("server")).get("statefulSetName") == name or n == name
+           for n, b in checks):
+        return
+    await _create_check(namespace, name, raw, logger)
+
+
+async def _create_check(namespace: str, name: str, statefulset: dict, log) -> None:
+    import kubernetes
+    metadata = as_dict(statefulset.get("metadata"))
+    body = {"apiVersion": f"{GROUP}/{VERSION}", "kind": "NacosAuthCheck",
+            "metadata": {"name": name, "namespace": namespace,
+                         "labels": {"app.kubernetes.io/managed-by": "nacos-auth-guard"},
+                         "ownerReferences": [{"apiVersion": "apps/v1", "kind": "StatefulSet", "name": name,
+                                              "uid": metadata.get("uid"), "controller": False,
+                                              "blockOwnerDeletion": False}]},
+            "spec": {"server": {"statefulSetName": name}}}
+    try:
+        await asyncio.to_thread(kubeapi.create_check, namespace, body)
+        log.info("Created NacosAuthCheck %s/%s for the Nacos StatefulSet it found", namespace, name)
+    except kubernetes.client.ApiException as error:
+        if error.status != 409:   # 409: it exists already (another event got there first)
+            log.warning("Could not create NacosAuthCheck %s/%s: HTTP %s", namespace, name, error.status)

@@ -1,0 +1,41 @@
+"""Operator configuration: set once by `nacos-auth-guard run` (or a test) before kopf starts."""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+GROUP, VERSION, PLURAL = "nacosguard.io", "v1alpha1", "nacosauthchecks"
+COMPONENT = "nacos-auth-guard"
+AUTO_CHECK_ANNOTATION = "nacosguard.io/auto-check"   # "false" on a StatefulSet: create no NacosAuthCheck for it
+
+
+@dataclass(slots=True)
+class OperatorConfig:
+    namespaces: list[str] = field(default_factory=list)   # empty: cluster-wide
+    auto_discover: bool = True
+    resync_seconds: float = 300.0    # re-evaluate every check this often (tokens expire as time passes)
+    debounce_seconds: float = 0.02   # coalesce a burst of changes (a rollout) into one evaluation
+    metrics_port: int | None = None
+    webhook_port: int | None = None   # serve the admission webhooks (kube/webhooks.py) on this port
+    webhook_address: str = "0.0.0.0"
+    webhook_cert: str | None = None   # PEM files (cert-manager's Secret); re-read when they change
+    webhook_key: str | None = None
+
+
+CONFIG = OperatorConfig()
+
+
+def configure_kopf(settings) -> None:
+    """kopf settings every entry point shares (run, tests, benchmarks)."""
+    import kopf
+    if CONFIG.webhook_port is not None:
+        settings.admission.server = kopf.WebhookServer(
+            addr=CONFIG.webhook_address, port=CONFIG.webhook_port, certfile=CONFIG.webhook_cert,
+            pkeyfile=CONFIG.webhook_key, insecure=CONFIG.webhook_cert is None)
+        settings.admission.managed = None   # deploy/ ships the ValidatingWebhookConfiguration
+    settings.posting.reporting_component = COMPONENT
+    settings.posting.event_name_prefix = f"{COMPONENT}-"
+    settings.posting.level = logging.INFO
+    settings.peering.standalone = True
+    settings.persistence.finalizer = f"{GROUP}/finalizer"   # only used if a future handler needs one
+    settings.watching.server_timeout = 300

@@ -1,0 +1,178 @@
+"""The operator end to end against the API server emulator: break a healthy cluster in each way the catalog covers,
+watch the right condition flip with the right reason and an Event on the right object, repair it, and restart."""
+from __future__ import annotations
+
+import base64
+import time
+from datetime import datetime, timedelta, timezone
+
+import jwt
+import pytest
+
+from support.harness import Cluster
+from support.objects import (KEY_A, KEY_B, NS, auth_secret, env, healthy_cluster, pods_of, secret, secret_env,
+                             server_env, spring_client, statefulset)
+
+STARTED = "2026-11-22T10:00:00Z"
+SERVER = "nacos-headless.shop.svc.cluster.local:8848"
+
+
+def now_iso(offset: float = 0) -> str:
+    return (datetime.now(timezone.utc) + timedelta(seconds=offset)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def cluster_objects() -> list[dict]:
+    return healthy_cluster() + pods_of(statefulset(), [STARTED] * 3)
+
+
+@pytest.fixture()
+def cluster():
+    with Cluster(namespaces=[NS]) as cluster:
+        cluster.apply(*cluster_objects())
+        cluster.start_operator()
+        cluster.wait_for(lambda: cluster.condition("nacos", "Ready") == "True", message="Ready=True")
+        yield cluster
+
+
+def reason_events(cluster: Cluster, name: str, reason: str, kind: str = "Warning") -> list:
+    return [e for e in cluster.events(name) if e["reason"] == reason and e["type"] == kind]
+
+
+def wait_condition(cluster: Cluster, kind: str, status: str, reason: str | None = None) -> None:
+    cluster.wait_for(lambda: cluster.condition("nacos", kind) == status
+                     and (reason is None or cluster.reason("nacos", kind) == reason),
+                     message=f"{kind}={status} {reason or ''}")
+
+
+def test_healthy_cluster_gets_a_check_and_becomes_ready(cluster):
+    check = cluster.check("nacos")
+    assert check["metadata"]["ownerReferences"][0]["kind"] == "StatefulSet"
+    status = check["status"]
+    assert (status["servers"], status["clients"], status["problems"]) == (3, 1, 0)
+    assert status["observedGeneration"] == check["metadata"]["generation"]
+    assert {c["type"] for c in status["conditions"]} == {
+        "Ready", "Reconciling", "Stalled", "SecretsResolved", "TokenKeyValid", "TokenKeyConsistent",
+        "IdentityConsistent", "ClientsConfigured", "TokensValid"}
+    assert cluster.events() == []
+
+
+def test_deleted_client_secret_then_repaired(cluster):
+    cluster.delete("Secret", "orders-nacos")
+    wait_condition(cluster, "SecretsResolved", "False", "SecretNotFound")
+    assert cluster.condition("nacos", "Ready") == "False"
+    cluster.wait_for(lambda: reason_events(cluster, "orders", "SecretNotFound"), message="Event on the Deployment")
+    assert reason_events(cluster, "nacos", "SecretNotFound")
+    event = reason_events(cluster, "orders", "SecretNotFound")[0]
+    assert event["involvedObject"]["kind"] == "Deployment" and "orders-nacos" in event["message"]
+    assert event["reportingComponent"] == "nacos-auth-guard" or event["source"]["component"] == "nacos-auth-guard"
+    cluster.apply(secret("orders-nacos", {"username": "orders", "password": "pw-orders-2"}))
+    wait_condition(cluster, "Ready", "True")
+    cluster.wait_for(lambda: reason_events(cluster, "orders", "SecretNotFound", "Normal"), message="Normal Event")
+
+
+def test_one_pod_restarted_with_another_key(cluster):
+    other = [e if e["name"] != "NACOS_AUTH_TOKEN" else env("NACOS_AUTH_TOKEN", KEY_B) for e in server_env()]
+    pod = pods_of(statefulset(), [STARTED] * 3, revision="nacos-old", env_overrides={1: other})[1]
+    cluster.delete("Pod", "nacos-1")
+    cluster.apply(pod)
+    wait_condition(cluster, "TokenKeyConsistent", "False", "TokenKeyMismatch")
+    check = cluster.check("nacos")["status"]
+    mismatch = next(f for f in check["findings"] if f["code"] == "NAG205")
+    assert "{nacos-1}" in mismatch["message"] and KEY_B not in str(check)
+    cluster.wait_for(lambda: reason_events(cluster, "nacos", "TokenKeyMismatch"), message="Event")
+    cluster.delete("Pod", "nacos-1")
+    cluster.apply(pods_of(statefulset(), [STARTED] * 3)[1])
+    wait_condition(cluster, "TokenKeyConsistent", "True")
+
+
+def test_secret_rotated_after_pods_started(cluster):
+    cluster.apply(auth_secret(key=KEY_B))
+    wait_condition(cluster, "TokenKeyConsistent", "False", "TokenKeyStale")
+    assert cluster.condition("nacos", "Ready") == "True"   # latent: a warning until a pod restarts
+    finding = next(f for f in cluster.check("nacos")["status"]["findings"] if f["code"] == "NAG206")
+    assert finding["severity"] == "warning" and "rollout restart" in finding["message"]
+    # One pod restarts: now the cluster is split, an error.
+    restarted = pods_of(statefulset(), [now_iso(5)] * 3)[0]
+    cluster.delete("Pod", "nacos-0")
+    cluster.apply(restarted)
+    wait_condition(cluster, "Ready", "False", "TokenKeyStale")
+    # All pods restarted together: resolved.
+    for pod in pods_of(statefulset(), [now_iso(5)] * 3):
+        cluster.delete("Pod", pod["metadata"]["name"])
+        cluster.apply(pod)
+    wait_condition(cluster, "Ready", "True")
+    wait_condition(cluster, "TokenKeyConsistent", "True")
+
+
+def test_client_credentials_removed(cluster):
+    cluster.apply(spring_client(secret_name="orders-nacos") | {"spec": {
+        **spring_client()["spec"], "template": {"metadata": {"labels": {"app": "orders"}}, "spec": {"containers": [{
+            "name": "app", "image": "shop/orders:1.8.3", "env": [env("SPRING_CLOUD_NACOS_CONFIG_SERVER_ADDR", SERVER)]
+        }]}}}})
+    wait_condition(cluster, "ClientsConfigured", "False", "ClientCredentialsMissing")
+    cluster.wait_for(lambda: reason_events(cluster, "orders", "ClientCredentialsMissing"), message="Event")
+
+
+def test_static_token_expires(cluster):
+    token = jwt.encode({"sub": "batch", "exp": int(time.time()) + 3600 * 24 * 90}, base64.b64decode(KEY_A), "HS256")
+    cluster.apply(secret("batch-token", {"token": token}),
+                  spring_client("batch") | {"spec": {**spring_client("batch")["spec"], "template": {
+                      "metadata": {"labels": {"app": "batch"}}, "spec": {"containers": [{
+                          "name": "app", "image": "shop/batch:3", "env": [
+                              env("NACOS_SERVER_ADDR", SERVER), secret_env("NACOS_ACCESS_TOKEN", "batch-token",
+                                                                           "token")]}]}}}})
+    cluster.wait_for(lambda: cluster.check("nacos")["status"]["clients"] == 2, message="two clients")
+    assert cluster.condition("nacos", "TokensValid") == "True"
+    expired = jwt.encode({"sub": "batch", "exp": int(time.time()) - 60}, base64.b64decode(KEY_A), "HS256")
+    cluster.apply(secret("batch-token", {"token": expired}))
+    wait_condition(cluster, "TokensValid", "False", "AccessTokenExpired")
+    cluster.wait_for(lambda: reason_events(cluster, "batch", "AccessTokenExpired"), message="Event")
+
+
+def test_no_reads_per_reconcile_and_no_write_for_a_no_op_change(cluster):
+    time.sleep(0.3)
+    reads, writes = cluster.server.count("GET"), cluster.server.count("PATCH", "nacosauthchecks")
+    unrelated = secret("unrelated", {"a": "b"})
+    cluster.apply(unrelated)
+    relabelled = auth_secret()
+    relabelled["metadata"]["labels"] = {"team": "platform"}   # a change, but not one the checks care about
+    cluster.apply(relabelled)
+    time.sleep(0.5)
+    assert cluster.server.count("PATCH", "nacosauthchecks") == writes
+    # The harness's own apply() does GETs only on conflicts; the operator does none.
+    assert cluster.server.count("GET") - reads <= 1
+
+
+def test_restart_posts_no_duplicate_events_and_keeps_status(cluster):
+    cluster.delete("Secret", "orders-nacos")
+    wait_condition(cluster, "SecretsResolved", "False", "SecretNotFound")
+    cluster.wait_for(lambda: reason_events(cluster, "orders", "SecretNotFound"), message="Event")
+    time.sleep(0.3)
+    before_status = cluster.check("nacos")["status"]
+    before_events = len(cluster.events())
+    writes = cluster.server.count("PATCH", "nacosauthchecks")
+    cluster.stop_operator()
+    cluster.start_operator()
+    time.sleep(1.0)
+    assert cluster.check("nacos")["status"] == before_status
+    assert len(cluster.events()) == before_events
+    assert cluster.server.count("PATCH", "nacosauthchecks") == writes
+
+
+def test_no_annotations_or_finalizers_on_objects_we_do_not_own(cluster):
+    cluster.delete("Secret", "orders-nacos")
+    wait_condition(cluster, "SecretsResolved", "False")
+    for kind, name in (("statefulsets", "nacos"), ("deployments", "orders"), ("secrets", "nacos-auth"),
+                       ("pods", "nacos-0")):
+        group = "apis/apps/v1" if kind in ("statefulsets", "deployments") else "api/v1"
+        _, obj = cluster.request("GET", f"/{group}/namespaces/{NS}/{kind}/{name}")
+        metadata = obj["metadata"]
+        assert not metadata.get("finalizers"), (kind, metadata.get("finalizers"))
+        assert not any("kopf" in key or "nacosguard" in key for key in (metadata.get("annotations") or {})), kind
+
+
+def test_check_for_a_missing_statefulset_is_stalled(cluster):
+    cluster.apply({"apiVersion": "nacosguard.io/v1alpha1", "kind": "NacosAuthCheck",
+                   "metadata": {"name": "prod", "namespace": NS}, "spec": {"server": {"statefulSetName": "nacos-prod"}}})
+    cluster.wait_for(lambda: cluster.condition("prod", "Stalled") == "True", message="Stalled")
+    assert cluster.reason("prod", "Ready") == "ServerNotFound"
