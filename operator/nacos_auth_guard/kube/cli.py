@@ -70,7 +70,7 @@ def run_command(args: argparse.Namespace) -> int:
     kopf.configure(verbose=args.verbose, debug=args.verbose,
                    log_format={"json": kopf.LogFormat.JSON, "plain": kopf.LogFormat.PLAIN,
                                "full": kopf.LogFormat.FULL}[args.log_format])
-    kopf.run(standalone=True, clusterwide=not CONFIG.namespaces, namespaces=CONFIG.namespaces or None,
+    kopf.run(standalone=True, clusterwide=not CONFIG.namespaces, namespaces=CONFIG.namespaces,
              liveness_endpoint=args.liveness)
     return 0
 
