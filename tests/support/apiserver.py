@@ -184,6 +184,12 @@ class ApiServer:
         with self.lock:
             self.faults.append(Fault(method.upper(), plural, status, times, subresource, delay))
 
+    def peek(self, group: str, version: str, plural: str, namespace: str | None, name: str) -> dict | None:
+        """An object as stored, read in-process (no request is counted): for polling in benchmarks."""
+        with self.lock:
+            obj = self.objects[(group, version, plural)].get((namespace, name))
+            return copy.deepcopy(obj) if obj is not None else None
+
     def count(self, method: str | None = None, plural: str | None = None) -> int:
         with self.lock:
             return sum(n for (m, p, _), n in self.requests.items()
