@@ -105,7 +105,7 @@ def main() -> None:
         log = open(os.environ.get("BENCH_LOG", os.devnull), "wb")
         operator = subprocess.Popen(
             [sys.executable, "-m", "nacos_auth_guard.cli", "run", "-A", "--metrics-port", str(metrics_port),
-             "--resync-seconds", "3600", "--log-format", "plain"],
+             "--resync-seconds", "3600", "--log-format", os.environ.get("BENCH_LOG_FORMAT", "plain")],
             env={**os.environ, "KUBECONFIG": cluster.kubeconfig}, stdout=log, stderr=subprocess.STDOUT)
         try:
             started = time.perf_counter()

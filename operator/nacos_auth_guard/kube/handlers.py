@@ -22,10 +22,11 @@ from ..evaluation import InvalidSpec, evaluate, parse_spec, selects
 from ..model import Finding, ObjectRef, Severity
 from ..shapes import as_dict
 from ..snapshot import KeyedData, Snapshot, compact_config_map, compact_secret, slim_service, slim_workload
-from . import kubeapi, metrics
+from . import kopf_startup, kubeapi, metrics
 from .settings import AUTO_CHECK_ANNOTATION, CONFIG, GROUP, PLURAL, VERSION, configure_kopf
 
 logger = logging.getLogger("nacos_auth_guard")
+kopf_startup.install()
 
 MAX_SECRET_VALUE = 64 * 1024
 # Secret types that never carry Nacos settings: keep their key names, not their (large) values.
