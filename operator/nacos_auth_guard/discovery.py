@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 
 from . import nacos
-from .shapes import as_dict
+from .shapes import as_dict, as_list
 from .model import Client, ObjectRef, PodConfig, ServerCluster
 from .snapshot import Snapshot
 from .sources import is_server_container, pod_config
@@ -69,7 +69,7 @@ def is_server(obj: dict, forced: frozenset[ObjectRef] = frozenset()) -> bool:
     if role is not None:
         return role == "server"
     _, spec = pod_template(obj)
-    return any(isinstance(c, dict) and is_server_container(c) for c in spec.get("containers") or ())
+    return any(isinstance(c, dict) and is_server_container(c) for c in as_list(spec.get("containers")))
 
 
 def discover(snapshot: Snapshot, servers: set[ObjectRef] | frozenset = frozenset()) -> Topology:
