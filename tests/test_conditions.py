@@ -86,3 +86,17 @@ def test_messages_fit_the_api_limits():
     assert all(len(c["message"]) <= 1024 for c in status["conditions"])
     assert all(len(f["message"]) <= 1024 for f in status["findings"])
     assert Severity.ERROR > Severity.WARNING
+
+
+def test_pending_concern_is_unknown_until_a_finding_says_otherwise():
+    from nacos_auth_guard.catalog import CONCERNS, PROBE_SUCCEEDED
+    concerns = (*CONCERNS, PROBE_SUCCEEDED)
+    pending = {PROBE_SUCCEEDED: ("ProbePending", "The first probe run has not finished yet.")}
+    probe = conditions(status_for([], concerns=concerns, pending=pending))[PROBE_SUCCEEDED]
+    assert (probe["status"], probe["reason"]) == ("Unknown", "ProbePending")
+    assert conditions(status_for([], concerns=concerns, pending=pending))["Ready"]["status"] == "True"
+    login = finding("NAG601", STS, cluster=STS, secret="p", pods="pods {nacos-0}", detail="x", username_key="u",
+                    password_key="w")
+    probe = conditions(status_for([login], concerns=concerns, pending=pending))[PROBE_SUCCEEDED]
+    assert (probe["status"], probe["reason"]) == ("False", "ProbeLoginFailed")
+    assert PROBE_SUCCEEDED not in conditions(status_for([]))

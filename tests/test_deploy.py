@@ -10,7 +10,7 @@ import jsonschema
 import pytest
 import yaml
 
-from nacos_auth_guard.catalog import finding
+from nacos_auth_guard.catalog import CONCERNS, PROBE_SUCCEEDED, finding
 from nacos_auth_guard.cli import build_parser
 from nacos_auth_guard.conditions import build_status
 from nacos_auth_guard.model import ObjectRef
@@ -87,14 +87,21 @@ def test_crd_schema_accepts_specs_and_the_status_we_write():
     check = {"apiVersion": "nacosguard.io/v1alpha1", "kind": "NacosAuthCheck", "metadata": {"name": "n"},
              "spec": {"server": {"statefulSetName": "nacos"}, "enforcement": "Deny", "exclude": ["NAG105"],
                       "clients": {"selector": {"matchLabels": {"a": "b"}},
-                                  "namespaceSelector": {"matchExpressions": [{"key": "k", "operator": "Exists"}]}}}}
+                                  "namespaceSelector": {"matchExpressions": [{"key": "k", "operator": "Exists"}]}},
+                      "probe": {"enabled": True, "credentialsSecretRef": {"name": "nacos-probe", "usernameKey": "u"},
+                                "intervalSeconds": 30, "timeoutSeconds": 5, "port": 8848, "scheme": "http"}}}
     jsonschema.validate(check, SCHEMA)
     sts = ObjectRef("StatefulSet", "shop", "nacos")
     findings = [finding("NAG205", sts, cluster=sts, groups="pods {nacos-0} and {nacos-1}"),
                 finding("NAG402", ObjectRef("Deployment", "shop", "a"), address="x")]
+    probing = (*CONCERNS, PROBE_SUCCEEDED)
     for stalled in (None, ("InvalidSpec", "spec.enforcement must be one of Deny, Warn, Audit")):
         status = build_status(findings, previous=None, generation=1, now=datetime.now(timezone.utc), servers=3,
                               clients=1, stalled=stalled)
+        jsonschema.validate({**check, "status": status}, SCHEMA)
+        status = build_status(findings, previous=None, generation=1, now=datetime.now(timezone.utc), servers=3,
+                              clients=1, stalled=stalled, concerns=probing,
+                              pending={PROBE_SUCCEEDED: ("ProbePending", "The first probe run has not finished.")})
         jsonschema.validate({**check, "status": status}, SCHEMA)
 
 
@@ -103,6 +110,10 @@ def test_crd_schema_accepts_specs_and_the_status_we_write():
     {"server": {"statefulSetName": "Nacos_Server"}},
     {"server": {"statefulSetName": "nacos"}, "enforcement": "Block"},
     {"server": {"statefulSetName": "nacos"}, "exclude": ["105"]},
+    {"server": {"statefulSetName": "nacos"}, "probe": {"enabled": True, "credentialsSecretRef": {"name": "p"},
+                                                       "intervalSeconds": 10}},
+    {"server": {"statefulSetName": "nacos"}, "probe": {"enabled": True, "credentialsSecretRef": {}}},
+    {"server": {"statefulSetName": "nacos"}, "probe": {"scheme": "ftp"}},
 ])
 def test_crd_schema_rejects_bad_specs(spec):
     with pytest.raises(jsonschema.ValidationError):

@@ -84,3 +84,38 @@ def test_a_statefulset_named_by_a_check_is_a_server_whatever_it_runs():
     snapshot = build_snapshot([custom, spring_client(server="registry:8848")], complete=True)
     result = evaluate(parse_spec(check({"server": {"statefulSetName": "registry"}})), snapshot, NOW)
     assert result.stalled is None
+
+
+PROBE = {"server": {"statefulSetName": "nacos"}}
+
+
+@pytest.mark.parametrize("probe,error", [
+    ("on", "spec.probe must be an object"),
+    ({"enabled": "true"}, "spec.probe.enabled"),
+    ({"enabled": True}, "credentialsSecretRef.name"),
+    ({"enabled": True, "credentialsSecretRef": "nacos-probe"}, "credentialsSecretRef must be an object"),
+    ({"enabled": True, "credentialsSecretRef": {"name": ""}}, "credentialsSecretRef.name"),
+    ({"enabled": True, "credentialsSecretRef": {"name": "p", "passwordKey": 1}}, "passwordKey"),
+    ({"enabled": True, "credentialsSecretRef": {"name": "p"}, "intervalSeconds": 29}, "intervalSeconds"),
+    ({"enabled": True, "credentialsSecretRef": {"name": "p"}, "intervalSeconds": True}, "intervalSeconds"),
+    ({"enabled": True, "credentialsSecretRef": {"name": "p"}, "timeoutSeconds": 0}, "timeoutSeconds"),
+    ({"enabled": True, "credentialsSecretRef": {"name": "p"}, "port": 70000}, "port"),
+    ({"enabled": True, "credentialsSecretRef": {"name": "p"}, "scheme": "ftp"}, "scheme"),
+    ({"enabled": False, "port": "8848"}, "port"),   # validated even while off, as the CRD does
+])
+def test_invalid_probe_specs_are_explained(probe, error):
+    with pytest.raises(InvalidSpec, match=error):
+        parse_spec(check({**PROBE, "probe": probe}))
+
+
+def test_probe_spec():
+    assert parse_spec(check(PROBE)).probe is None
+    assert parse_spec(check({**PROBE, "probe": {"enabled": False, "credentialsSecretRef": {"name": "p"}}})).probe is None
+    probe = parse_spec(check({**PROBE, "probe": {"enabled": True, "credentialsSecretRef": {"name": "p"}}})).probe
+    assert (probe.secret, probe.username_key, probe.password_key, probe.interval, probe.timeout, probe.port,
+            probe.scheme) == ("p", "username", "password", 300, 5, 8848, "http")
+    probe = parse_spec(check({**PROBE, "probe": {
+        "enabled": True, "credentialsSecretRef": {"name": "p", "usernameKey": "u", "passwordKey": "w"},
+        "intervalSeconds": 30, "timeoutSeconds": 60, "port": 8080, "scheme": "https"}})).probe
+    assert (probe.username_key, probe.password_key, probe.interval, probe.timeout, probe.port, probe.scheme) == (
+        "u", "w", 30, 60, 8080, "https")

@@ -179,20 +179,44 @@ _ENTRIES = [
           "configure username/password instead of a static token, or issue a new token from this server.",
           "A token verifies only on nodes whose key signed it; a rotated key invalidates every static token."),
     Entry("NAG601", "ProbeLoginFailed", ERROR, PROBE_SUCCEEDED,
-          "The probe could not log in",
-          "Login as the probe user on {pod} of {obj} failed: {detail}.",
-          "check the probe credentials Secret and that the user exists on this cluster.",
-          "The probe logs in on each ready pod with spec.probe.credentialsSecretRef."),
+          "The probe user cannot log in",
+          "The probe user (Secret {secret}) cannot log in on {pods} of {obj}: {detail}. Clients that log in with "
+          "this user fail the same way.",
+          "check the username and password in Secret {secret} (keys {username_key!r}, {password_key!r}) and that "
+          "the user exists in this Nacos cluster (Nacos answers `user not found!` for a wrong password too).",
+          "With spec.probe.enabled the operator logs in on every ready server pod directly (pod IP, POST "
+          "/nacos/v1/auth/login, or /nacos/v3/auth/user/login on 3.x) with the user in "
+          "spec.probe.credentialsSecretRef. A failed login shows what static checks cannot see: a deleted user, a "
+          "changed password, a server that refuses every request."),
     Entry("NAG602", "ProbeTokenRejected", ERROR, PROBE_SUCCEEDED,
-          "A server pod rejects another pod's token",
-          "{groups} of {obj} reject each other's tokens: {detail}.",
-          "give every pod the same key and restart all pods together.",
-          "The probe presents each pod's token to every other pod."),
+          "Server pods reject each other's tokens",
+          "{groups} of {obj} reject each other's tokens ({detail}): they run different token secret keys, so a "
+          "client that logged in on one group gets 403 from the other.",
+          "give every pod the same token secret key (one Secret) and restart all pods of {obj} together.",
+          "The probe presents the token each pod issued to every pod. A token verifies only on pods whose key "
+          "signed it (Nacos answers `Invalid signature`, before 2.2.1 `token invalid!`), whatever the pod specs "
+          "say: keys baked into images or set outside the manifests show here."),
     Entry("NAG603", "ProbeUnreachable", WARNING, PROBE_SUCCEEDED,
-          "The probe could not reach a server pod",
-          "{pod} of {obj} did not answer the probe: {detail}.",
-          "check that the pod is ready and that the operator may reach it (NetworkPolicy).",
-          "Unreachable pods are not probed; their key cannot be compared."),
+          "The probe could not check some server pods",
+          "The probe could not check {pods} of {obj}: {detail}.",
+          "check that the pods are ready and serve Nacos on port {port} ({scheme}; spec.probe.port and "
+          "spec.probe.scheme), and that NetworkPolicies let the operator reach them.",
+          "Pods the probe cannot reach are not compared: their key and clock stay unknown. The probe sends one "
+          "request per pod and step, with spec.probe.timeoutSeconds each, and never retries within a run."),
+    Entry("NAG604", "ProbeClockSkew", WARNING, PROBE_SUCCEEDED,
+          "The clocks of the server pods disagree",
+          "The clocks of {obj}'s pods disagree: {ahead} is at least {seconds} s ahead of {behind}: {impact}.",
+          "synchronise the clocks of the Kubernetes nodes these pods run on (NTP, chrony).",
+          "A token's exp is set by the issuing pod's clock and checked against the clock of the pod that serves "
+          "the request. Each pod's clock is read from its login answer (exp - tokenTtl, else the Date header). "
+          "Clients refresh a token when a tenth of its lifetime is left: a skew beyond that is an error, as is a "
+          "pod that rejects a fresh token as expired; a skew of 10 s or more is a warning."),
+    Entry("NAG605", "ProbeCredentialsMissing", ERROR, PROBE_SUCCEEDED,
+          "The probe's credentials cannot be read",
+          "spec.probe.credentialsSecretRef of {obj} {problem}: the live probe cannot log in and does not run.",
+          "create Secret {secret} in namespace {namespace} with keys {username_key!r} and {password_key!r} holding "
+          "the probe user's name and password (a Nacos user without any role is enough).",
+          "The operator reads the probe credentials from its Secret cache, never from the API on demand."),
 ]
 
 CATALOG: dict[str, Entry] = {entry.code: entry for entry in _ENTRIES}

@@ -44,8 +44,10 @@ def _condition(kind: str, problems: list[Finding], success_reason: str, success_
 
 
 def conditions_for(findings: list[Finding], *, stalled: tuple[str, str] | None = None,
-                   concerns: tuple[str, ...] = CONCERNS) -> list[tuple[str, str, str, str]]:
-    """(type, status, reason, message) for each condition, in a stable order."""
+                   concerns: tuple[str, ...] = CONCERNS,
+                   pending: dict[str, tuple[str, str]] | None = None) -> list[tuple[str, str, str, str]]:
+    """(type, status, reason, message) for each condition, in a stable order. `pending`: concern -> (reason,
+    message) for concerns with no verdict yet (Unknown, unless a finding already says False)."""
     problems = [f for f in findings if f.severity >= Severity.WARNING]
     errors = [f for f in problems if f.severity is Severity.ERROR]
     by_concern = {concern: [f for f in problems if CATALOG[f.code].concern == concern] for concern in concerns}
@@ -67,16 +69,20 @@ def conditions_for(findings: list[Finding], *, stalled: tuple[str, str] | None =
               (STALLED, "True", stalled[0], stalled[1]) if stalled
               else (STALLED, "False", "Progressing", "Checks are running.")]
     for concern in concerns:
-        result.append(_condition(concern, by_concern[concern], SUCCESS_REASONS[concern], "No problem found."))
+        if concern in (pending or {}) and not by_concern[concern]:
+            result.append((concern, "Unknown", *pending[concern]))
+        else:
+            result.append(_condition(concern, by_concern[concern], SUCCESS_REASONS[concern], "No problem found."))
     return result
 
 
 def build_status(findings: list[Finding], *, previous: dict | None, generation: int | None, now: datetime,
                  servers: int, clients: int, stalled: tuple[str, str] | None = None,
-                 concerns: tuple[str, ...] = CONCERNS) -> dict:
+                 concerns: tuple[str, ...] = CONCERNS, pending: dict[str, tuple[str, str]] | None = None) -> dict:
     previous_conditions = {c.get("type"): c for c in (previous or {}).get("conditions") or [] if isinstance(c, dict)}
     conditions = []
-    for kind, status, reason, message in conditions_for(findings, stalled=stalled, concerns=concerns):
+    for kind, status, reason, message in conditions_for(findings, stalled=stalled, concerns=concerns,
+                                                            pending=pending):
         before = previous_conditions.get(kind) or {}
         transition = before.get("lastTransitionTime") if before.get("status") == status else None
         condition = {"type": kind, "status": status, "reason": reason, "message": message,

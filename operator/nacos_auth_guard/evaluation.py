@@ -13,6 +13,19 @@ from .shapes import as_dict, as_list
 from .snapshot import Snapshot
 
 ENFORCEMENTS = ("Deny", "Warn", "Audit")
+MIN_PROBE_INTERVAL = 30   # seconds; the CRD's minimum too
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeSpec:
+    """spec.probe when enabled: the least-privilege user's Secret and how to reach the server pods."""
+    secret: str
+    username_key: str = "username"
+    password_key: str = "password"
+    interval: int = 300
+    timeout: int = 5
+    port: int = 8848
+    scheme: str = "http"
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +40,7 @@ class CheckSpec:
     namespace_selector: dict | None = None
     token_warning_days: int = 7
     generation: int | None = None
+    probe: ProbeSpec | None = None      # None: probing is off
 
     @property
     def ref(self) -> ObjectRef:
@@ -67,7 +81,44 @@ def parse_spec(obj: dict) -> CheckSpec:
     generation = metadata.get("generation")
     return CheckSpec(namespace, name, statefulset, enforcement, tuple(c.upper() for c in exclude),
                      as_dict(clients.get("selector")), clients.get("namespaceSelector"), days,
-                     generation if isinstance(generation, int) else None)
+                     generation if isinstance(generation, int) else None, parse_probe(spec.get("probe")))
+
+
+def _whole(value: object, default: int, low: int, high: int, field: str) -> int:
+    value = default if value is None else value
+    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+        raise InvalidSpec(f"spec.probe.{field} must be a whole number from {low} to {high}")
+    return value
+
+
+def parse_probe(probe: object) -> ProbeSpec | None:
+    if probe is None:
+        return None
+    if not isinstance(probe, dict):
+        raise InvalidSpec("spec.probe must be an object (enabled, credentialsSecretRef, intervalSeconds, ...)")
+    enabled = probe.get("enabled", False)
+    if not isinstance(enabled, bool):
+        raise InvalidSpec("spec.probe.enabled must be true or false")
+    ref = probe.get("credentialsSecretRef")
+    if ref is not None and not isinstance(ref, dict):
+        raise InvalidSpec("spec.probe.credentialsSecretRef must be an object with name, usernameKey, passwordKey")
+    ref = as_dict(ref)
+    for field_name in ("name", "usernameKey", "passwordKey"):
+        if field_name in ref and (not isinstance(ref[field_name], str) or not ref[field_name]):
+            raise InvalidSpec(f"spec.probe.credentialsSecretRef.{field_name} must be a non-empty string")
+    interval = _whole(probe.get("intervalSeconds"), 300, MIN_PROBE_INTERVAL, 86400 * 7, "intervalSeconds")
+    timeout = _whole(probe.get("timeoutSeconds"), 5, 1, 60, "timeoutSeconds")
+    port = _whole(probe.get("port"), 8848, 1, 65535, "port")
+    scheme = probe.get("scheme", "http")
+    if scheme not in ("http", "https"):
+        raise InvalidSpec("spec.probe.scheme must be http or https")
+    if not enabled:
+        return None
+    if "name" not in ref:
+        raise InvalidSpec("spec.probe.credentialsSecretRef.name must name the Secret with the probe user's "
+                          "username and password when spec.probe.enabled is true")
+    return ProbeSpec(ref["name"], ref.get("usernameKey", "username"), ref.get("passwordKey", "password"),
+                     interval, timeout, port, scheme)
 
 
 def valid_selector(selector: object) -> bool:

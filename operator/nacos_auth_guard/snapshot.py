@@ -113,8 +113,9 @@ def _changed_at(metadata: dict, sections: tuple[str, ...]) -> dict[str, datetime
 
 
 def slim_workload(obj: dict) -> dict:
-    """What checks read of a workload or Pod: identity, labels, owners, the pod template, revisions, start times.
-    Keeps the operator's memory flat whatever else the objects carry."""
+    """What checks read of a workload or Pod: identity, labels, owners, the pod template, revisions, start times,
+    and (Pods) the pod IP and Ready condition the live probe targets. Keeps the operator's memory flat whatever else
+    the objects carry."""
     metadata = _metadata(obj)
     spec = obj.get("spec") if isinstance(obj.get("spec"), dict) else {}
     status = obj.get("status") if isinstance(obj.get("status"), dict) else {}
@@ -122,7 +123,10 @@ def slim_workload(obj: dict) -> dict:
     slim_spec: dict = {}
     if kind == "Pod":
         slim_spec = {k: spec[k] for k in ("containers", "volumes") if k in spec}
-        slim_status = {k: status[k] for k in ("containerStatuses", "phase") if k in status}
+        slim_status = {k: status[k] for k in ("containerStatuses", "phase", "podIP") if k in status}
+        conditions = status.get("conditions")
+        if isinstance(conditions, list):   # only Ready: the others change often and nothing reads them
+            slim_status["conditions"] = [c for c in conditions if isinstance(c, dict) and c.get("type") == "Ready"]
     else:
         slim_spec = {k: spec[k] for k in ("selector", "template", "jobTemplate", "serviceName", "updateStrategy")
                      if k in spec}
