@@ -22,7 +22,7 @@ from ..evaluation import InvalidSpec, evaluate, parse_spec, selects
 from ..model import Finding, ObjectRef, Severity
 from ..shapes import as_dict
 from ..snapshot import KeyedData, Snapshot, compact_config_map, compact_secret, slim_service, slim_workload
-from . import kopf_startup, kubeapi, metrics
+from . import kopf_startup, kubeapi, metrics, probing
 from .settings import AUTO_CHECK_ANNOTATION, CONFIG, GROUP, PLURAL, VERSION, configure_kopf
 
 logger = logging.getLogger("nacos_auth_guard")
@@ -146,6 +146,7 @@ class Reconciler:
         self.statuses: dict[tuple[str, str], dict] = {}
         self.written_at: dict[tuple[str, str], float] = {}
         self.tasks: list[asyncio.Task] = []
+        self.prober = probing.Prober(self)
 
     def ensure_running(self) -> None:
         """Started from the first event handler, not from startup: kopf.event() needs the event queue that kopf
@@ -155,6 +156,7 @@ class Reconciler:
                           asyncio.create_task(self.resync(), name="nacos-auth-guard resync")]
 
     async def stop(self) -> None:
+        await self.prober.stop()
         for task in self.tasks:
             task.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)
@@ -184,6 +186,7 @@ class Reconciler:
         for table in (self.scopes, self.dependencies, self.statuses, self.written_at):
             table.pop(key, None)
         self.dirty.discard(key)
+        self.prober.stop_check(key)
         metrics.forget(key)
 
     # running
@@ -252,16 +255,19 @@ class Reconciler:
             status = build_status([], previous=previous, generation=generation, now=now, servers=0, clients=0,
                                   stalled=("InvalidSpec", str(error)))
             self.scopes[key] = frozenset({key[0]})
+            self.prober.stop_check(key)
             snapshot = None
         else:
             scope = self.scope_of(spec.namespace, spec.namespace_selector)
             snapshot = self.snapshot(scope)
             result = evaluate(spec, snapshot, now)
-            findings = result.findings
+            probe = self.prober.update(key, spec, snapshot, active=result.stalled is None)
+            findings = result.findings + probe.findings
             status = build_status(findings, previous=previous, generation=generation, now=now,
-                                  servers=result.servers, clients=result.clients, stalled=result.stalled)
+                                  servers=result.servers, clients=result.clients, stalled=result.stalled,
+                                  concerns=probe.concerns, pending=probe.pending)
             self.scopes[key] = scope
-            self.dependencies[key] = result.dependencies
+            self.dependencies[key] = result.dependencies | probe.dependencies
         metrics.RECONCILE_SECONDS.observe(time.perf_counter() - started)
         forced = key in self.forced
         self.forced.discard(key)

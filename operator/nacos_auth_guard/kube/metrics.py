@@ -17,6 +17,14 @@ STATUS_WRITES = prometheus_client.Counter(
     "nacos_auth_guard_status_writes", "Status patches written (only when the status changed)", registry=REGISTRY)
 EVENTS = prometheus_client.Counter(
     "nacos_auth_guard_events", "Kubernetes Events posted", ["type"], registry=REGISTRY)
+PROBE_RUNS = prometheus_client.Counter(
+    "nacos_auth_guard_probe_runs", "Live probe runs by result (succeeded: no finding)", ["result"],
+    registry=REGISTRY)
+PROBE_REQUESTS = prometheus_client.Counter(
+    "nacos_auth_guard_probe_requests", "HTTP requests the live probe sent to Nacos pods", registry=REGISTRY)
+PROBE_SECONDS = prometheus_client.Histogram(
+    "nacos_auth_guard_probe_duration_seconds", "Time one live probe run took",
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0), registry=REGISTRY)
 
 _per_check: dict[tuple[str, str], Counter] = {}
 _ready: dict[tuple[str, str], str] = {}
