@@ -1,27 +1,25 @@
 """Every check of the catalog, table-driven: objects in, exact (code, object, severity) out."""
 from __future__ import annotations
 
-import base64
 import copy
 from datetime import datetime, timedelta, timezone
 
-import jwt
 import pytest
 
 from nacos_auth_guard.catalog import CATALOG
 from nacos_auth_guard.checks import CheckContext, run_checks
 from nacos_auth_guard.discovery import service_candidates, split_addresses
 from nacos_auth_guard.snapshot import build_snapshot
-from support.objects import (KEY_A, KEY_B, NS, auth_secret, config_map, deployment, env, healthy_cluster, pods_of,
-                             secret, secret_env, server_env, spring_client, statefulset)
+from support.objects import (KEY_A, KEY_B, NS, auth_secret, config_map, deployment, env, healthy_cluster,
+                             nacos_token, pods_of, secret, secret_env, server_env, spring_client, statefulset)
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=timezone.utc)
 EARLY, ROTATED, LATE = "2026-11-20T08:00:00Z", "2026-11-21T09:30:00Z", "2026-11-22T10:00:00Z"
 SERVER = "nacos-headless.shop.svc.cluster.local:8848"
 
 
-def token(key: str, expires: datetime, sub: str = "nacos") -> str:
-    return jwt.encode({"sub": sub, "exp": int(expires.timestamp())}, base64.b64decode(key), "HS256")
+def token(key: str, expires: datetime, sub: str = "nacos", **header) -> str:
+    return nacos_token(key, int(expires.timestamp()), sub, **header)
 
 
 def run(objects: list[dict], complete: bool = True, exclude=()) -> list[tuple[str, str, str]]:
@@ -155,6 +153,9 @@ CASES = [
     ("NAG504 token from another key", HEALTHY + [secret("tok", {"t": token(KEY_B, NOW + timedelta(days=90))}),
                                                  client([secret_env("NACOS_ACCESS_TOKEN", "tok", "t")], "batch")],
      True, [("NAG504", "batch", "error")]),
+    ("NAG501 token made by another tool (typ header): 2.2.1+ rejects it",
+     HEALTHY + [secret("tok", {"t": token(KEY_A, NOW + timedelta(days=90), typ="JWT")}),
+                client([secret_env("NACOS_ACCESS_TOKEN", "tok", "t")], "batch")], True, [("NAG501", "batch", "error")]),
     ("valid token", HEALTHY + [secret("tok", {"t": token(KEY_A, NOW + timedelta(days=90))}), client(
         [secret_env("NACOS_ACCESS_TOKEN", "tok", "t")], "batch")], True, []),
 ]

@@ -2,16 +2,14 @@
 watch the right condition flip with the right reason and an Event on the right object, repair it, and restart."""
 from __future__ import annotations
 
-import base64
 import time
 from datetime import datetime, timedelta, timezone
 
-import jwt
 import pytest
 
 from support.harness import Cluster
-from support.objects import (KEY_A, KEY_B, NS, auth_secret, env, healthy_cluster, pods_of, secret, secret_env,
-                             server_env, spring_client, statefulset)
+from support.objects import (KEY_A, KEY_B, NS, auth_secret, env, healthy_cluster, nacos_token, pods_of, secret,
+                             secret_env, server_env, spring_client, statefulset)
 
 STARTED = "2026-11-22T10:00:00Z"
 SERVER = "nacos-headless.shop.svc.cluster.local:8848"
@@ -114,7 +112,7 @@ def test_client_credentials_removed(cluster):
 
 
 def test_static_token_expires(cluster):
-    token = jwt.encode({"sub": "batch", "exp": int(time.time()) + 3600 * 24 * 90}, base64.b64decode(KEY_A), "HS256")
+    token = nacos_token(KEY_A, int(time.time()) + 3600 * 24 * 90, "batch")
     cluster.apply(secret("batch-token", {"token": token}),
                   spring_client("batch") | {"spec": {**spring_client("batch")["spec"], "template": {
                       "metadata": {"labels": {"app": "batch"}}, "spec": {"containers": [{
@@ -123,7 +121,7 @@ def test_static_token_expires(cluster):
                                                                            "token")]}]}}}})
     cluster.wait_for(lambda: cluster.check("nacos")["status"]["clients"] == 2, message="two clients")
     assert cluster.condition("nacos", "TokensValid") == "True"
-    expired = jwt.encode({"sub": "batch", "exp": int(time.time()) - 60}, base64.b64decode(KEY_A), "HS256")
+    expired = nacos_token(KEY_A, int(time.time()) - 60, "batch")
     cluster.apply(secret("batch-token", {"token": expired}))
     wait_condition(cluster, "TokensValid", "False", "AccessTokenExpired")
     cluster.wait_for(lambda: reason_events(cluster, "batch", "AccessTokenExpired"), message="Event")

@@ -158,10 +158,11 @@ _ENTRIES = [
           "local] and pod DNS names."),
     Entry("NAG501", "AccessTokenMalformed", ERROR, TOKENS_VALID,
           "A static access token is not a valid Nacos token",
-          "The access token of {obj} ({where}) is not a valid Nacos token: {detail}. Every request fails with "
-          "403 token invalid!.",
+          "The access token of {obj} ({where}) is not a valid Nacos token ({detail}): every request fails with "
+          "403 \"{error}\".",
           "configure username/password instead of a static token; the client then logs in and refreshes itself.",
-          "Nacos tokens are HS256 JWTs with sub (username) and exp claims."),
+          "Nacos tokens are JWTs signed with HMAC-SHA (HS256, or HS384/HS512 for longer keys) with sub (username) "
+          "and exp claims; 2.2.1 and later accept only the exact header Nacos writes itself."),
     Entry("NAG502", "AccessTokenExpired", ERROR, TOKENS_VALID,
           "A static access token has expired",
           "The access token of {obj} ({where}) {detail}: every request fails with 403 token expired!.",

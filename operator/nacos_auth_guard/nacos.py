@@ -8,10 +8,12 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+import warnings
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
 import jwt
+import jwt.warnings
 
 Version = tuple[int, ...]
 
@@ -173,36 +175,53 @@ def decode_key(key: str, version: Version | None = None) -> bytes | None:
         return None
 
 
+# Nacos signs with the HMAC-SHA size its key allows: HS256 below 48 bytes, HS384 below 64, HS512 from 64
+# (NacosJwtParser, 2.2.1+; jjwt before that always signed HS256). A node verifies with the algorithm the header names.
+TOKEN_ALGORITHMS = ("HS256", "HS384", "HS512")
+# 2.2.1+ accepts only the exact header segments it writes itself ({"alg":"HS256"} and so on, no "typ"), and answers
+# any other header with 403 "unsupported signature algorithm" (NacosSignatureAlgorithm, 2.2.1 to 3.x).
+EXACT_HEADER_SINCE: Version = (2, 2, 1)
+NACOS_TOKEN_HEADERS = frozenset({"eyJhbGciOiJIUzI1NiJ9", "eyJhbGciOiJIUzM4NCJ9", "eyJhbGciOiJIUzUxMiJ9"})
+
+
 @dataclass(frozen=True, slots=True)
 class TokenVerdict:
     problem: str | None        # None, "malformed", "expired", "expiring", "signature"
     detail: str = ""           # safe to print: never contains the token or key
     expires_at: datetime | None = None
+    error: str = "token invalid!"   # what the server answers (403) to a request with this token
 
 
-def check_token(token: str, key: bytes | None, now: datetime, warn_within_seconds: float) -> TokenVerdict:
-    """Checks a static accessToken the way a Nacos node would: HS256 signature with the node's key, then `exp`."""
+def check_token(token: str, key: bytes | None, now: datetime, warn_within_seconds: float,
+                version: Version | None = None) -> TokenVerdict:
+    """Checks a static accessToken the way a Nacos node would: header, signature with the node's key (when given),
+    then `exp`: valid while exp >= now in whole seconds (NacosSignatureAlgorithm.verify)."""
     try:
         header = jwt.get_unverified_header(token)
         claims = jwt.decode(token, options={"verify_signature": False, "verify_exp": False})
     except jwt.PyJWTError as error:
         return TokenVerdict("malformed", f"not a JWT ({type(error).__name__})")
-    if header.get("alg") != "HS256":
-        return TokenVerdict("malformed", f"signed with {str(header.get('alg'))[:16]!r}, Nacos issues HS256")
+    if header.get("alg") not in TOKEN_ALGORITHMS:
+        return TokenVerdict("malformed", f"signed with {str(header.get('alg'))[:16]!r}, Nacos signs with HMAC-SHA")
     exp = claims.get("exp")
     if not isinstance(exp, (int, float)) or isinstance(exp, bool):
         return TokenVerdict("malformed", "no numeric 'exp' claim")
     expires_at = datetime.fromtimestamp(exp, tz=timezone.utc)
     if key is not None:
+        if (version is None or version >= EXACT_HEADER_SINCE) and token.split(".", 1)[0] not in NACOS_TOKEN_HEADERS:
+            return TokenVerdict("malformed", "its header is not the one Nacos writes (a third-party tool made it)",
+                                expires_at, "unsupported signature algorithm")
         try:
-            jwt.decode(token, key, algorithms=["HS256"], options={"verify_exp": False})
+            with warnings.catch_warnings():   # an HS512 token checked with a 32-byte key is what Nacos does too
+                warnings.simplefilter("ignore", jwt.warnings.InsecureKeyLengthWarning)
+                jwt.decode(token, key, algorithms=list(TOKEN_ALGORITHMS), options={"verify_exp": False})
         except jwt.InvalidSignatureError:
             return TokenVerdict("signature", "signature does not verify with the server's key", expires_at)
         except jwt.PyJWTError as error:
             return TokenVerdict("malformed", f"rejected ({type(error).__name__})", expires_at)
-    remaining = (expires_at - now).total_seconds()
-    if remaining <= 0:
-        return TokenVerdict("expired", f"expired at {expires_at:%Y-%m-%dT%H:%M:%SZ}", expires_at)
+    remaining = exp - int(now.timestamp())
+    if remaining < 0:
+        return TokenVerdict("expired", f"expired at {expires_at:%Y-%m-%dT%H:%M:%SZ}", expires_at, "token expired!")
     if remaining <= warn_within_seconds:
-        return TokenVerdict("expiring", f"expires at {expires_at:%Y-%m-%dT%H:%M:%SZ}", expires_at)
+        return TokenVerdict("expiring", f"expires at {expires_at:%Y-%m-%dT%H:%M:%SZ}", expires_at, "token expired!")
     return TokenVerdict(None, "", expires_at)

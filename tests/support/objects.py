@@ -4,11 +4,19 @@ from __future__ import annotations
 import base64
 import copy
 
+import jwt
+
 NS = "shop"
 IMAGE = "nacos/nacos-server:v2.4.3"
 # Random-looking test keys: 32 bytes each, Base64.
 KEY_A = "q3J0ZkVsbVZ4c2h0b3Bhc3N3b3JkLXRlc3Qta2V5LUFBQUE="
 KEY_B = "Z0w2b1N1b2hHd2l0aC1hbm90aGVyLXRlc3Qta2V5LUJCQkI="
+
+
+def nacos_token(key: str, exp: int, sub: str = "nacos", **header) -> str:
+    """A static accessToken as a Nacos server signed with the Base64 `key` writes it: header {"alg":"HS256"} and
+    nothing else (2.2.1+ rejects any other header), unless `header` adds fields."""
+    return jwt.encode({"sub": sub, "exp": exp}, base64.b64decode(key), "HS256", headers=header or {"typ": None})
 
 
 def meta(name: str, namespace: str = NS, **extra) -> dict:

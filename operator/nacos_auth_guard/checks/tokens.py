@@ -35,10 +35,15 @@ def check_access_tokens(ctx: CheckContext) -> Iterable[Finding]:
             verdict = nacos.check_token(token.value, None, ctx.now, warn)
             if verdict.problem:
                 yield finding(CODES[verdict.problem], client.ref, cluster=cluster, where=token.where,
-                              detail=verdict.detail)
+                              detail=verdict.detail, error=verdict.error)
                 if verdict.problem == "malformed":
                     continue
             for server_ref in client.servers:
                 key = _server_key(ctx, server_ref)
-                if key is not None and nacos.check_token(token.value, key, ctx.now, warn).problem == "signature":
-                    yield finding("NAG504", client.ref, cluster=server_ref, where=token.where, server=str(server_ref))
+                if key is None:
+                    continue
+                version = ctx.servers_by_ref[server_ref].version
+                on_server = nacos.check_token(token.value, key, ctx.now, warn, version)
+                if on_server.problem in ("signature", "malformed"):
+                    yield finding(CODES[on_server.problem], client.ref, cluster=server_ref, where=token.where,
+                                  server=str(server_ref), detail=on_server.detail, error=on_server.error)
