@@ -59,3 +59,49 @@ def test_token_verdict_detail_never_holds_the_token():
         verdict = nacos.check_token(token, key, NOW, 3600)
         assert token not in verdict.detail and token.split(".")[2] not in verdict.detail
     assert base64.b64encode(KEY_32).decode() not in nacos.check_token(token, KEY_32, NOW, 0).detail
+
+
+PUBLISHED = "SecretKey012345678901234567890123456789012345678901234567890123456789"
+B64_32 = base64.b64encode(KEY_32).decode()
+
+DECODE_CASES = [
+    # (id, text, version, expected (base64, key length or None))
+    ("canonical Base64, newest", B64_32, None, (True, 32)),
+    ("unpadded is fine everywhere", B64_32.rstrip("="), (2, 2, 3), (True, 32)),
+    ("published 69-char key, 3.x: last char dropped (Base64Decode)", PUBLISHED, (3, 0, 1), (True, 51)),
+    ("published key, 2.2.0.1: jjwt's decoder does the same", PUBLISHED, (2, 2, 0, 1), (True, 51)),
+    ("published key, 2.2.3: strict decoder fails, ASCII bytes used", PUBLISHED, (2, 2, 3), (False, 69)),
+    ("trailing newline skipped by the lenient decoder", B64_32 + "\n", (2, 4, 3), (True, 32)),
+    ("trailing newline, 2.2.3: strict fails, raw bytes", B64_32 + "\n", (2, 2, 3), (False, 45)),
+    ("illegal character inside, 2.3+: no key at all", "abc!def" * 8, (2, 3, 0), (False, None)),
+    ("illegal character inside, 2.2.0: no key at all", "abc!def" * 8, (2, 2, 0), (False, None)),
+    ("illegal character inside, 2.1.x: UTF-8 bytes used at login", "abc!def" * 8, (2, 1, 2), (False, 56)),
+    ("Helm chart's 'nil' decodes to 2 bytes", "nil", None, (True, 2)),
+    ("URL-safe alphabet is not Base64 to Nacos", base64.urlsafe_b64encode(b"\xfb\xff" * 16).decode(), None,
+     (False, None)),
+    ("empty", "", None, (True, 0)),
+]
+
+
+@pytest.mark.parametrize("text,version,expected", [c[1:] for c in DECODE_CASES], ids=[c[0] for c in DECODE_CASES])
+def test_decode_key(text, version, expected):
+    decoding = nacos.decode_key(text, version)
+    assert (decoding.base64, None if decoding.key is None else len(decoding.key)) == expected
+
+
+def test_lenient_decoder_agrees_with_base64_on_canonical_input():
+    for size in range(0, 70):
+        data = bytes((size * 7 + i) % 256 for i in range(size))
+        text = base64.b64encode(data).decode()
+        assert nacos.decode_key(text).key == data
+        assert nacos.decode_key(text, (2, 2, 3)).key == data
+
+
+@pytest.mark.parametrize("text,version,expected", [
+    (PUBLISHED, None, True),
+    (PUBLISHED + "\n", (2, 4, 3), True),                       # the same HMAC key to the server
+    ("VGhpc0lzTXlDdXN0b21TZWNyZXRLZXkwMTIzNDU2Nzg=", None, True),
+    (B64_32, None, False),
+])
+def test_well_known_key(text, version, expected):
+    assert nacos.is_well_known_key(text, version) is expected

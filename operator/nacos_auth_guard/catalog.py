@@ -82,16 +82,18 @@ _ENTRIES = [
           "Since 2.2.0.1 Nacos has no default key: with auth enabled and no key the server refuses to start."),
     Entry("NAG202", "TokenKeyNotBase64", ERROR, TOKEN_KEY_VALID,
           "The token secret key is not valid Base64",
-          "The token secret key of {obj} ({where}) is not valid Base64 text: the server cannot derive its "
-          "signing key and fails to start or rejects every token.",
+          "The token secret key of {obj} ({where}) is not valid Base64 text: {impact}.",
           "generate the key with `openssl rand -base64 32` and store that output.",
-          "Nacos Base64-decodes the configured key (standard alphabet) to get the HMAC-SHA256 key."),
+          "Nacos Base64-decodes the configured key (standard alphabet) to get its HMAC key. 2.2.0, 2.2.0.1 and 2.3.0+ "
+          "refuse to start with text that does not decode; 2.2.1-2.2.x and versions before 2.2.0 fall back to the "
+          "text's own bytes, which a later version derives differently (a warning there)."),
     Entry("NAG203", "TokenKeyTooShort", ERROR, TOKEN_KEY_VALID,
           "The decoded token secret key is shorter than 32 bytes",
           "The token secret key of {obj} ({where}) decodes to {length} bytes; Nacos requires at least 32: "
-          "the server fails to start.",
+          "{impact}.",
           "generate a longer key with `openssl rand -base64 32` (remember: the length counts after decoding).",
-          "HS256 needs a key of at least 256 bits; Nacos checks the length of the Base64-decoded key at start."),
+          "HMAC-SHA signing needs a key of at least 256 bits; Nacos 2.2.0+ checks the length of the decoded key at "
+          "start, older versions when the first login signs a token."),
     Entry("NAG204", "TokenKeyWellKnown", ERROR, TOKEN_KEY_VALID,
           "The token secret key is a published default",
           "The token secret key of {obj} ({where}) is a published default value: anyone can forge an admin "

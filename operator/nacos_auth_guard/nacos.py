@@ -6,7 +6,6 @@ digest): then the newest behaviour applies, and old property names are still rea
 from __future__ import annotations
 
 import base64
-import binascii
 import re
 import warnings
 from dataclasses import dataclass
@@ -83,8 +82,6 @@ WELL_KNOWN_IDENTITIES = frozenset({
 })
 WELL_KNOWN_IDENTITY_VALUES = frozenset(value for _, value in WELL_KNOWN_IDENTITIES)
 
-MIN_KEY_BYTES = 32   # HS256 needs a 256-bit key (plugin-default-impl JwtTokenManager, 2.2.0.1+)
-
 # --- client settings -----------------------------------------------------------------------------------------------
 
 # Spring Cloud Alibaba (spring.cloud.nacos.*), nacos-spring-boot (nacos.config.*, nacos.discovery.*), then the
@@ -155,24 +152,124 @@ def is_true(value: str | None) -> bool:
 
 # --- token key rules -----------------------------------------------------------------------------------------------
 
-def decode_key(key: str, version: Version | None = None) -> bytes | None:
-    """The HMAC key Nacos derives: the Base64 decoding of the configured string; None when it is not Base64.
+# How a server turns the configured text into its HMAC key, by version (alibaba/nacos):
+# - before 2.2.0: jjwt's lenient Base64 decoder, and when that fails the text's own UTF-8 bytes; the key is first
+#   used when a login signs a token (AuthConfigs/NacosAuthConfig.getSecretKeyBytes, 2.0.4 and 2.1.x).
+# - 2.2.0 and 2.2.0.1: the same lenient decoder, checked when JwtTokenManager starts; failure stops the server.
+# - 2.2.1 to 2.2.x: java.util.Base64's strict basic decoder, and when that fails the text's US-ASCII bytes
+#   (NacosJwtParser, 2.2.1-2.2.4).
+# - 2.3.0 and later: Nacos's own copy of the lenient decoder (utils/Base64Decode, "forward compatible old version
+#   secretKey"), no fallback: failure stops the server.
+# The lenient decoder skips characters outside the Base64 alphabet at both ends (a trailing newline is harmless),
+# reads '=' anywhere as zero bits, drops a final unit of one character (which is how the 69-character published key
+# decodes to 51 bytes), and fails on any other character inside. Every version needs at least 32 bytes (256 bits;
+# jjwt Keys.hmacShaKeyFor, NacosJwtParser).
+MIN_KEY_BYTES = 32
+KEY_CHECKED_AT_START_SINCE: Version = (2, 2, 0)
+STRICT_BASE64: tuple[Version, Version] = ((2, 2, 1), (2, 3, 0))   # [from, until)
+_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+_LENIENT_VALUES = {char: index for index, char in enumerate(_ALPHABET)} | {"=": 0}
+_STRICT = re.compile(r"([A-Za-z0-9+/]*)(=*)")
 
-    2.2.0.1+ (and unknown versions) decode with java.util.Base64's basic decoder: standard alphabet, optional
-    padding, and a final unit of one character is an error. Older servers used jjwt's lenient decoder, which drops
-    such a unit: that is how the 69-character published default key worked there.
-    """
-    if not key or not re.fullmatch(r"[A-Za-z0-9+/]*={0,2}", key):
+
+@dataclass(frozen=True, slots=True)
+class KeyDecoding:
+    key: bytes | None     # the HMAC key the server ends up with; None: it cannot derive one
+    base64: bool          # whether the text is Base64 by that server's rules
+
+
+def _lenient_value(char: str) -> int:
+    if ord(char) > 255:
+        raise IndexError(char)
+    return _LENIENT_VALUES.get(char, -1)
+
+
+def _lenient_base64(text: str) -> bytes | None:
+    """The MigBase64-style decoder of jjwt and Nacos 2.3+ (see above); None where it throws."""
+    if not text:
+        return b""
+    start, end = 0, len(text) - 1
+    try:   # its alphabet table has 256 entries: looking up a character beyond that is an index error
+        while start < end and _lenient_value(text[start]) < 0:
+            start += 1
+        while end > 0 and _lenient_value(text[end]) < 0:
+            end -= 1
+    except IndexError:
         return None
-    stripped = key.rstrip("=")
-    if len(stripped) % 4 == 1:
-        if version is None or version >= NO_DEFAULT_KEY_SINCE:
-            return None
-        stripped = stripped[:-1]
+    if text[end] == "=" and end == 0:
+        return None   # it looks one character back for a second '='
+    pad = (2 if text[end - 1] == "=" else 1) if text[end] == "=" else 0
+    count = end - start + 1
+    separators = ((count // 78) << 1) if len(text) > 76 and text[76] == "\r" else 0
+    length = ((count - separators) * 6 >> 3) - pad
+    if length < 0:
+        return None
+    out = bytearray()
+    position, quads = start, 0
+
+    def value(char: str) -> int:
+        if char not in _LENIENT_VALUES:
+            raise ValueError(char)
+        return _LENIENT_VALUES[char]
+
     try:
-        return base64.b64decode(stripped + "=" * (-len(stripped) % 4), validate=True)
-    except (binascii.Error, ValueError):
+        while len(out) < length // 3 * 3:
+            chunk = text[position:position + 4]
+            if len(chunk) < 4:
+                return None
+            bits = value(chunk[0]) << 18 | value(chunk[1]) << 12 | value(chunk[2]) << 6 | value(chunk[3])
+            out += bytes(((bits >> 16) & 255, (bits >> 8) & 255, bits & 255))
+            position += 4
+            quads += 1
+            if separators and quads == 19:   # a MIME line break every 76 characters
+                position, quads = position + 2, 0
+        if len(out) < length:
+            bits, index = 0, 0
+            while position <= end - pad:
+                bits |= value(text[position]) << ((18 - index * 6) & 31)
+                bits &= 0xFFFFFFFF
+                position, index = position + 1, index + 1
+            shift = 16
+            while len(out) < length:
+                out.append((bits >> shift) & 255 if shift >= 0 else 0)
+                shift -= 8
+    except (ValueError, IndexError):
         return None
+    return bytes(out)
+
+
+def _strict_base64(text: str) -> bytes | None:
+    """java.util.Base64.getDecoder(): standard alphabet only, padding optional but exact, no lone final char."""
+    match = _STRICT.fullmatch(text)
+    if not match:
+        return None
+    data, padding = match.groups()
+    if len(data) % 4 == 1 or (padding and len(data) % 4 + len(padding) != 4) or len(padding) > 2:
+        return None
+    return base64.b64decode(data + "=" * (-len(data) % 4))
+
+
+def decode_key(text: str, version: Version | None = None) -> KeyDecoding:
+    """The HMAC key a server of `version` derives from its configured key text (None: the newest behaviour)."""
+    if version is not None and STRICT_BASE64[0] <= version < STRICT_BASE64[1]:
+        decoded = _strict_base64(text)
+        if decoded is None:
+            return KeyDecoding(text.encode("ascii", "replace"), False)
+        return KeyDecoding(decoded, True)
+    decoded = _lenient_base64(text)
+    if decoded is not None:
+        return KeyDecoding(decoded, True)
+    if version is not None and version < KEY_CHECKED_AT_START_SINCE:
+        return KeyDecoding(text.encode("utf-8"), False)
+    return KeyDecoding(None, False)
+
+
+def is_well_known_key(text: str, version: Version | None = None) -> bool:
+    """A published key, written as published or in any form that gives the server the same HMAC key."""
+    if text in WELL_KNOWN_TOKEN_KEYS:
+        return True
+    key = decode_key(text, version).key
+    return key is not None and any(decode_key(known, version).key == key for known in WELL_KNOWN_TOKEN_KEYS)
 
 
 # Nacos signs with the HMAC-SHA size its key allows: HS256 below 48 bytes, HS384 below 64, HS512 from 64

@@ -6,8 +6,11 @@ from typing import Iterable
 
 from .. import nacos
 from ..catalog import finding
-from ..model import Finding, ServerCluster, State
+from ..model import Finding, ServerCluster, Severity, State
 from . import CheckContext, auth_enabled, server_settings
+
+
+NO_KEY_IMPACT = "the server cannot derive its signing key and refuses to start"
 
 
 def _auth_on(server: ServerCluster) -> dict | None:
@@ -30,17 +33,37 @@ def check_token_key(ctx: CheckContext) -> Iterable[Finding]:
             yield finding("NAG201", server.ref, cluster=server.ref, properties=names,
                           impact="Nacos 2.2.0.1 and later refuse to start without one")
             continue
-        if key.state is State.UNREADABLE:
-            yield finding("NAG202", server.ref, cluster=server.ref, where=key.where)
+        if key.state is State.UNREADABLE:   # bytes that are not text cannot be Base64 either
+            yield finding("NAG202", server.ref, cluster=server.ref, where=key.where, impact=NO_KEY_IMPACT)
         if key.state is not State.KNOWN:
             continue
-        if key.value in nacos.WELL_KNOWN_TOKEN_KEYS:
+        if nacos.is_well_known_key(key.value, server.version):
             yield finding("NAG204", server.ref, cluster=server.ref, where=key.where)
-        decoded = nacos.decode_key(key.value, server.version)
-        if decoded is None:
-            yield finding("NAG202", server.ref, cluster=server.ref, where=key.where)
-        elif len(decoded) < nacos.MIN_KEY_BYTES:
-            yield finding("NAG203", server.ref, cluster=server.ref, where=key.where, length=len(decoded))
+        decoding = nacos.decode_key(key.value, server.version)
+        if not decoding.base64:
+            fallback = decoding.key is not None
+            yield finding("NAG202", server.ref, cluster=server.ref, where=key.where,
+                          severity=Severity.WARNING if fallback else None,
+                          impact=_fallback_impact(server) if fallback else
+                          NO_KEY_IMPACT)
+        if decoding.key is not None and len(decoding.key) < nacos.MIN_KEY_BYTES:
+            yield finding("NAG203", server.ref, cluster=server.ref, where=key.where, length=len(decoding.key),
+                          impact=_short_key_impact(server))
+
+
+def _version_label(server: ServerCluster) -> str:
+    return "Nacos " + ".".join(map(str, server.version)) if server.version else "this Nacos version"
+
+
+def _fallback_impact(server: ServerCluster) -> str:
+    return (f"{_version_label(server)} falls back to the text's own bytes, so it runs, but other versions derive "
+            f"another key from it or refuse to start: an upgrade breaks every token")
+
+
+def _short_key_impact(server: ServerCluster) -> str:
+    if server.version is not None and server.version < nacos.KEY_CHECKED_AT_START_SINCE:
+        return f"{_version_label(server)} starts, but every login fails when it signs the token"
+    return "the server refuses to start"
 
 
 def check_user_agent_bypass(ctx: CheckContext) -> Iterable[Finding]:

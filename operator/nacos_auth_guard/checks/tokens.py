@@ -20,7 +20,7 @@ def _server_key(ctx: CheckContext, server_ref) -> bytes | None:
     key = settings.get("token_key")
     if key is None or key.state is not State.KNOWN or not key.value:
         return None
-    decoded = nacos.decode_key(key.value, server.version)
+    decoded = nacos.decode_key(key.value, server.version).key
     return decoded if decoded is not None and len(decoded) >= nacos.MIN_KEY_BYTES else None
 
 
