@@ -1,7 +1,8 @@
-"""Nacos facts: property names, the nacos-docker env mapping, token key rules and token checks.
+"""Nacos facts: property names, the nacos-docker image's configuration, token key rules and token checks.
 
-Each fact names the Nacos source it was read from. Versions are tuples; None means "not a version tag" (latest, a
-digest): then the newest behaviour applies, and old property names are still read as a fallback.
+Each fact names the source it was read from: alibaba/nacos (the server) or nacos-group/nacos-docker (the image), at
+the tags given. Versions are tuples; None means "not a version tag" (latest, a digest): then the newest behaviour
+applies.
 """
 from __future__ import annotations
 
@@ -19,9 +20,14 @@ Version = tuple[int, ...]
 # --- server properties ------------------------------------------------------------------------------------------
 
 AUTH_ENABLED = "nacos.core.auth.enabled"
+# 3.0.0 split auth for the admin API and the console out of nacos.core.auth.enabled; both default to true
+# (AuthConfigs @Value default and application.properties, alibaba/nacos 3.0.0).
+ADMIN_AUTH_ENABLED = "nacos.core.auth.admin.enabled"
+CONSOLE_AUTH_ENABLED = "nacos.core.auth.console.enabled"
 SYSTEM_TYPE = "nacos.core.auth.system.type"
-# 2.1.0 moved the key under the auth plugin (plugin-default-impl NacosAuthConfig / JwtTokenManager, tag 2.1.0);
-# 1.x and 2.0.x read the "default" name (core AuthConfigs, tag 2.0.4).
+STANDALONE = "nacos.standalone"
+# 2.1.0 moved the key under the auth plugin (NacosAuthConfig reads nacos.core.auth.plugin.nacos.*, tag 2.1.0) and no
+# version since reads the old name; 1.x and 2.0.x read only the "default" name (AuthConfigs, tag 2.0.4).
 TOKEN_KEY = "nacos.core.auth.plugin.nacos.token.secret.key"
 TOKEN_KEY_OLD = "nacos.core.auth.default.token.secret.key"
 TOKEN_EXPIRE = "nacos.core.auth.plugin.nacos.token.expire.seconds"
@@ -29,34 +35,89 @@ TOKEN_EXPIRE_OLD = "nacos.core.auth.default.token.expire.seconds"
 IDENTITY_KEY = "nacos.core.auth.server.identity.key"
 IDENTITY_VALUE = "nacos.core.auth.server.identity.value"
 USER_AGENT_WHITE = "nacos.core.auth.enable.userAgentAuthWhite"
+CACHING = "nacos.core.auth.caching.enabled"
 
 PLUGIN_KEY_SINCE: Version = (2, 1, 0)
-NO_DEFAULT_KEY_SINCE: Version = (2, 2, 0, 1)   # 2.2.0.1 removed the default key (CVE-2021-43116 class fix)
-
-# nacos-docker build/conf/application.properties: each server env var reaches Nacos only through a
-# `${ENV:default}` placeholder in this file (nacos-docker master, 2.x images). A file mounted over
-# /home/nacos/conf/application.properties replaces it, placeholders and all.
-NACOS_DOCKER_CONF_PATH = "/home/nacos/conf/application.properties"
-NACOS_DOCKER_PROPERTIES: dict[str, str] = {
-    SYSTEM_TYPE: "${NACOS_AUTH_SYSTEM_TYPE:nacos}",
-    AUTH_ENABLED: "${NACOS_AUTH_ENABLE:false}",
-    TOKEN_EXPIRE: "${NACOS_AUTH_TOKEN_EXPIRE_SECONDS:18000}",
-    TOKEN_KEY: "${NACOS_AUTH_TOKEN:}",
-    "nacos.core.auth.caching.enabled": "${NACOS_AUTH_CACHE_ENABLE:false}",
-    USER_AGENT_WHITE: "${NACOS_AUTH_USER_AGENT_AUTH_WHITE_ENABLE:false}",
-    IDENTITY_KEY: "${NACOS_AUTH_IDENTITY_KEY:}",
-    IDENTITY_VALUE: "${NACOS_AUTH_IDENTITY_VALUE:}",
-}
-# Images before 2.2.0.1 shipped the published key and identity as defaults in that file (nacos-docker, tag v2.0.3).
+CONSOLE_AUTH_SINCE: Version = (3, 0, 0)
 OLD_DEFAULT_KEY = "SecretKey012345678901234567890123456789012345678901234567890123456789"
-NACOS_DOCKER_PROPERTIES_OLD: dict[str, str] = {
-    **NACOS_DOCKER_PROPERTIES,
-    TOKEN_KEY: "${NACOS_AUTH_TOKEN:" + OLD_DEFAULT_KEY + "}",
-    TOKEN_KEY_OLD: "${NACOS_AUTH_TOKEN:" + OLD_DEFAULT_KEY + "}",
-    TOKEN_EXPIRE_OLD: "${NACOS_AUTH_TOKEN_EXPIRE_SECONDS:18000}",
-    IDENTITY_KEY: "${NACOS_AUTH_IDENTITY_KEY:serverIdentity}",
-    IDENTITY_VALUE: "${NACOS_AUTH_IDENTITY_VALUE:security}",
-}
+
+# --- the nacos-docker image ------------------------------------------------------------------------------------
+# ENTRYPOINT bin/docker-startup.sh: it builds `java $JAVA_OPT <its own -D flags> -jar nacos-server.jar $JAVA_OPT_EXT
+# --spring.config.additional-location=file:/home/nacos/conf/ ...` and ignores its own arguments (container `args`).
+# So JAVA_OPT holds JVM options, JAVA_OPT_EXT program arguments (only --key=value counts; a -D there is ignored),
+# JAVA_OPTS is not read, and a container `command` replaces the script altogether (nacos-docker, v2.0.3 to v3.2.3).
+NACOS_DOCKER_CONF_PATH = "/home/nacos/conf/application.properties"
+STARTUP_JVM_OPTION_ENV = ("JAVA_OPT",)
+STARTUP_PROGRAM_ARGUMENT_ENV = ("JAVA_OPT_EXT",)
+# Env the script turns into -D flags when non-empty (v2.0.3+; the admin and console switches from v3.0.1), so they
+# beat the config files and env. NACOS_AUTH_ENABLE never went through application.properties.
+STARTUP_FLAGS: tuple[tuple[str, str, Version], ...] = (
+    ("NACOS_AUTH_ENABLE", AUTH_ENABLED, (0,)),
+    ("NACOS_AUTH_ADMIN_ENABLE", ADMIN_AUTH_ENABLED, (3, 0, 1)),
+    ("NACOS_AUTH_CONSOLE_ENABLE", CONSOLE_AUTH_ENABLED, (3, 0, 1)),
+)
+STANDALONE_MODE_ENV = "MODE"   # MODE=standalone -> -Dnacos.standalone=true
+# From v3.0.0 the script exits (255) before Nacos starts when any of these env vars is empty, auth on or off.
+STARTUP_REQUIRED_ENV_SINCE: Version = (3, 0, 0)
+STARTUP_REQUIRED_ENV = ("NACOS_AUTH_TOKEN", "NACOS_AUTH_IDENTITY_KEY", "NACOS_AUTH_IDENTITY_VALUE")
+
+
+def startup_flags(version: Version | None) -> list[tuple[str, str]]:
+    """(env name, property) pairs docker-startup.sh passes as -D flags for this image version."""
+    return [(env, prop) for env, prop, since in STARTUP_FLAGS if version is None or version >= since]
+
+
+def docker_properties(version: Version | None) -> dict[str, str]:
+    """nacos-docker's build/conf/application.properties, which the image puts at /home/nacos/conf/. Each setting
+    reaches Nacos from env through a `${ENV:default}` placeholder here (checked at v1.4.3, v2.0.3, v2.1.0, v2.1.1,
+    v2.2.0.1, v2.2.1, v2.2.3, v2.3.0, v2.4.3, v2.5.0, v3.0.0, v3.0.1, v3.2.3). A file mounted at the same path
+    replaces it, placeholders and all."""
+    properties = {
+        SYSTEM_TYPE: "${NACOS_AUTH_SYSTEM_TYPE:nacos}",
+        TOKEN_EXPIRE: "${NACOS_AUTH_TOKEN_EXPIRE_SECONDS:18000}",
+        TOKEN_KEY: "${NACOS_AUTH_TOKEN:}",
+        CACHING: "${NACOS_AUTH_CACHE_ENABLE:false}",
+        IDENTITY_KEY: "${NACOS_AUTH_IDENTITY_KEY:}",
+        IDENTITY_VALUE: "${NACOS_AUTH_IDENTITY_VALUE:}",
+    }
+    if version is None or version >= (3, 0, 0):   # literals; the startup script's -D flags override them
+        return {**properties, AUTH_ENABLED: "false", ADMIN_AUTH_ENABLED: "true", CONSOLE_AUTH_ENABLED: "true"}
+    properties[USER_AGENT_WHITE] = "${NACOS_AUTH_USER_AGENT_AUTH_WHITE_ENABLE:false}"
+    if version >= (2, 2, 1):
+        return properties
+    # Up to v2.2.0.1 the file defaulted to the published key and identity.
+    properties.update({TOKEN_KEY: "${NACOS_AUTH_TOKEN:" + OLD_DEFAULT_KEY + "}",
+                       IDENTITY_KEY: "${NACOS_AUTH_IDENTITY_KEY:serverIdentity}",
+                       IDENTITY_VALUE: "${NACOS_AUTH_IDENTITY_VALUE:security}"})
+    if version < (2, 1, 1):
+        # Up to v2.1.0 it wrote the old names, which the 2.1.0 server no longer reads: on nacos-server:v2.1.0,
+        # NACOS_AUTH_TOKEN has no effect and the published key from the jar applies (alibaba/nacos#9830).
+        properties[TOKEN_KEY_OLD] = properties.pop(TOKEN_KEY)
+        properties[TOKEN_EXPIRE_OLD] = properties.pop(TOKEN_EXPIRE)
+    return properties
+
+
+def builtin_properties(version: Version | None) -> dict[str, str]:
+    """The server's own application.properties inside nacos-server.jar (alibaba/nacos console/src/main/resources;
+    bootstrap/src/main/resources from 3.0.0), checked at 2.0.4, 2.1.0, 2.2.0, 2.2.0.1, 2.2.1, 2.3.0, 2.4.0, 2.5.1,
+    3.0.0. Spring loads it beneath /home/nacos/conf/application.properties, so it supplies whatever that file leaves
+    out, a file mounted there included."""
+    properties = {AUTH_ENABLED: "false", SYSTEM_TYPE: "nacos", TOKEN_KEY: "", TOKEN_EXPIRE: "18000",
+                  IDENTITY_KEY: "", IDENTITY_VALUE: ""}
+    if version is None or version >= CONSOLE_AUTH_SINCE:
+        return {**properties, ADMIN_AUTH_ENABLED: "true", CONSOLE_AUTH_ENABLED: "true"}
+    properties[USER_AGENT_WHITE] = "false"
+    if version >= (2, 2, 1):
+        return properties
+    properties.update({IDENTITY_KEY: "serverIdentity", IDENTITY_VALUE: "security"})
+    if version >= (2, 2, 0, 1):   # 2.2.0.1 removed the published key, 2.2.1 the identity
+        return properties
+    properties[TOKEN_KEY] = OLD_DEFAULT_KEY
+    if version < PLUGIN_KEY_SINCE:
+        properties[TOKEN_KEY_OLD] = properties.pop(TOKEN_KEY)
+        properties[TOKEN_EXPIRE_OLD] = properties.pop(TOKEN_EXPIRE)
+    return properties
+
 
 # Env names that mark a container as a Nacos server (nacos-docker docker-startup.sh and the properties above).
 SERVER_ENV_MARKERS = frozenset({
@@ -69,16 +130,19 @@ SERVER_IMAGE = re.compile(r"(^|/)nacos-server(:|@|$)")
 
 # Published keys: anyone can sign an admin token with them.
 WELL_KNOWN_TOKEN_KEYS = frozenset({
-    OLD_DEFAULT_KEY,                                  # default before 2.2.0.1; nacos-k8s operator's fallback
-    "VGhpc0lzTXlDdXN0b21TZWNyZXRLZXkwMTIzNDU2Nzg5",   # nacos.io auth docs example ("ThisIsMyCustomSecretKey0123456789")
-    "VGhpc0lzTXlDdXN0b21TZWNyZXRLZXkwMTIzNDU2Nzg=",   # the same docs example, 32-byte variant
-    "nil",                                            # nacos-k8s Helm chart values.yaml default (the string "nil")
+    OLD_DEFAULT_KEY,                                  # jar default up to 2.2.0, nacos-docker's up to v2.2.0.1,
+                                                      # and the nacos-k8s operator's fallback (operator/Kind.go)
+    "VGhpc0lzTXlDdXN0b21TZWNyZXRLZXkwMTIzNDU2Nzg=",   # example in alibaba/nacos distribution/conf/application
+                                                      # .properties (3.x) and nacos-docker's CI ("ThisIsMyCustom...")
+    "VGhpc0lzTXlDdXN0b21TZWNyZXRLZXkwMTIzNDU2Nzg5",   # the widely copied 33-byte variant of that example
+    "nil",                                            # nacos-k8s Helm chart values.yaml default (the string "nil",
+                                                      # rendered as a literal env value; chart 1.0.0, 6fe83e3)
 })
 # (identity key, identity value) pairs published as defaults.
 WELL_KNOWN_IDENTITIES = frozenset({
-    ("serverIdentity", "security"),                   # nacos-docker defaults before 2.2.1
+    ("serverIdentity", "security"),                   # jar and nacos-docker defaults up to 2.2.0.1 (2.2.1 removed)
     ("nil", "nil"),                                   # nacos-k8s Helm chart values.yaml defaults
-    ("example", "example"),                           # nacos.io cluster docs example
+    ("example", "example"),                           # widely copied cluster configuration example
 })
 WELL_KNOWN_IDENTITY_VALUES = frozenset(value for _, value in WELL_KNOWN_IDENTITIES)
 
@@ -126,23 +190,13 @@ def image_version(image: str) -> Version | None:
     return tuple(int(part) for part in match.group(1).split(".")) if match else None
 
 
-def default_properties(version: Version | None) -> dict[str, str]:
-    if version is not None and version < NO_DEFAULT_KEY_SINCE:
-        return NACOS_DOCKER_PROPERTIES_OLD
-    return NACOS_DOCKER_PROPERTIES
-
-
 def token_key_properties(version: Version | None) -> tuple[str, ...]:
-    """Property names the server reads its key from, in the order it tries them."""
-    if version is not None and version < PLUGIN_KEY_SINCE:
-        return (TOKEN_KEY_OLD,)
-    return (TOKEN_KEY, TOKEN_KEY_OLD)
+    """The property name the server reads its key from (see TOKEN_KEY)."""
+    return (TOKEN_KEY_OLD,) if version is not None and version < PLUGIN_KEY_SINCE else (TOKEN_KEY,)
 
 
 def token_expire_properties(version: Version | None) -> tuple[str, ...]:
-    if version is not None and version < PLUGIN_KEY_SINCE:
-        return (TOKEN_EXPIRE_OLD,)
-    return (TOKEN_EXPIRE, TOKEN_EXPIRE_OLD)
+    return (TOKEN_EXPIRE_OLD,) if version is not None and version < PLUGIN_KEY_SINCE else (TOKEN_EXPIRE,)
 
 
 def is_true(value: str | None) -> bool:

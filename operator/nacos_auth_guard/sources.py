@@ -85,16 +85,12 @@ class ContainerEnvironment:
         for name in env_candidates(prop):
             if name in self.env:
                 return self.env[name]
-        unknown_file = None
-        for config in self.files:
+        for config in self.files:   # highest precedence first: a file whose content is unknown hides the rest
             if config.properties is None:
-                unknown_file = unknown_file or config
-                continue
+                return _Value(None, f"{prop} (maybe in {config.where})", Origin.POD_SPEC, State.UNKNOWN)
             value = config.properties.get(norm)
             if value is not None:
                 return self._resolve_placeholders(value, depth)
-        if unknown_file is not None:
-            return _Value(None, f"{prop} (maybe in {unknown_file.where})", Origin.POD_SPEC, State.UNKNOWN)
         if self.opaque:
             return _Value(None, f"{prop} (maybe from {', '.join(self.opaque)})", Origin.POD_SPEC, State.UNKNOWN)
         return None
@@ -220,17 +216,40 @@ def _environment_variables(ctx: _PodContext, container: dict, environment: Conta
                                        Origin.POD_SPEC)
 
 
-def _command_line(environment: ContainerEnvironment, container: dict) -> None:
-    words = [w for w in as_list(container.get("command")) + as_list(container.get("args")) if isinstance(w, str)]
+def _command_line(environment: ContainerEnvironment, container: dict, startup_script: bool) -> None:
+    """-D and --key=value flags. Under nacos-docker's startup script (see nacos.py) container args are ignored,
+    JAVA_OPT holds JVM options, JAVA_OPT_EXT program arguments and JAVA_OPTS nothing."""
     cname = environment.container
-    for word in words:
-        for token in _split(word):  # `sh -c "java -Dx=y ..."` carries flags inside one word
-            _option(environment, token, f"the command/args of container {cname}")
+    if not startup_script:
+        words = [w for w in as_list(container.get("command")) + as_list(container.get("args")) if isinstance(w, str)]
+        for word in words:
+            for token in _split(word):  # `sh -c "java -Dx=y ..."` carries flags inside one word
+                _option(environment, token, f"the command/args of container {cname}")
     for name in JAVA_OPTION_ENV:
+        if startup_script and name == "JAVA_OPTS":
+            continue
+        kinds = ("--",) if startup_script and name in nacos.STARTUP_PROGRAM_ARGUMENT_ENV else (
+            ("-D",) if startup_script else ("-D", "--"))
         value = environment.env.get(name)
         if value is not None and value.state is State.KNOWN and value.value:
             for token in _split(value.value):
-                _option(environment, token, f"{name} of container {cname}", value)
+                _option(environment, token, f"{name} of container {cname}", value, kinds)
+
+
+def _startup_script_flags(environment: ContainerEnvironment, version: nacos.Version | None) -> None:
+    """The -D flags nacos-docker's docker-startup.sh adds from env; they come after JAVA_OPT, so they win over it."""
+    for env_name, prop in nacos.startup_flags(version):
+        found = environment.env.get(env_name)
+        if found is None or (found.state is State.KNOWN and not found.value):   # the script skips empty values
+            continue
+        environment.system[normalize(prop)] = _Value(
+            found.value, f"{found.where}, passed as -D{prop} by the image's docker-startup.sh", found.origin,
+            found.state, found.carrier, found.key)
+    mode = environment.env.get(nacos.STANDALONE_MODE_ENV)
+    if mode is not None and mode.state is State.KNOWN and mode.value == "standalone":
+        environment.system[normalize(nacos.STANDALONE)] = _Value(
+            "true", f"{mode.where} (MODE=standalone), passed as -D{nacos.STANDALONE}=true by docker-startup.sh",
+            mode.origin)
 
 
 def _split(text: str) -> list[str]:
@@ -240,7 +259,10 @@ def _split(text: str) -> list[str]:
         return text.split()
 
 
-def _option(environment: ContainerEnvironment, token: str, where: str, source: _Value | None = None) -> None:
+def _option(environment: ContainerEnvironment, token: str, where: str, source: _Value | None = None,
+            kinds: tuple[str, ...] = ("-D", "--")) -> None:
+    if not token.startswith(kinds):
+        return
     if token.startswith("-D") and "=" in token:
         target, prop, value = environment.system, *token[2:].split("=", 1)
         label = f"-D{prop} in {where}"
@@ -371,29 +393,43 @@ def _flatten(node: object, prefix: str, out: dict[str, str], depth: int = 0) -> 
             out[prefix] = text
 
 
-def _image_file(version: nacos.Version | None, image: str) -> _ConfigFile:
-    where = f"the image's {nacos.NACOS_DOCKER_CONF_PATH} ({image})"
-    return _ConfigFile(where, {
-        normalize(prop): _Value(text, where, Origin.IMAGE_DEFAULT)
-        for prop, text in nacos.default_properties(version).items()})
+def _image_files(version: nacos.Version | None, image: str, mounted_over: bool) -> list[_ConfigFile]:
+    """The image's own configuration, lowest precedence last: nacos-docker's conf file (unless a file is mounted
+    over it) and the defaults built into nacos-server.jar (always loaded, beneath everything)."""
+    layers = [] if mounted_over else [(f"the image's {nacos.NACOS_DOCKER_CONF_PATH} ({image})",
+                                       nacos.docker_properties(version))]
+    layers.append((f"the defaults built into nacos-server.jar ({image})", nacos.builtin_properties(version)))
+    return [_ConfigFile(where, {normalize(prop): _Value(text, where, Origin.IMAGE_DEFAULT)
+                                for prop, text in properties.items()}) for where, properties in layers]
 
 
 # --- per container --------------------------------------------------------------------------------------------------
 
+def uses_startup_script(container: dict) -> bool:
+    """A server container runs nacos-docker's ENTRYPOINT script unless its `command` replaces it."""
+    return not as_list(container.get("command"))
+
+
 def container_environment(ctx: _PodContext, container: dict, server: bool) -> ContainerEnvironment:
     environment = ContainerEnvironment(as_text(container.get("name")) or "?")
     _environment_variables(ctx, container, environment)
-    _command_line(environment, container)
-    mounted = _mounted_files(ctx, container)
-    locations = _config_locations(environment)
     image = as_text(container.get("image")) or ""
+    version = nacos.image_version(image)
+    startup_script = server and uses_startup_script(container)
+    _command_line(environment, container, startup_script)
+    if startup_script:
+        _startup_script_flags(environment, version)
+    mounted = _mounted_files(ctx, container)
+    # The startup script fixes the config location (--spring.config.additional-location=file:/home/nacos/conf/).
+    locations = set() if startup_script else _config_locations(environment)
     if server:
         wanted = [m for m in mounted if m.path == nacos.NACOS_DOCKER_CONF_PATH or m.path in locations]
     else:
         wanted = [m for m in mounted if CLIENT_CONFIG_FILE.match(posixpath.basename(m.path)) or m.path in locations]
     environment.files = [_config_file(ctx, m, environment.container) for m in wanted]
-    if server and not any(m.path == nacos.NACOS_DOCKER_CONF_PATH for m in mounted):
-        environment.files.append(_image_file(nacos.image_version(image), image))
+    if server:
+        mounted_over = any(m.path == nacos.NACOS_DOCKER_CONF_PATH for m in mounted)
+        environment.files += _image_files(version, image, mounted_over)
     return environment
 
 
@@ -412,6 +448,8 @@ def _config_locations(environment: ContainerEnvironment) -> set[str]:
 def server_settings(environment: ContainerEnvironment, version: nacos.Version | None) -> dict[str, Setting]:
     lookups = {
         "auth_enabled": (nacos.AUTH_ENABLED,),
+        "console_auth_enabled": (nacos.CONSOLE_AUTH_ENABLED,),
+        "standalone": (nacos.STANDALONE,),
         "token_key": nacos.token_key_properties(version),
         "token_expire": nacos.token_expire_properties(version),
         "identity_key": (nacos.IDENTITY_KEY,),
