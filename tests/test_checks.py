@@ -48,6 +48,18 @@ def client(env_list: list[dict], name: str = "orders") -> dict:
     return deployment(name, [env("SPRING_CLOUD_NACOS_CONFIG_SERVER_ADDR", SERVER)] + env_list)
 
 
+def key_in_mounted_file(env_list: list[dict]) -> list[dict]:
+    """A 3.x cluster whose key is a literal in a mounted application.properties (a ConfigMap)."""
+    sts = statefulset(env_list=env_list, image="nacos/nacos-server:v3.2.3",
+                      pod_spec={"volumes": [{"name": "conf", "configMap": {"name": "nacos-conf"}}]})
+    sts["spec"]["template"]["spec"]["containers"][0]["volumeMounts"] = [
+        {"name": "conf", "mountPath": "/home/nacos/conf/application.properties", "subPath": "application.properties"}]
+    conf = config_map("nacos-conf", {"application.properties": f"nacos.core.auth.plugin.nacos.token.secret.key={KEY_A}\n"
+                                     "nacos.core.auth.server.identity.key=${NACOS_AUTH_IDENTITY_KEY:}\n"
+                                     "nacos.core.auth.server.identity.value=${NACOS_AUTH_IDENTITY_VALUE:}\n"})
+    return replace(healthy_cluster(), "StatefulSet", "nacos", sts) + [conf]
+
+
 HEALTHY = healthy_cluster()
 STS = statefulset()
 POD_ENV_KEY_B = [e if e["name"] != "NACOS_AUTH_TOKEN" else env("NACOS_AUTH_TOKEN", KEY_B) for e in server_env()]
@@ -161,6 +173,35 @@ CASES = [
     ("NAG501 token made by another tool (typ header): 2.2.1+ rejects it",
      HEALTHY + [secret("tok", {"t": token(KEY_A, NOW + timedelta(days=90), typ="JWT")}),
                 client([secret_env("NACOS_ACCESS_TOKEN", "tok", "t")], "batch")], True, [("NAG501", "batch", "error")]),
+    # Version rules (alibaba/nacos JwtTokenManager, AuthConfigs; nacos-docker docker-startup.sh).
+    ("2.4.3, auth off, no key: the key is not loaded", with_env("nacos", [env("MODE", "cluster")]), True, []),
+    ("2.2.3 loads the key at startup even with auth off", with_env(
+        "nacos", [env("MODE", "cluster")], image="nacos/nacos-server:v2.2.3"), True, [("NAG201", "nacos", "error")]),
+    ("3.x, auth off: console auth (on by default) needs a valid key",
+     replace(with_env("nacos", server_env_with(NACOS_AUTH_ENABLE=None), image="nacos/nacos-server:v3.2.3"),
+             "Secret", "nacos-auth", auth_secret(key="c2hvcnQta2V5")), True, [("NAG203", "nacos", "error")]),
+    ("3.x, auth and console auth off: a short key is not loaded",
+     replace(with_env("nacos", server_env_with(NACOS_AUTH_ENABLE=None, NACOS_AUTH_CONSOLE_ENABLE="false"),
+                      image="nacos/nacos-server:v3.2.3"),
+             "Secret", "nacos-auth", auth_secret(key="c2hvcnQta2V5")), True, []),
+    ("3.x image without the env its startup script requires, auth off",
+     with_env("nacos", [env("MODE", "cluster")], image="nacos/nacos-server:v3.2.3"), True,
+     [("NAG201", "nacos", "error"), ("NAG301", "nacos", "error")]),
+    ("3.x key only in a mounted file: the startup script still exits without env NACOS_AUTH_TOKEN",
+     key_in_mounted_file(server_env_with(NACOS_AUTH_TOKEN=None)), True,
+     [("NAG105", "nacos", "warning"), ("NAG201", "nacos", "error")]),
+    ("3.x key in a mounted file and the env the script wants set", key_in_mounted_file(server_env_with(
+        NACOS_AUTH_TOKEN="see-application.properties")), True, [("NAG105", "nacos", "warning")]),
+    ("standalone 2.4.3 with auth on needs no identity", with_env("nacos", server_env_with(
+        MODE="standalone", NACOS_AUTH_IDENTITY_KEY=None, NACOS_AUTH_IDENTITY_VALUE=None)), True, []),
+    ("standalone 2.3.0 with auth on still needs one", with_env("nacos", server_env_with(
+        MODE="standalone", NACOS_AUTH_IDENTITY_KEY=None, NACOS_AUTH_IDENTITY_VALUE=None),
+        image="nacos/nacos-server:v2.3.0"), True, [("NAG301", "nacos", "error")]),
+    ("3.x no longer reads userAgentAuthWhite", with_env("nacos", server_env() + [
+        env("NACOS_AUTH_USER_AGENT_AUTH_WHITE_ENABLE", "true")], image="nacos/nacos-server:v3.2.3"), True, []),
+    ("a half-done auth rollout is NAG207 alone, not also NAG205",
+     HEALTHY + pods_of(STS, [LATE] * 3, env_overrides={2: [env("MODE", "cluster")]}), True,
+     [("NAG207", "nacos", "error")]),
     ("valid token", HEALTHY + [secret("tok", {"t": token(KEY_A, NOW + timedelta(days=90))}), client(
         [secret_env("NACOS_ACCESS_TOKEN", "tok", "t")], "batch")], True, []),
 ]

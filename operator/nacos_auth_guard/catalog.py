@@ -76,10 +76,12 @@ _ENTRIES = [
           "pod specs and ConfigMaps are readable far more widely."),
     Entry("NAG201", "TokenKeyMissing", ERROR, TOKEN_KEY_VALID,
           "Auth is on but no token secret key is set",
-          "{obj} enables auth but sets no token secret key ({properties}): {impact}.",
+          "{obj} sets no token secret key ({properties}) although {why}: {impact}.",
           "set NACOS_AUTH_TOKEN from a Secret holding a random key, e.g. "
           "kubectl create secret generic nacos-auth -n {namespace} --from-literal=token=$(openssl rand -base64 32).",
-          "Since 2.2.0.1 Nacos has no default key: with auth enabled and no key the server refuses to start."),
+          "Since 2.2.0.1 Nacos has no default key. The server needs one when auth is on, in 3.x also when console "
+          "auth is on (the default), and 2.2.x loads it at startup even with auth off; without it the server "
+          "refuses to start. nacos-docker 3.x images also exit at once when env NACOS_AUTH_TOKEN is empty."),
     Entry("NAG202", "TokenKeyNotBase64", ERROR, TOKEN_KEY_VALID,
           "The token secret key is not valid Base64",
           "The token secret key of {obj} ({where}) is not valid Base64 text: {impact}.",
@@ -124,12 +126,15 @@ _ENTRIES = [
           "{obj} sets nacos.core.auth.enable.userAgentAuthWhite=true ({where}): any client that sends "
           "User-Agent: Nacos-Server bypasses authentication.",
           "set it to false and configure nacos.core.auth.server.identity.key/value instead.",
-          "The user-agent whitelist is the CVE-2021-29441 bypass; server identity replaced it in 1.4.1."),
+          "The user-agent whitelist is the CVE-2021-29441 bypass; server identity replaced it in 1.4.1, and 3.0 "
+          "no longer reads the setting."),
     Entry("NAG301", "IdentityMissing", ERROR, IDENTITY_CONSISTENT,
           "Auth is on but the server identity is not set",
-          "{obj} enables auth but sets no server identity {missing}: {impact}.",
+          "{obj} sets no server identity {missing} although {why}: {impact}.",
           "set NACOS_AUTH_IDENTITY_KEY and NACOS_AUTH_IDENTITY_VALUE from a Secret, the same on every pod.",
-          "Nodes authenticate cluster-internal requests with the identity key/value header."),
+          "Nodes authenticate cluster-internal requests with the identity key/value header. Since 2.2.1 a server "
+          "with auth on (3.x: or console auth) refuses to start without it, except in standalone mode from 2.4.0; "
+          "nacos-docker 3.x images exit at once when env NACOS_AUTH_IDENTITY_KEY or _VALUE is empty."),
     Entry("NAG302", "IdentityMismatch", ERROR, IDENTITY_CONSISTENT,
           "Server pods use different identity key/value",
           "{groups} of {obj} are configured with different server identity {what}: cluster-internal requests "

@@ -126,6 +126,64 @@ SERVER_ENV_MARKERS = frozenset({
 })
 SERVER_IMAGE = re.compile(r"(^|/)nacos-server(:|@|$)")
 
+# --- what a server needs, by version -------------------------------------------------------------------------------
+
+KEY_ONLY_WITH_AUTH_SINCE: Version = (2, 3, 0)         # JwtTokenManager: key failure stops startup only with auth on
+IDENTITY_REQUIRED_SINCE: Version = (2, 2, 1)          # AuthConfigs.validate: auth on and no identity stops startup
+STANDALONE_WITHOUT_IDENTITY_SINCE: Version = (2, 4, 0)   # ... except in standalone mode
+USER_AGENT_WHITE_UNTIL: Version = (3, 0, 0)           # 3.x no longer reads nacos.core.auth.enable.userAgentAuthWhite
+
+
+def newest(version: Version | None) -> bool:
+    return version is None or version >= CONSOLE_AUTH_SINCE
+
+
+def version_label(version: Version | None) -> str:
+    return "Nacos " + ".".join(map(str, version)) if version else "this Nacos version"
+
+
+def key_needed_because(version: Version | None, auth: bool, console: bool) -> str | None:
+    """Why a server needs a valid token key, for a message; None when it does not. From alibaba/nacos
+    JwtTokenManager.processProperties: checked when it starts since 2.2.0, whatever auth says until 2.2.x; from
+    2.3.0 only with auth on, and in 3.x also with console auth on (the default)."""
+    if auth:
+        return "auth is enabled"
+    if newest(version) and console:
+        return "console auth is on (nacos.core.auth.console.enabled, true by default in 3.x)"
+    if version is not None and KEY_CHECKED_AT_START_SINCE <= version < KEY_ONLY_WITH_AUTH_SINCE:
+        return f"{version_label(version)} loads the key at startup even with auth off"
+    return None
+
+
+def missing_key_impact(version: Version | None) -> str:
+    if version is not None and version < KEY_CHECKED_AT_START_SINCE:
+        return f"{version_label(version)} starts, but every login fails when it signs the token"
+    return "the server refuses to start (CrashLoopBackOff)"
+
+
+def identity_needed_because(version: Version | None, auth: bool, console: bool, standalone: bool) -> str | None:
+    """Why a server needs a server identity; None when it does not (alibaba/nacos AuthConfigs.validate 2.2.1+;
+    before 2.2.1 an empty identity only breaks requests between nodes)."""
+    if standalone and (version is None or version >= STANDALONE_WITHOUT_IDENTITY_SINCE
+                       or version < IDENTITY_REQUIRED_SINCE):   # before 2.2.1 only requests between nodes use it
+        return None
+    if auth:
+        return "auth is enabled"
+    if newest(version) and console:
+        return "console auth is on (nacos.core.auth.console.enabled, true by default in 3.x)"
+    return None
+
+
+def missing_identity_impact(version: Version | None) -> str:
+    if version is not None and version < IDENTITY_REQUIRED_SINCE:
+        return "nodes reject each other's internal requests with 403 Invalid server identity key or value"
+    return "the server refuses to start (CrashLoopBackOff)"
+
+
+def reads_user_agent_white(version: Version | None) -> bool:
+    return version is not None and version < USER_AGENT_WHITE_UNTIL
+
+
 # --- well-known values ---------------------------------------------------------------------------------------------
 
 # Published keys: anyone can sign an admin token with them.

@@ -70,6 +70,7 @@ class ContainerEnvironment:
     env: dict[str, _Value] = field(default_factory=dict)           # env name -> value
     opaque: list[str] = field(default_factory=list)                # envFrom sources whose keys are unknown
     files: list[_ConfigFile] = field(default_factory=list)
+    startup_script: bool = False                                   # runs nacos-docker's docker-startup.sh
 
     def env_var(self, name: str) -> _Value | None:
         found = self.env.get(name)
@@ -415,7 +416,7 @@ def container_environment(ctx: _PodContext, container: dict, server: bool) -> Co
     _environment_variables(ctx, container, environment)
     image = as_text(container.get("image")) or ""
     version = nacos.image_version(image)
-    startup_script = server and uses_startup_script(container)
+    startup_script = environment.startup_script = server and uses_startup_script(container)
     _command_line(environment, container, startup_script)
     if startup_script:
         _startup_script_flags(environment, version)
@@ -461,7 +462,15 @@ def server_settings(environment: ContainerEnvironment, version: nacos.Version | 
         found = environment.first_property(props)
         if found is not None:
             settings[name] = found.setting()
+    if environment.startup_script and (version is None or version >= nacos.STARTUP_REQUIRED_ENV_SINCE):
+        for env_name in nacos.STARTUP_REQUIRED_ENV:   # the script checks the env itself, whatever the files say
+            found = environment.env_var(env_name)
+            settings[STARTUP_ENV_SETTING + env_name] = found.setting() if found is not None else Setting(
+                "", f"env {env_name} of container {environment.container} (not set)", Origin.POD_SPEC)
     return settings
+
+
+STARTUP_ENV_SETTING = "startup env "   # + env name: an env var nacos-docker's startup script insists on
 
 
 def client_settings(environment: ContainerEnvironment, annotations: dict) -> dict[str, Setting]:

@@ -7,6 +7,7 @@ from typing import Callable, Iterable
 
 from ..discovery import Topology, discover
 from ..model import Finding, ObjectRef, PodConfig, State
+from .. import nacos
 from ..nacos import is_true
 from ..shapes import as_dict
 from ..snapshot import Snapshot
@@ -80,3 +81,33 @@ def auth_enabled(settings: dict) -> bool | None:
     if setting.state is not State.KNOWN:
         return None
     return is_true(setting.value)
+
+
+def server_version(pod: PodConfig):
+    """The Nacos version a server pod runs (its own image: pods of an older revision may run an older one)."""
+    container = server_container(pod)
+    return nacos.image_version(container.image) if container is not None else None
+
+
+def _known_true(settings: dict, name: str) -> bool:
+    setting = settings.get(name)
+    return setting is not None and setting.state is State.KNOWN and is_true(setting.value)
+
+
+def console_auth(settings: dict, version) -> bool:
+    """3.x: auth for the console (on by default), which signs login tokens with the same key."""
+    return nacos.newest(version) and _known_true(settings, "console_auth_enabled")
+
+
+def key_needed_because(settings: dict, version) -> str | None:
+    return nacos.key_needed_because(version, auth_enabled(settings) is True, console_auth(settings, version))
+
+
+def identity_needed_because(settings: dict, version) -> str | None:
+    return nacos.identity_needed_because(version, auth_enabled(settings) is True, console_auth(settings, version),
+                                         _known_true(settings, "standalone"))
+
+
+def signs_tokens(settings: dict, version) -> bool:
+    """Whether the server issues and checks tokens: auth on, or (3.x) console auth on."""
+    return auth_enabled(settings) is True or console_auth(settings, version)

@@ -7,7 +7,8 @@ from ..catalog import finding
 from ..discovery import members
 from ..model import Finding, ObjectRef, PodConfig, ServerCluster, Severity, State
 from ..nacos import is_true
-from . import CheckContext, server_container, server_settings
+from . import (CheckContext, auth_enabled, key_needed_because, server_container, server_settings,
+               server_version)
 
 TEMPLATE_LABEL = "new pods from the current template"   # the StatefulSet template, as a group member
 
@@ -24,15 +25,27 @@ def describe_groups(groups: list[list[str]]) -> str:
 _SKIP = object()   # a member whose value cannot be compared (unknown, or reported as missing elsewhere)
 
 
-def _groups(server: ServerCluster, identity) -> dict[object, list[str]]:
-    """The cluster's members grouped by what `identity(settings)` returns."""
+def _groups(server: ServerCluster, identity, only=None) -> dict[object, list[str]]:
+    """The cluster's members grouped by what `identity(settings)` returns; `only(pod, settings)` picks members."""
     groups: dict[object, list[str]] = {}
     for pod in members(server):
         settings = server_settings(pod)
+        if only is not None and settings and not only(pod, settings):
+            continue
         value = identity(settings) if settings else _SKIP
         if value is not _SKIP:
             groups.setdefault(value, []).append(_label(server, pod))
     return groups
+
+
+def uses_key(pod: PodConfig, settings: dict) -> bool:
+    """A member whose key matters: one that needs it (or might: auth not known). A pod with auth off on a version
+    that ignores the key is left out, so a half-done auth rollout is NAG207 alone."""
+    return auth_enabled(settings) is None or key_needed_because(settings, server_version(pod)) is not None
+
+
+def uses_identity(pod: PodConfig, settings: dict) -> bool:
+    return auth_enabled(settings) is not False
 
 
 def _setting_identity(name: str):
@@ -68,16 +81,16 @@ def check_consistency(ctx: CheckContext) -> Iterable[Finding]:
         if len(auth) > 1:
             yield finding("NAG207", server.ref, cluster=server.ref, enabled=describe_groups([auth[True]]),
                           disabled=describe_groups([auth[False]]))
-        keys = _groups(server, _setting_identity("token_key"))
+        keys = _groups(server, _setting_identity("token_key"), uses_key)
         if len(keys) > 1 and not _mixed(keys):
             yield finding("NAG205", server.ref, cluster=server.ref, groups=describe_groups(list(keys.values())))
-        identity_keys = _groups(server, _setting_identity("identity_key"))
-        identity_values = _groups(server, _setting_identity("identity_value"))
+        identity_keys = _groups(server, _setting_identity("identity_key"), uses_identity)
+        identity_values = _groups(server, _setting_identity("identity_value"), uses_identity)
         differs = [label for label, groups in (("key", identity_keys), ("value", identity_values))
                    if len(groups) > 1 and not _mixed(groups)]
         if differs:
             both = _groups(server, lambda s: (_setting_identity("identity_key")(s),
-                                              _setting_identity("identity_value")(s)))
+                                              _setting_identity("identity_value")(s)), uses_identity)
             yield finding("NAG302", server.ref, cluster=server.ref, what=" and ".join(differs),
                           groups=describe_groups([g for k, g in both.items() if _SKIP not in k]))
 
@@ -88,7 +101,9 @@ def check_stale_keys(ctx: CheckContext) -> Iterable[Finding]:
         by_source: dict[tuple[ObjectRef, str], list[tuple[PodConfig, object]]] = {}
         for pod in server.pods:
             container = server_container(pod)
-            setting = container.settings.get("token_key") if container else None
+            if container is None or not uses_key(pod, container.settings):
+                continue
+            setting = container.settings.get("token_key")
             if setting is None or setting.carrier is None or setting.carrier.kind != "Secret" or not setting.key:
                 continue
             by_source.setdefault((setting.carrier, setting.key), []).append((pod, container.started_at))

@@ -5,9 +5,9 @@ from typing import Iterable
 
 from ..catalog import finding
 from ..model import Finding, ObjectRef, Origin, PodConfig, Reference, Severity, State
-from ..nacos import SENSITIVE_SETTINGS, is_true
+from ..nacos import SENSITIVE_SETTINGS, image_version
 from ..snapshot import ABSENT
-from . import CheckContext
+from . import CheckContext, signs_tokens
 
 SETTING_LABELS = {"token_key": "The token secret key", "identity_value": "The server identity value",
                   "password": "The Nacos password", "accessToken": "The Nacos access token"}
@@ -59,11 +59,10 @@ def check_references(ctx: CheckContext) -> Iterable[Finding]:
 
 
 def check_plaintext(ctx: CheckContext) -> Iterable[Finding]:
-    """Only where it matters: server credentials of an auth-enabled server, and client credentials."""
+    """Only where it matters: server credentials of a server that signs tokens, and client credentials."""
     for server in ctx.topology.servers:
         for container in server.template.containers:
-            auth = container.settings.get("auth_enabled")
-            if container.server and auth is not None and is_true(auth.value):
+            if container.server and signs_tokens(container.settings, image_version(container.image)):
                 yield from _plaintext(container.settings, server.ref, server.ref)
     for client in ctx.topology.clients:
         for container in client.template.containers:
