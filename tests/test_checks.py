@@ -233,6 +233,44 @@ def test_messages_name_objects_and_fixes():
     assert found.cluster.name == "nacos"
 
 
+MISSING_MOUNT = deployment("reports", [env("SPRING_CLOUD_NACOS_CONFIG_SERVER_ADDR", SERVER)],
+                           volumes=[{"name": "bootstrap", "configMap": {"name": "reports-bootstrap"}}])
+MISSING_MOUNT["spec"]["template"]["spec"]["containers"][0]["volumeMounts"] = [
+    {"name": "bootstrap", "mountPath": "/app/config"}]
+
+MESSAGE_CASES = [
+    # (id, objects, code, text the message must hold, text it must not hold)
+    ("a missing Secret key is named once", replace(HEALTHY, "Secret", "orders-nacos", secret(
+        "orders-nacos", {"username": "orders", "pasword": "x"})), "NAG102",
+     "env SPRING_CLOUD_NACOS_PASSWORD of container app in Deployment/shop/orders reads key 'password' of Secret "
+     "orders-nacos, which has no such key", "(Secret orders-nacos key"),
+    ("a mounted ConfigMap that does not exist is one reference: the volume", HEALTHY + [MISSING_MOUNT], "NAG103",
+     "volume bootstrap of container app in Deployment/shop/reports references ConfigMap reports-bootstrap",
+     "more reference"),
+    ("key mismatch on 2.2.1+ says what clients see: Invalid signature",
+     HEALTHY + pods_of(STS, [LATE] * 3, env_overrides={1: POD_ENV_KEY_B}), "NAG205",
+     'get 403 "Invalid signature"', "token invalid!."),
+    ("key mismatch on 2.2.0 (jjwt) says token invalid!", with_env("nacos", server_env(),
+                                                                    image="nacos/nacos-server:v2.2.0")
+     + pods_of(statefulset(image="nacos/nacos-server:v2.2.0"), [LATE] * 3, env_overrides={1: POD_ENV_KEY_B}),
+     "NAG205", 'get 403 "token invalid!"', "Invalid signature"),
+    ("identity mismatch reads as English", HEALTHY + [OLD_IDENTITY]
+     + pods_of(STS, [LATE] * 3, env_overrides={0: POD_ENV_OTHER_ID}), "NAG302",
+     "with different server identity values:", "identity value:"),
+    ("a token that is not a JWT", replace(HEALTHY, "Deployment", "orders", client(
+        [secret_env("NACOS_ACCESS_TOKEN", "orders-nacos", "password")])), "NAG501",
+     'is not a valid Nacos token, not a JWT (DecodeError): every request fails with 403 "token invalid!".', "(("),
+]
+
+
+@pytest.mark.parametrize("objects,code,wanted,unwanted", [c[1:] for c in MESSAGE_CASES],
+                         ids=[c[0] for c in MESSAGE_CASES])
+def test_messages_read_well(objects, code, wanted, unwanted):
+    snapshot = build_snapshot(copy.deepcopy(objects), complete=True)
+    [message] = [f.message for f in run_checks(CheckContext.build(snapshot, NOW)) if f.code == code]
+    assert wanted in message and unwanted not in message, message
+
+
 def test_group_message_names_pods():
     objects = HEALTHY + pods_of(STS, [LATE] * 3, env_overrides={1: POD_ENV_KEY_B})
     [found] = run_checks(CheckContext.build(build_snapshot(copy.deepcopy(objects), complete=True), NOW))

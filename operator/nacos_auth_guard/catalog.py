@@ -47,25 +47,25 @@ _ENTRIES = [
           "check's own namespace. Until that StatefulSet exists the check is Stalled."),
     Entry("NAG101", "SecretNotFound", ERROR, SECRETS_RESOLVED,
           "A referenced Secret does not exist",
-          "{where} of {obj} references Secret {name}, which does not exist in namespace {namespace}: {impact}.",
+          "{where} in {obj} references Secret {name}, which does not exist in namespace {namespace}: {impact}.",
           "create Secret {name} in namespace {namespace} with the keys the workload reads, or correct the reference.",
           "Kubernetes resolves secretKeyRef and envFrom when a container starts. A missing Secret keeps the pod in "
           "CreateContainerConfigError (or, with optional: true, starts it without the setting, e.g. with no "
           "password, which Nacos answers with 403 / unknown user)."),
     Entry("NAG102", "SecretKeyMissing", ERROR, SECRETS_RESOLVED,
           "A referenced Secret exists but lacks the key",
-          "{where} of {obj} reads key {key!r} of Secret {name}, which has no such key: {impact}.",
+          "{where} in {obj} reads key {key!r} of Secret {name}, which has no such key: {impact}.",
           "add key {key!r} to Secret {name} (kubectl edit secret {name} -n {namespace}) or correct the key name.",
           "A secretKeyRef to a key the Secret does not hold fails the container start like a missing Secret."),
     Entry("NAG103", "ConfigMapNotFound", ERROR, SECRETS_RESOLVED,
           "A referenced ConfigMap carrying auth settings does not exist",
-          "{where} of {obj} references ConfigMap {name}, which does not exist in namespace {namespace}: {impact}.",
+          "{where} in {obj} references ConfigMap {name}, which does not exist in namespace {namespace}: {impact}.",
           "create ConfigMap {name} in namespace {namespace}, or correct the reference.",
           "ConfigMaps that carry Nacos settings (env, envFrom, a mounted application.properties) must exist "
           "before the pod starts."),
     Entry("NAG104", "ConfigMapKeyMissing", ERROR, SECRETS_RESOLVED,
           "A referenced ConfigMap exists but lacks the key",
-          "{where} of {obj} reads key {key!r} of ConfigMap {name}, which has no such key: {impact}.",
+          "{where} in {obj} reads key {key!r} of ConfigMap {name}, which has no such key: {impact}.",
           "add key {key!r} to ConfigMap {name} or correct the key name.",
           "A configMapKeyRef to a missing key fails the container start."),
     Entry("NAG105", "PlaintextCredential", WARNING, SECRETS_RESOLVED,
@@ -106,7 +106,7 @@ _ENTRIES = [
     Entry("NAG205", "TokenKeyMismatch", ERROR, TOKEN_KEY_CONSISTENT,
           "Server pods of one cluster use different token keys",
           "{groups} of {obj} are configured with different token secret keys: a token issued by one group is "
-          "rejected by the other, so clients routed there get 403 token invalid!.",
+          "rejected by the other, so clients routed there get 403 \"{error}\".",
           "give every pod the same key (one Secret) and restart all pods of {obj} together.",
           "A token is signed by the node that issued it and verified by whichever node serves the next request."),
     Entry("NAG206", "TokenKeyStale", ERROR, TOKEN_KEY_CONSISTENT,
@@ -150,7 +150,7 @@ _ENTRIES = [
     Entry("NAG401", "ClientCredentialsMissing", ERROR, CLIENTS_CONFIGURED,
           "A client of an auth-enabled server sends no credentials",
           "{obj} talks to Nacos {server} (auth enabled) but sets no username/password or access token: "
-          "its requests fail with 403 (user not found! / token invalid!).",
+          "its requests fail with 403 \"user not found!\".",
           "set the client's username and password from a Secret (e.g. SPRING_CLOUD_NACOS_USERNAME and "
           "SPRING_CLOUD_NACOS_PASSWORD, or NACOS_USERNAME/NACOS_PASSWORD) or map your own env names with the "
           "annotation nacosguard.io/client-env.",
@@ -165,25 +165,26 @@ _ENTRIES = [
           "local] and pod DNS names."),
     Entry("NAG501", "AccessTokenMalformed", ERROR, TOKENS_VALID,
           "A static access token is not a valid Nacos token",
-          "The access token of {obj} ({where}) is not a valid Nacos token ({detail}): every request fails with "
+          "The access token of {obj} ({where}) is not a valid Nacos token, {detail}: every request fails with "
           "403 \"{error}\".",
           "configure username/password instead of a static token; the client then logs in and refreshes itself.",
           "Nacos tokens are JWTs signed with HMAC-SHA (HS256, or HS384/HS512 for longer keys) with sub (username) "
           "and exp claims; 2.2.1 and later accept only the exact header Nacos writes itself."),
     Entry("NAG502", "AccessTokenExpired", ERROR, TOKENS_VALID,
           "A static access token has expired",
-          "The access token of {obj} ({where}) {detail}: every request fails with 403 token expired!.",
+          "The access token of {obj} ({where}) {detail}: every request fails with 403 \"token expired!\".",
           "configure username/password instead of a static token; the client then logs in and refreshes itself.",
           "A static token is never refreshed; it stops working at its exp time."),
     Entry("NAG503", "AccessTokenExpiring", WARNING, TOKENS_VALID,
           "A static access token expires soon",
-          "The access token of {obj} ({where}) {detail}: after that every request fails with 403 token expired!.",
+          "The access token of {obj} ({where}) {detail}: after that every request fails with 403 "
+          "\"token expired!\".",
           "configure username/password instead of a static token before it expires.",
           "The warning window is --token-expiry-warning-days (spec.tokenExpiryWarningDays), 7 days by default."),
     Entry("NAG504", "AccessTokenSignatureInvalid", ERROR, TOKENS_VALID,
           "A static access token was signed with another key",
           "The access token of {obj} ({where}) was not signed with the token secret key of {server}: every "
-          "request fails with 403 token invalid!.",
+          "request fails with 403 \"{error}\".",
           "configure username/password instead of a static token, or issue a new token from this server.",
           "A token verifies only on nodes whose key signed it; a rotated key invalidates every static token."),
     Entry("NAG601", "ProbeLoginFailed", ERROR, PROBE_SUCCEEDED,

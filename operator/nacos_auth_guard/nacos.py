@@ -393,6 +393,12 @@ EXACT_HEADER_SINCE: Version = (2, 2, 1)
 NACOS_TOKEN_HEADERS = frozenset({"eyJhbGciOiJIUzI1NiJ9", "eyJhbGciOiJIUzM4NCJ9", "eyJhbGciOiJIUzUxMiJ9"})
 
 
+def signature_error(version: Version | None) -> str:
+    """What a node answers (403) to a token signed with another key: 2.2.1+ passes NacosSignatureAlgorithm's own
+    message through; before, NacosAuthManager mapped every jjwt failure but expiry to "token invalid!"."""
+    return "token invalid!" if version is not None and version < EXACT_HEADER_SINCE else "Invalid signature"
+
+
 @dataclass(frozen=True, slots=True)
 class TokenVerdict:
     problem: str | None        # None, "malformed", "expired", "expiring", "signature"
@@ -425,7 +431,8 @@ def check_token(token: str, key: bytes | None, now: datetime, warn_within_second
                 warnings.simplefilter("ignore", jwt.warnings.InsecureKeyLengthWarning)
                 jwt.decode(token, key, algorithms=list(TOKEN_ALGORITHMS), options={"verify_exp": False})
         except jwt.InvalidSignatureError:
-            return TokenVerdict("signature", "signature does not verify with the server's key", expires_at)
+            return TokenVerdict("signature", "signature does not verify with the server's key", expires_at,
+                                signature_error(version))
         except jwt.PyJWTError as error:
             return TokenVerdict("malformed", f"rejected ({type(error).__name__})", expires_at)
     remaining = exp - int(now.timestamp())

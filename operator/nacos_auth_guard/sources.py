@@ -149,9 +149,11 @@ class _PodContext:
 
 
 def _object_value(ctx: _PodContext, kind: str, name: str, key: str, optional: bool, where: str,
-                  mount: bool = False) -> _Value:
-    """The value of one key of a Secret/ConfigMap, as a container started now would see it."""
-    ctx.refer(kind, name, key, optional, where, mount=mount)
+                  mount: bool = False, reference: tuple[str | None, str] | None = None) -> _Value:
+    """The value of one key of a Secret/ConfigMap, as a container started now would see it. `reference`:
+    (key or None for the whole object, where) as the reference to report, when it differs from the value's."""
+    ref_key, ref_where = reference or (key, where)
+    ctx.refer(kind, name, ref_key, optional, ref_where, mount=mount)
     carrier = ObjectRef(kind, ctx.ref.namespace, name)
     origin = Origin.SECRET if kind == "Secret" else Origin.CONFIG_MAP
     obj = ctx.snapshot.lookup(kind, ctx.ref.namespace, name)
@@ -187,8 +189,7 @@ def _environment_variables(ctx: _PodContext, container: dict, environment: Conta
             if not isinstance(spec, dict) or not isinstance(spec.get("name"), str):
                 continue
             name, optional = spec["name"], spec.get("optional") is True
-            where = f"envFrom {kind} {name} of container {cname}"
-            ctx.refer(kind, name, None, optional, where, relevant=True)
+            ctx.refer(kind, name, None, optional, f"envFrom of container {cname}", relevant=True)
             obj = ctx.snapshot.lookup(kind, ctx.ref.namespace, name)
             if obj is None:
                 environment.opaque.append(f"{kind} {name}")
@@ -207,7 +208,8 @@ def _environment_variables(ctx: _PodContext, container: dict, environment: Conta
                 if isinstance(spec, dict) and isinstance(spec.get("name"), str) and isinstance(spec.get("key"), str):
                     environment.env[name] = _object_value(
                         ctx, kind, spec["name"], spec["key"], spec.get("optional") is True,
-                        f"env {name} ({kind} {spec['name']} key {spec['key']!r}) of container {cname}")
+                        f"env {name} ({kind} {spec['name']} key {spec['key']!r}) of container {cname}",
+                        reference=(spec["key"], f"env {name} of container {cname}"))
                     break
             else:  # fieldRef / resourceFieldRef: not an auth setting
                 environment.env.pop(name, None)
@@ -285,6 +287,8 @@ class _Mounted:
     name: str
     key: str
     optional: bool
+    volume: str
+    listed: bool        # the volume names the key (items), so a missing key is an error, not just no file
 
 
 def _mounted_files(ctx: _PodContext, container: dict) -> list[_Mounted]:
@@ -296,16 +300,17 @@ def _mounted_files(ctx: _PodContext, container: dict) -> list[_Mounted]:
         if volume is None:
             continue
         sub_path = as_text(mount.get("subPath"))
-        for kind, name, key, path, optional in _volume_files(ctx, volume):
+        for kind, name, key, path, optional, listed in _volume_files(ctx, volume):
             if sub_path:
                 if path == sub_path:
-                    files.append(_Mounted(mount["mountPath"], kind, name, key, optional))
+                    files.append(_Mounted(mount["mountPath"], kind, name, key, optional, volume["name"], listed))
             else:
-                files.append(_Mounted(posixpath.join(mount["mountPath"], path), kind, name, key, optional))
+                files.append(_Mounted(posixpath.join(mount["mountPath"], path), kind, name, key, optional,
+                                      volume["name"], listed))
     return files
 
 
-def _volume_files(ctx: _PodContext, volume: dict) -> Iterable[tuple[str, str, str, str, bool]]:
+def _volume_files(ctx: _PodContext, volume: dict) -> Iterable[tuple[str, str, str, str, bool, bool]]:
     sources = []
     if isinstance(volume.get("configMap"), dict):
         sources.append(("ConfigMap", volume["configMap"], volume["configMap"].get("name")))
@@ -325,23 +330,25 @@ def _volume_files(ctx: _PodContext, volume: dict) -> Iterable[tuple[str, str, st
         items = [i for i in as_list(spec.get("items")) if isinstance(i, dict) and isinstance(i.get("key"), str)]
         if items:
             for item in items:
-                yield kind, name, item["key"], as_text(item.get("path")) or item["key"], optional
+                yield kind, name, item["key"], as_text(item.get("path")) or item["key"], optional, True
             continue
         obj = ctx.snapshot.lookup(kind, ctx.ref.namespace, name)
         if obj is None or obj is ABSENT:
             # Keys unknown: offer each well-known config file name, so a mount of it is still noticed.
             for file_name in ("application.properties", "application.yml", "application.yaml", "bootstrap.yml",
                               "bootstrap.yaml", "bootstrap.properties"):
-                yield kind, name, file_name, file_name, optional
+                yield kind, name, file_name, file_name, optional, False
         else:
             for key in obj.data:
-                yield kind, name, key, key, optional
+                yield kind, name, key, key, optional, False
 
 
 def _config_file(ctx: _PodContext, mounted: _Mounted, cname: str) -> _ConfigFile:
     where = f"{mounted.path} ({mounted.kind} {mounted.name} key {mounted.key!r}) in container {cname}"
-    value = _object_value(ctx, mounted.kind, mounted.name, mounted.key, mounted.optional, where, mount=True)
-    ctx.relevant.add((mounted.kind, mounted.name, mounted.key))
+    ref_key = mounted.key if mounted.listed else None   # else: the whole object, the volume's one reference
+    value = _object_value(ctx, mounted.kind, mounted.name, mounted.key, mounted.optional, where, mount=True,
+                          reference=(ref_key, f"volume {mounted.volume} of container {cname}"))
+    ctx.relevant.add((mounted.kind, mounted.name, ref_key))
     if value.state is not State.KNOWN or value.value is None:
         return _ConfigFile(where, None if value.state in (State.UNKNOWN, State.UNREADABLE) else {})
     origin = Origin.SECRET if mounted.kind == "Secret" else Origin.CONFIG_MAP

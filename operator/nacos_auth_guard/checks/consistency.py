@@ -6,7 +6,7 @@ from typing import Iterable
 from ..catalog import finding
 from ..discovery import members
 from ..model import Finding, ObjectRef, PodConfig, ServerCluster, Severity, State
-from ..nacos import is_true
+from ..nacos import is_true, signature_error
 from . import (CheckContext, auth_enabled, key_needed_because, server_container, server_settings,
                server_version)
 
@@ -83,10 +83,11 @@ def check_consistency(ctx: CheckContext) -> Iterable[Finding]:
                           disabled=describe_groups([auth[False]]))
         keys = _groups(server, _setting_identity("token_key"), uses_key)
         if len(keys) > 1 and not _mixed(keys):
-            yield finding("NAG205", server.ref, cluster=server.ref, groups=describe_groups(list(keys.values())))
+            yield finding("NAG205", server.ref, cluster=server.ref, groups=describe_groups(list(keys.values())),
+                          error=signature_error(server.version))
         identity_keys = _groups(server, _setting_identity("identity_key"), uses_identity)
         identity_values = _groups(server, _setting_identity("identity_value"), uses_identity)
-        differs = [label for label, groups in (("key", identity_keys), ("value", identity_values))
+        differs = [label for label, groups in (("keys", identity_keys), ("values", identity_values))
                    if len(groups) > 1 and not _mixed(groups)]
         if differs:
             both = _groups(server, lambda s: (_setting_identity("identity_key")(s),
@@ -122,7 +123,8 @@ def check_stale_keys(ctx: CheckContext) -> Iterable[Finding]:
             if fresh:
                 yield finding("NAG206", server.ref, cluster=server.ref, **fields,
                               impact=f"they still run the previous key while {describe_groups([fresh])} run the "
-                                     f"new one, so clients routed between them get 403 token invalid!")
+                                     f"new one, so clients routed between them get 403 "
+                                     f"\"{signature_error(server.version)}\"")
             else:
                 yield finding("NAG206", server.ref, cluster=server.ref, severity=Severity.WARNING, **fields,
                               impact="every pod still runs the previous key, so nothing fails yet, but the next "
