@@ -228,3 +228,15 @@ def test_wrong_types_do_not_raise():
                         {"containers": containers, "volumes": [{"name": "v", "configMap": 3}, None]},
                         build_snapshot([]), server=True)
     assert len(config.containers) == 1
+
+
+@pytest.mark.parametrize("containers,objects,volumes,expected", [
+    ([nacos([secret_env("NACOS_AUTH_TOKEN", "auth", "token")])], [AUTH_SECRET], [],
+     "env NACOS_AUTH_TOKEN (Secret auth key 'token') of container nacos"),   # the image's file is not worth naming
+    ([nacos([secret_env("MY_KEY", "auth", "token")], **SUBPATH_MOUNT)], [PROPS, AUTH_SECRET], CONF_VOLUME,
+     "env MY_KEY (Secret auth key 'token') of container nacos via ${MY_KEY} in nacos.core.auth.plugin.nacos.token."
+     "secret.key in /home/nacos/conf/application.properties (ConfigMap nacos-conf key 'application.properties') in "
+     "container nacos"),
+], ids=["through the image's file", "through a mounted file"])
+def test_where_names_the_path_a_value_took(containers, objects, volumes, expected):
+    assert resolve(containers, objects, volumes=volumes)["token_key"].where == expected

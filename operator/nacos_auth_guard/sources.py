@@ -112,8 +112,10 @@ class ContainerEnvironment:
             name, default = whole.group(1), whole.group(2)
             found = self.env_var(name) or self.property(name, depth + 1)
             if found is not None:
-                return _Value(found.value, f"{found.where} via ${{{name}}} in {value.where}", found.origin,
-                              found.state, found.carrier, found.key)
+                # Through the image's own file is how every NACOS_* env var gets in: not worth saying.
+                where = found.where if value.origin is Origin.IMAGE_DEFAULT else (
+                    f"{found.where} via ${{{name}}} in {value.where}")
+                return _Value(found.value, where, found.origin, found.state, found.carrier, found.key)
             if default is None:
                 return _Value(None, f"{value.where} (${{{name}}} is not set)", value.origin, State.UNKNOWN)
             return _Value(default, f"default of ${{{name}}} in {value.where}", value.origin, State.KNOWN,
