@@ -254,6 +254,14 @@ MESSAGE_CASES = [
                                                                     image="nacos/nacos-server:v2.2.0")
      + pods_of(statefulset(image="nacos/nacos-server:v2.2.0"), [LATE] * 3, env_overrides={1: POD_ENV_KEY_B}),
      "NAG205", 'get 403 "token invalid!"', "Invalid signature"),
+    ("a split under OnDelete is fixed by deleting the pods, not by a rollout restart",
+     replace(HEALTHY, "StatefulSet", "nacos", statefulset(updateStrategy={"type": "OnDelete"}))
+     + pods_of(STS, [LATE] * 3, env_overrides={1: POD_ENV_KEY_B}), "NAG205",
+     "kubectl delete pod nacos-0 nacos-1 nacos-2 -n shop (its updateStrategy is OnDelete", "rollout restart statefulset"),
+    ("a stale key under RollingUpdate is fixed by a rollout restart",
+     replace(HEALTHY, "Secret", "nacos-auth", ROTATED_SECRET) + pods_of(STS, [EARLY, LATE, LATE]), "NAG206",
+     "Fix: restart all pods of StatefulSet/shop/nacos together so they all load the current key: kubectl rollout "
+     "restart statefulset/nacos -n shop.", "delete pod"),
     ("identity mismatch reads as English", HEALTHY + [OLD_IDENTITY]
      + pods_of(STS, [LATE] * 3, env_overrides={0: POD_ENV_OTHER_ID}), "NAG302",
      "with different server identity values:", "identity value:"),

@@ -10,7 +10,9 @@ from nacos_auth_guard.model import ObjectRef, Severity
 T0 = datetime(2026, 11, 24, 10, 0, tzinfo=timezone.utc)
 STS = ObjectRef("StatefulSet", "shop", "nacos")
 APP = ObjectRef("Deployment", "shop", "orders")
-MISMATCH = finding("NAG205", STS, cluster=STS, groups="pods {nacos-0} and {nacos-1}", error="Invalid signature")
+RESTART = "kubectl rollout restart statefulset/nacos -n shop"
+MISMATCH = finding("NAG205", STS, cluster=STS, groups="pods {nacos-0} and {nacos-1}", error="Invalid signature",
+                   restart=RESTART)
 NO_CREDS = finding("NAG401", APP, cluster=STS, server=str(STS))
 PLAINTEXT = finding("NAG105", APP, setting="The Nacos password", where="env X", origin="workload")
 UNKNOWN = finding("NAG402", APP, address="nacos.other")
@@ -82,7 +84,7 @@ def test_findings_are_bounded_and_most_severe_first():
 
 def test_messages_fit_the_api_limits():
     long = finding("NAG205", STS, cluster=STS, groups="pods {" + ", ".join(f"nacos-{i}" for i in range(400)) + "}",
-                   error="Invalid signature")
+                   error="Invalid signature", restart=RESTART)
     status = status_for([long])
     assert all(len(c["message"]) <= 1024 for c in status["conditions"])
     assert all(len(f["message"]) <= 1024 for f in status["findings"])

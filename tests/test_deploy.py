@@ -92,7 +92,8 @@ def test_crd_schema_accepts_specs_and_the_status_we_write():
                                 "intervalSeconds": 30, "timeoutSeconds": 5, "port": 8848, "scheme": "http"}}}
     jsonschema.validate(check, SCHEMA)
     sts = ObjectRef("StatefulSet", "shop", "nacos")
-    findings = [finding("NAG205", sts, cluster=sts, groups="pods {nacos-0} and {nacos-1}", error="Invalid signature"),
+    findings = [finding("NAG205", sts, cluster=sts, groups="pods {nacos-0} and {nacos-1}", error="Invalid signature",
+                        restart="kubectl rollout restart statefulset/nacos -n shop"),
                 finding("NAG402", ObjectRef("Deployment", "shop", "a"), address="x")]
     probing = (*CONCERNS, PROBE_SUCCEEDED)
     for stalled in (None, ("InvalidSpec", "spec.enforcement must be one of Deny, Warn, Audit")):

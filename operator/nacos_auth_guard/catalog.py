@@ -107,19 +107,19 @@ _ENTRIES = [
           "Server pods of one cluster use different token keys",
           "{groups} of {obj} are configured with different token secret keys: a token issued by one group is "
           "rejected by the other, so clients routed there get 403 \"{error}\".",
-          "give every pod the same key (one Secret) and restart all pods of {obj} together.",
+          "give every pod the same key (one Secret) and restart all pods of {obj} together: {restart}.",
           "A token is signed by the node that issued it and verified by whichever node serves the next request."),
     Entry("NAG206", "TokenKeyStale", ERROR, TOKEN_KEY_CONSISTENT,
           "Pods run a token key that is no longer the Secret's",
           "Secret {name} (key {key!r}) changed at {changed}, after {stale} of {obj} started: {impact}.",
-          "restart all pods of {obj} together (kubectl rollout restart statefulset/{sts} -n {namespace}) so "
-          "they all load the current key.",
+          "restart all pods of {obj} together so they all load the current key: {restart}.",
           "Env from a Secret is read once at container start; a rotated Secret reaches only pods started later."),
     Entry("NAG207", "AuthEnabledMismatch", ERROR, TOKEN_KEY_CONSISTENT,
           "Auth is on in some server pods and off in others",
           "Auth is enabled in {enabled} and disabled in {disabled} of {obj}: requests succeed or fail with 403 "
           "depending on the pod that serves them.",
-          "set nacos.core.auth.enabled (NACOS_AUTH_ENABLE) the same everywhere and restart all pods together.",
+          "set nacos.core.auth.enabled (NACOS_AUTH_ENABLE) the same everywhere and restart all pods together: "
+          "{restart}.",
           "Every node of a cluster must agree on whether auth is required."),
     Entry("NAG208", "UserAgentAuthBypass", ERROR, TOKEN_KEY_VALID,
           "Requests with a Nacos-Server user agent skip auth",
@@ -139,7 +139,7 @@ _ENTRIES = [
           "Server pods use different identity key/value",
           "{groups} of {obj} are configured with different server identity {what}: cluster-internal requests "
           "between them fail with 403 Invalid server identity key or value, and data stops syncing.",
-          "give every pod the same identity key and value (one Secret) and restart all pods together.",
+          "give every pod the same identity key and value (one Secret) and restart all pods together: {restart}.",
           "Each node sends its identity header on internal calls; a node with another identity rejects them."),
     Entry("NAG303", "IdentityWellKnown", ERROR, IDENTITY_CONSISTENT,
           "The server identity value is a published default",

@@ -125,9 +125,11 @@ def _server(sts: dict, pods: list[dict], snapshot: Snapshot) -> ServerCluster:
                 if namespace == ref.namespace and _selects(as_dict(service["spec"].get("selector")), labels)}
     if isinstance(sts["spec"].get("serviceName"), str):
         services.add(sts["spec"]["serviceName"])
+    strategy = as_dict(sts["spec"].get("updateStrategy"))
     return ServerCluster(ref, template, container.name if container else "",
                          nacos.image_version(container.image) if container else None, pod_configs,
-                         frozenset(services), (sts.get("status") or {}).get("updateRevision"))
+                         frozenset(services), (sts.get("status") or {}).get("updateRevision"),
+                         strategy.get("type") == "OnDelete")
 
 
 def _ordinal(name: str) -> tuple[int, str]:

@@ -90,6 +90,7 @@ class ServerCluster:
     pods: tuple[PodConfig, ...]
     service_names: frozenset[str]        # Services (same namespace) that select its pods
     update_revision: str | None = None
+    on_delete: bool = False              # updateStrategy OnDelete: a pod takes a new template only when deleted
 
 
 @dataclass(frozen=True, slots=True)

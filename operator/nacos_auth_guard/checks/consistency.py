@@ -17,6 +17,16 @@ def _label(server: ServerCluster, pod: PodConfig) -> str:
     return TEMPLATE_LABEL if pod is server.template else pod.ref.name
 
 
+def restart_command(server: ServerCluster) -> str:
+    """How to restart every pod of a StatefulSet: a rollout restart, or deleting the pods when OnDelete."""
+    ref = server.ref
+    if not server.on_delete:
+        return f"kubectl rollout restart statefulset/{ref.name} -n {ref.namespace}"
+    pods = " ".join(pod.ref.name for pod in server.pods) or f"{ref.name}-0 {ref.name}-1 ..."
+    return (f"kubectl delete pod {pods} -n {ref.namespace} (its updateStrategy is OnDelete, so a rollout restart "
+            f"alone replaces no pod)")
+
+
 def describe_groups(groups: list[list[str]]) -> str:
     """[["nacos-0", "nacos-2"], ["nacos-1"]] -> "pods {nacos-0, nacos-2} and {nacos-1}"."""
     return "pods " + " and ".join("{" + ", ".join(group) + "}" for group in groups)
@@ -80,11 +90,11 @@ def check_consistency(ctx: CheckContext) -> Iterable[Finding]:
         auth = _groups(server, _auth_identity)
         if len(auth) > 1:
             yield finding("NAG207", server.ref, cluster=server.ref, enabled=describe_groups([auth[True]]),
-                          disabled=describe_groups([auth[False]]))
+                          disabled=describe_groups([auth[False]]), restart=restart_command(server))
         keys = _groups(server, _setting_identity("token_key"), uses_key)
         if len(keys) > 1 and not _mixed(keys):
             yield finding("NAG205", server.ref, cluster=server.ref, groups=describe_groups(list(keys.values())),
-                          error=signature_error(server.version))
+                          error=signature_error(server.version), restart=restart_command(server))
         identity_keys = _groups(server, _setting_identity("identity_key"), uses_identity)
         identity_values = _groups(server, _setting_identity("identity_value"), uses_identity)
         differs = [label for label, groups in (("keys", identity_keys), ("values", identity_values))
@@ -93,6 +103,7 @@ def check_consistency(ctx: CheckContext) -> Iterable[Finding]:
             both = _groups(server, lambda s: (_setting_identity("identity_key")(s),
                                               _setting_identity("identity_value")(s)), uses_identity)
             yield finding("NAG302", server.ref, cluster=server.ref, what=" and ".join(differs),
+                          restart=restart_command(server),
                           groups=describe_groups([g for k, g in both.items() if _SKIP not in k]))
 
 
@@ -119,7 +130,7 @@ def check_stale_keys(ctx: CheckContext) -> Iterable[Finding]:
             if not stale:
                 continue
             fields = dict(name=secret.name, key=key, changed=f"{changed:%Y-%m-%dT%H:%M:%SZ}",
-                          stale=describe_groups([stale]), sts=server.ref.name)
+                          stale=describe_groups([stale]), restart=restart_command(server))
             if fresh:
                 yield finding("NAG206", server.ref, cluster=server.ref, **fields,
                               impact=f"they still run the previous key while {describe_groups([fresh])} run the "
