@@ -164,3 +164,41 @@ def test_examples_readme_lists_each_file_and_its_codes():
             rows[match.group(1)] = set(re.findall(r"NAG\d{3}", match.group(3)))
     assert rows == {file: {code for table in (EXPECTED, STRICT_EXTRA, LATE_EXTRA) for code, _ in table.get(file, [])}
                     for file in EXPECTED}
+
+
+SENSITIVE_NAME = re.compile(r"token|password|pasword|identity-value|IDENTITY_VALUE|secret\.key|identity\.value", re.I)
+
+
+def example_secrets() -> set[str]:
+    """Every key, password, token and identity value written in the examples: in Secrets, env literals and
+    config files (usernames and identity key names are not secret, and show up as object names)."""
+    import base64
+    values: set[str] = set()
+    for obj in read_manifests([str(EXAMPLES)]).objects:
+        if obj["kind"] == "Secret":
+            for key, value in (obj.get("stringData") or {}).items():
+                if SENSITIVE_NAME.search(key):
+                    values.add(value)
+            for key, value in (obj.get("data") or {}).items():
+                if SENSITIVE_NAME.search(key):
+                    values.add(base64.b64decode(value).decode())
+        for line in json.dumps(obj).replace("\\n", "\n").splitlines():
+            match = re.search(r"(?:secret\.key|identity\.value|password)[=:]\s*([^\s\"$]{8,})", line)
+            if match:
+                values.add(match.group(1))
+        for container in json.dumps(obj).split('"env": ')[1:]:
+            for name, value in re.findall(r'"name": "([A-Z_]+)", "value": "([^"]*)"', container):
+                if SENSITIVE_NAME.search(name):
+                    values.add(value)
+    return {value for value in values if len(value) >= 8}
+
+
+@pytest.mark.parametrize("fmt", ["text", "json", "sarif"])
+def test_no_example_secret_in_any_output(capsys, fmt):
+    from support import canary
+    secrets = example_secrets()
+    assert len(secrets) > 40   # the Secrets, literals and files of every example were read
+    main(["lint", str(EXAMPLES), "-o", fmt, "--strict-refs", "--now", LATE, "--color", "always"])
+    out, err = capsys.readouterr()
+    leaks = sorted(form for secret in secrets for form in canary.forbidden_forms(secret) if form in out + err)
+    assert not leaks, f"lint -o {fmt} shows secret material, e.g. {leaks[0][:10]}..."
