@@ -47,12 +47,12 @@ OLD_DEFAULT_KEY = "SecretKey0123456789012345678901234567890123456789012345678901
 # So JAVA_OPT holds JVM options, JAVA_OPT_EXT program arguments (only --key=value counts; a -D there is ignored),
 # JAVA_OPTS is not read, and a container `command` replaces the script altogether (nacos-docker, v2.0.3 to v3.2.3).
 NACOS_DOCKER_CONF_PATH = "/home/nacos/conf/application.properties"
-STARTUP_JVM_OPTION_ENV = ("JAVA_OPT",)
 STARTUP_PROGRAM_ARGUMENT_ENV = ("JAVA_OPT_EXT",)
+STARTUP_UNREAD_ENV = ("JAVA_OPTS",)
 # Env the script turns into -D flags when non-empty (v2.0.3+; the admin and console switches from v3.0.1), so they
 # beat the config files and env. NACOS_AUTH_ENABLE never went through application.properties.
 STARTUP_FLAGS: tuple[tuple[str, str, Version], ...] = (
-    ("NACOS_AUTH_ENABLE", AUTH_ENABLED, (0,)),
+    ("NACOS_AUTH_ENABLE", AUTH_ENABLED, (0,)),            # every image version
     ("NACOS_AUTH_ADMIN_ENABLE", ADMIN_AUTH_ENABLED, (3, 0, 1)),
     ("NACOS_AUTH_CONSOLE_ENABLE", CONSOLE_AUTH_ENABLED, (3, 0, 1)),
 )

@@ -231,7 +231,7 @@ def _command_line(environment: ContainerEnvironment, container: dict, startup_sc
             for token in _split(word):  # `sh -c "java -Dx=y ..."` carries flags inside one word
                 _option(environment, token, f"the command/args of container {cname}")
     for name in JAVA_OPTION_ENV:
-        if startup_script and name == "JAVA_OPTS":
+        if startup_script and name in nacos.STARTUP_UNREAD_ENV:
             continue
         kinds = ("--",) if startup_script and name in nacos.STARTUP_PROGRAM_ARGUMENT_ENV else (
             ("-D",) if startup_script else ("-D", "--"))
