@@ -153,3 +153,20 @@ def test_console_script_runs(tmp_path):
     result = subprocess.run([sys.executable, "-m", "nacos_auth_guard.cli", "lint", path, "-o", "json"],
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 1 and json.loads(result.stdout)["findings"][0]["code"] == "NAG401"
+
+
+def test_lint_pauses_the_cyclic_gc_and_restores_it(tmp_path, capsys, monkeypatch):
+    import gc
+    seen = []
+    from nacos_auth_guard import cli
+    original = cli.check_objects
+    monkeypatch.setattr(cli, "check_objects", lambda *a, **k: (seen.append(gc.isenabled()), original(*a, **k))[1])
+    assert gc.isenabled()
+    lint(capsys, write(tmp_path, "ok.yaml", healthy_cluster()))
+    assert seen == [False] and gc.isenabled()
+    gc.disable()
+    try:   # a caller that had it off keeps it off
+        lint(capsys, write(tmp_path, "ok.yaml", healthy_cluster()))
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

@@ -10,6 +10,7 @@ compared and checked, and never leaves the engine.
 """
 from __future__ import annotations
 
+import functools
 import posixpath
 import re
 import shlex
@@ -403,14 +404,16 @@ def _flatten(node: object, prefix: str, out: dict[str, str], depth: int = 0) -> 
             out[prefix] = text
 
 
-def _image_files(version: nacos.Version | None, image: str, mounted_over: bool) -> list[_ConfigFile]:
+@functools.lru_cache(maxsize=256)
+def _image_files(version: nacos.Version | None, image: str, mounted_over: bool) -> tuple[_ConfigFile, ...]:
     """The image's own configuration, lowest precedence last: nacos-docker's conf file (unless a file is mounted
-    over it) and the defaults built into nacos-server.jar (always loaded, beneath everything)."""
+    over it) and the defaults built into nacos-server.jar (always loaded, beneath everything). Cached: the same for
+    every pod of an image, and nothing reads them but lookups."""
     layers = [] if mounted_over else [(f"the image's {nacos.NACOS_DOCKER_CONF_PATH} ({image})",
                                        nacos.docker_properties(version))]
     layers.append((f"the defaults built into nacos-server.jar ({image})", nacos.builtin_properties(version)))
-    return [_ConfigFile(where, {normalize(prop): _Value(text, where, Origin.IMAGE_DEFAULT)
-                                for prop, text in properties.items()}) for where, properties in layers]
+    return tuple(_ConfigFile(where, {normalize(prop): _Value(text, where, Origin.IMAGE_DEFAULT)
+                                     for prop, text in properties.items()}) for where, properties in layers)
 
 
 # --- per container --------------------------------------------------------------------------------------------------
