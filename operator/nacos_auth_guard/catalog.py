@@ -75,7 +75,7 @@ _ENTRIES = [
           "Token keys, identity values, passwords and access tokens belong in Secrets, which RBAC can restrict; "
           "pod specs and ConfigMaps are readable far more widely."),
     Entry("NAG201", "TokenKeyMissing", ERROR, TOKEN_KEY_VALID,
-          "Auth is on but no token secret key is set",
+          "The server needs a token secret key and has none",
           "{obj} sets no token secret key ({properties}) although {why}: {impact}.",
           "set NACOS_AUTH_TOKEN from a Secret holding a random key, e.g. "
           "kubectl create secret generic nacos-auth -n {namespace} --from-literal=token=$(openssl rand -base64 32).",
@@ -129,7 +129,7 @@ _ENTRIES = [
           "The user-agent whitelist is the CVE-2021-29441 bypass; server identity replaced it in 1.4.1, and 3.0 "
           "no longer reads the setting."),
     Entry("NAG301", "IdentityMissing", ERROR, IDENTITY_CONSISTENT,
-          "Auth is on but the server identity is not set",
+          "The server needs a server identity and has none",
           "{obj} sets no server identity {missing} although {why}: {impact}.",
           "set NACOS_AUTH_IDENTITY_KEY and NACOS_AUTH_IDENTITY_VALUE from a Secret, the same on every pod.",
           "Nodes authenticate cluster-internal requests with the identity key/value header. Since 2.2.1 a server "
