@@ -262,6 +262,13 @@ MESSAGE_CASES = [
      replace(HEALTHY, "Secret", "nacos-auth", ROTATED_SECRET) + pods_of(STS, [EARLY, LATE, LATE]), "NAG206",
      "Fix: restart all pods of StatefulSet/shop/nacos together so they all load the current key: kubectl rollout "
      "restart statefulset/nacos -n shop.", "delete pod"),
+    ("v2.1.0 ignores NACOS_AUTH_TOKEN: the fix is an upgrade", with_env("nacos", server_env(),
+                                                                          image="nacos/nacos-server:v2.1.0"), "NAG204",
+     "(the image ignores NACOS_AUTH_TOKEN: its application.properties feeds it into nacos.core.auth.default.token."
+     "secret.key, which Nacos 2.1.0 does not read; alibaba/nacos#9830)", "Fix: replace"),
+    ("an old image's default key says it is the default", with_env("nacos", [env("NACOS_AUTH_ENABLE", "true")],
+                                                                    image="nacos/nacos-server:v2.0.3"), "NAG204",
+     "is a published default value (the image's default: nothing sets the key)", "ignores"),
     ("identity mismatch reads as English", HEALTHY + [OLD_IDENTITY]
      + pods_of(STS, [LATE] * 3, env_overrides={0: POD_ENV_OTHER_ID}), "NAG302",
      "with different server identity values:", "identity value:"),

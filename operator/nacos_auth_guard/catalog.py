@@ -98,10 +98,10 @@ _ENTRIES = [
           "start, older versions when the first login signs a token."),
     Entry("NAG204", "TokenKeyWellKnown", ERROR, TOKEN_KEY_VALID,
           "The token secret key is a published default",
-          "The token secret key of {obj} ({where}) is a published default value: anyone can forge an admin "
+          "The token secret key of {obj} ({where}) is a published default value{why}: anyone can forge an admin "
           "token for this cluster.",
-          "replace it with a random key (`openssl rand -base64 32`) stored in a Secret, and restart all server "
-          "pods together.",
+          "{remedy}replace it with a random key (`openssl rand -base64 32`) stored in a Secret, and restart all "
+          "server pods together.",
           "Published keys (the pre-2.2.0.1 default, documentation and chart examples) let anyone sign tokens."),
     Entry("NAG205", "TokenKeyMismatch", ERROR, TOKEN_KEY_CONSISTENT,
           "Server pods of one cluster use different token keys",

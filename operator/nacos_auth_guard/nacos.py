@@ -248,6 +248,11 @@ def image_version(image: str) -> Version | None:
     return tuple(int(part) for part in match.group(1).split(".")) if match else None
 
 
+def image_maps_token_env(version: Version | None) -> bool:
+    """Whether the image's file feeds NACOS_AUTH_TOKEN into the property its server reads (not so on v2.1.0)."""
+    return any(prop in docker_properties(version) for prop in token_key_properties(version))
+
+
 def token_key_properties(version: Version | None) -> tuple[str, ...]:
     """The property name the server reads its key from (see TOKEN_KEY)."""
     return (TOKEN_KEY_OLD,) if version is not None and version < PLUGIN_KEY_SINCE else (TOKEN_KEY,)

@@ -6,7 +6,7 @@ from typing import Iterable
 
 from .. import nacos
 from ..catalog import finding
-from ..model import Finding, ServerCluster, Severity, State
+from ..model import Finding, Origin, ServerCluster, Severity, State
 from ..sources import STARTUP_ENV_SETTING
 from . import CheckContext, auth_enabled, identity_needed_because, key_needed_because, server_settings
 
@@ -48,7 +48,7 @@ def check_token_key(ctx: CheckContext) -> Iterable[Finding]:
         if key.state is not State.KNOWN:
             continue
         if nacos.is_well_known_key(key.value, server.version):
-            yield finding("NAG204", server.ref, cluster=server.ref, where=key.where)
+            yield finding("NAG204", server.ref, cluster=server.ref, where=key.where, **_well_known_context(key, server))
         decoding = nacos.decode_key(key.value, server.version)
         if not decoding.base64:
             fallback = decoding.key is not None
@@ -58,6 +58,20 @@ def check_token_key(ctx: CheckContext) -> Iterable[Finding]:
         if decoding.key is not None and len(decoding.key) < nacos.MIN_KEY_BYTES:
             yield finding("NAG203", server.ref, cluster=server.ref, where=key.where, length=len(decoding.key),
                           impact=nacos.missing_key_impact(server.version))
+
+
+def _well_known_context(key, server: ServerCluster) -> dict:
+    """An image default needs saying so; on an image whose file feeds NACOS_AUTH_TOKEN into a property its server
+    does not read, setting the env changes nothing, and upgrading is the fix."""
+    if key.origin is not Origin.IMAGE_DEFAULT:
+        return {"why": "", "remedy": ""}
+    if not nacos.image_maps_token_env(server.version):
+        return {"why": " (the image ignores NACOS_AUTH_TOKEN: its application.properties feeds it into "
+                       f"{nacos.TOKEN_KEY_OLD}, which {nacos.version_label(server.version)} does not read; "
+                       "alibaba/nacos#9830)",
+                "remedy": "upgrade the image (v2.1.1 or later maps NACOS_AUTH_TOKEN to the property the server "
+                          "reads), then "}
+    return {"why": " (the image's default: nothing sets the key)", "remedy": ""}
 
 
 def _fallback_impact(server: ServerCluster) -> str:
