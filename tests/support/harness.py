@@ -32,6 +32,11 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def _accepts(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
 def wait_for(predicate, timeout: float = 10.0, interval: float = 0.02, message: str = "condition"):
     deadline = time.monotonic() + timeout
     last_error = None
@@ -100,7 +105,9 @@ class Cluster:
 
     # --- the operator -------------------------------------------------------------------------------------------------
     def start_operator(self, *, auto_discover: bool = True, resync_seconds: float = 300.0, webhooks: bool = True,
-                       namespaces: list[str] | None = None, timeout: float = 20.0) -> None:
+                       namespaces: list[str] | None = None, timeout: float = 20.0, webhook_only: bool = False,
+                       webhook_cert: str | None = None, webhook_key: str | None = None,
+                       webhook_exclude_namespaces: frozenset[str] = frozenset({"kube-system"})) -> None:
         import kopf
 
         from nacos_auth_guard.kube import handlers, kubeapi, settings
@@ -113,7 +120,11 @@ class Cluster:
         settings.CONFIG.resync_seconds = resync_seconds
         settings.CONFIG.webhook_port = self.webhook_port
         settings.CONFIG.webhook_address = "127.0.0.1"
-        settings.CONFIG.webhook_cert = settings.CONFIG.webhook_key = None
+        settings.CONFIG.webhook_cert, settings.CONFIG.webhook_key = webhook_cert, webhook_key
+        settings.CONFIG.webhook_exclude_namespaces = webhook_exclude_namespaces
+        settings.CONFIG.webhook_only = webhook_only
+        if webhook_only:
+            settings.CONFIG.auto_discover = False
         settings.CONFIG.metrics_port = None
         self._stop = threading.Event()
         ready = threading.Event()
@@ -137,6 +148,8 @@ class Cluster:
                  message="the operator to start")
         if self.operator_errors:
             raise self.operator_errors[0]
+        if webhooks:   # kopf opens the webhook port only after its resource scan, a moment after "ready"
+            wait_for(lambda: _accepts(self.webhook_port), timeout, message="the webhook port to open")
 
     def stop_operator(self) -> None:
         if self.operator_thread is not None:

@@ -31,8 +31,17 @@ def add_commands(commands) -> None:
     run.add_argument("--metrics-port", type=int, default=None, help="serve Prometheus metrics on this port")
     run.add_argument("--webhook-port", type=int, default=None,
                      help="serve the validating admission webhooks on this port (default: off)")
-    run.add_argument("--webhook-cert", default=None, help="TLS certificate file (PEM) for the webhook server")
-    run.add_argument("--webhook-key", default=None, help="TLS private key file (PEM) for the webhook server")
+    run.add_argument("--webhook-address", default="0.0.0.0", help="listen address of the webhooks (default: 0.0.0.0)")
+    run.add_argument("--webhook-cert", default=None,
+                     help="TLS certificate file (PEM) for the webhooks; re-read when it changes (cert-manager)")
+    run.add_argument("--webhook-key", default=None, help="TLS private key file (PEM) for the webhooks")
+    run.add_argument("--webhook-exclude-namespaces", type=_names, default=frozenset({"kube-system"}),
+                     metavar="NS[,NS]", help="answer reviews of objects in these namespaces without checking them; "
+                                             "keep in step with the webhook configuration's namespaceSelector "
+                                             "(default: kube-system)")
+    run.add_argument("--webhook-only", action="store_true",
+                     help="serve only the webhooks (a Deployment of its own): indexes, no status writes, no Events, "
+                          "no NacosAuthChecks created; needs --webhook-port")
     run.add_argument("--resync-seconds", type=float, default=300.0,
                      help="re-evaluate every check this often (default: 300)")
     run.add_argument("--log-format", choices=("json", "plain", "full"), default="json")
@@ -62,8 +71,14 @@ def run_command(args: argparse.Namespace) -> int:
     CONFIG.metrics_port = args.metrics_port
     CONFIG.resync_seconds = args.resync_seconds
     CONFIG.webhook_port, CONFIG.webhook_cert, CONFIG.webhook_key = args.webhook_port, args.webhook_cert, args.webhook_key
-    if (args.webhook_cert is None) != (args.webhook_key is None):
-        print("nacos-auth-guard: --webhook-cert and --webhook-key go together", file=sys.stderr)
+    CONFIG.webhook_address = args.webhook_address
+    CONFIG.webhook_exclude_namespaces = args.webhook_exclude_namespaces
+    CONFIG.webhook_only = args.webhook_only
+    if args.webhook_only:
+        CONFIG.auto_discover = False
+    problem = _webhook_problem(args)
+    if problem:
+        print(f"nacos-auth-guard: {problem}", file=sys.stderr)
         return 2
     if CONFIG.webhook_port is not None:
         from . import webhooks  # noqa: F401 - kopf refuses validate handlers without a webhook server
@@ -73,6 +88,26 @@ def run_command(args: argparse.Namespace) -> int:
     kopf.run(standalone=True, clusterwide=not CONFIG.namespaces, namespaces=CONFIG.namespaces,
              liveness_endpoint=args.liveness)
     return 0
+
+
+def _names(text: str) -> frozenset[str]:
+    return frozenset(name.strip() for name in text.split(",") if name.strip())
+
+
+def _webhook_problem(args: argparse.Namespace) -> str | None:
+    """Refuse at start what would otherwise fail later inside kopf: a missing or unloadable key pair."""
+    import ssl
+    if args.webhook_only and args.webhook_port is None:
+        return "--webhook-only needs --webhook-port"
+    if (args.webhook_cert is None) != (args.webhook_key is None):
+        return "--webhook-cert and --webhook-key go together"
+    if args.webhook_cert is not None:
+        try:
+            ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(args.webhook_cert, args.webhook_key)
+        except (OSError, ssl.SSLError) as error:
+            return (f"cannot load the webhook certificate {args.webhook_cert} with key {args.webhook_key}: "
+                    f"{getattr(error, 'strerror', None) or error.__class__.__name__}")
+    return None
 
 
 def _list(client, path: str) -> tuple[int, list[dict]]:

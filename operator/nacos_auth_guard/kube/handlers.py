@@ -163,6 +163,8 @@ class Reconciler:
 
     # marking
     def mark(self, key: tuple[str, str], force: bool = False) -> None:
+        if CONFIG.webhook_only:
+            return   # the indexes serve the webhooks; another process owns status and Events
         self.ensure_running()
         self.dirty.add(key)
         if force:
@@ -408,7 +410,7 @@ async def statefulset_changed(namespace, name, body, type, logger, **_):
     if not RECONCILER:
         return
     RECONCILER.namespace_changed(namespace)
-    if type == "DELETED" or not CONFIG.auto_discover:
+    if type == "DELETED" or not CONFIG.auto_discover or CONFIG.webhook_only:
         return
     raw = _raw(body)
     annotations = as_dict(as_dict(raw.get("metadata")).get("annotations"))

@@ -20,6 +20,10 @@ class OperatorConfig:
     webhook_address: str = "0.0.0.0"
     webhook_cert: str | None = None   # PEM files (cert-manager's Secret); re-read when they change
     webhook_key: str | None = None
+    # Answered without a check even if the apiserver calls us for them (the configuration's namespaceSelector
+    # excludes them too): a broken operator must never be able to block the namespaces that could repair it.
+    webhook_exclude_namespaces: frozenset[str] = frozenset({"kube-system"})
+    webhook_only: bool = False        # indexes and webhooks only: no status writes, no Events, no created checks
 
 
 CONFIG = OperatorConfig()
@@ -27,12 +31,14 @@ CONFIG = OperatorConfig()
 
 def configure_kopf(settings) -> None:
     """kopf settings every entry point shares (run, tests, benchmarks)."""
-    import kopf
     if CONFIG.webhook_port is not None:
-        settings.admission.server = kopf.WebhookServer(
-            addr=CONFIG.webhook_address, port=CONFIG.webhook_port, certfile=CONFIG.webhook_cert,
-            pkeyfile=CONFIG.webhook_key, insecure=CONFIG.webhook_cert is None)
+        from .admission_server import AdmissionServer
+        from .webhooks import ROUTES
+        settings.admission.server = AdmissionServer(addr=CONFIG.webhook_address, port=CONFIG.webhook_port,
+                                                    routes=ROUTES, certfile=CONFIG.webhook_cert,
+                                                    keyfile=CONFIG.webhook_key)
         settings.admission.managed = None   # deploy/ ships the ValidatingWebhookConfiguration
+    settings.posting.enabled = not CONFIG.webhook_only
     settings.posting.reporting_component = COMPONENT
     settings.posting.event_name_prefix = f"{COMPONENT}-"
     settings.posting.level = logging.INFO

@@ -2,19 +2,21 @@
 no Events, no status, no state; a dry-run request is answered exactly like a real one.
 
 The ValidatingWebhookConfiguration is ours (deploy/webhook), so kopf does not manage one; its paths are the
-handler ids below.
+handler ids below (ROUTES), served by kube/admission_server.py.
 """
 from __future__ import annotations
 
 import logging
+import time
 from datetime import datetime, timezone
 
 import kopf
 
-from ..admission import decide, with_change
+from ..admission import Decision, decide, with_change
 from ..evaluation import InvalidSpec, parse_spec
 from ..shapes import as_dict
-from . import handlers
+from . import handlers, metrics
+from .settings import CONFIG
 
 logger = logging.getLogger("nacos_auth_guard.admission")
 
@@ -25,49 +27,63 @@ WATCHED = (
     ("", "v1", "secrets", "Secret", ("CREATE", "UPDATE", "DELETE"), "data"),
     ("", "v1", "configmaps", "ConfigMap", ("CREATE", "UPDATE", "DELETE"), "data"),
 )
+ROUTES = {f"validate-{plural}": (group, version, plural) for group, version, plural, *_ in WATCHED}
 
 
-def _decide(kind: str, path: str, namespace: str, name: str, operation: str, new: dict | None,
-            warnings: list) -> None:
-    """Appends the warnings to kopf's list; raises kopf.AdmissionError to refuse."""
-    reconciler = handlers.RECONCILER
-    if reconciler is None or not namespace or not name:
-        return   # not ready yet, or a cluster-scoped object: allow (failurePolicy decides when we are down)
+def _governing_checks(reconciler, namespace: str) -> tuple[list[dict], frozenset[str]]:
+    """The NacosAuthChecks whose scope includes `namespace`, and the union of their scopes."""
     checks, scope = [], frozenset()
     for _, store in list(reconciler.indices["check_index"].items()):
         for _, body in store:
             try:
                 spec = parse_spec(body)
             except InvalidSpec:
-                continue
+                continue   # a broken check governs nothing; its status says why
             check_scope = reconciler.scope_of(spec.namespace, spec.namespace_selector)
             if namespace in check_scope:
                 checks.append(body)
                 scope |= check_scope
+    return checks, scope
+
+
+def _decide(kind: str, path: str, namespace: str, name: str, operation: str, new: dict | None) -> Decision | None:
+    """None: not ours to judge (excluded namespace, no governing check, operator not ready)."""
+    reconciler = handlers.RECONCILER
+    if reconciler is None or not namespace or not name or namespace in CONFIG.webhook_exclude_namespaces:
+        return None   # not ready, cluster-scoped, or a namespace the configuration excludes: allow unchecked
+    checks, scope = _governing_checks(reconciler, namespace)
     if not checks:
-        return
+        return None
     now = datetime.now(timezone.utc)
     before = reconciler.snapshot(scope)
-    after = with_change(before, kind, namespace, name, None if operation == "DELETE" else new, now)
-    decision = decide(checks, before, after, now, object_path=path if operation != "DELETE" else "metadata.name")
-    warnings.extend(decision.warnings)
-    if decision.findings:
-        logger.info("%s %s %s/%s: %d new finding(s) (%s), %s", operation, kind, namespace, name,
-                    len(decision.findings), ",".join(sorted({f.code for f in decision.findings})),
-                    "allowed" if decision.allowed else "denied")
-    if not decision.allowed:
-        raise kopf.AdmissionError(decision.message, code=403)
+    after = with_change(before, kind, namespace, name, new, now)
+    return decide(checks, before, after, now, object_path=path if operation != "DELETE" else "metadata.name")
 
 
 def _register(group: str, version: str, plural: str, kind: str, operations: tuple[str, ...], path: str) -> None:
     resource = (group, version, plural) if group else (version, plural)
 
+    # async: it reads the indexes the event loop updates (kopf runs sync handlers in a thread pool).
     @kopf.on.validate(*resource, id=f"validate-{plural}", operations=operations, side_effects=False)
-    def validate(body, old, operation, namespace, name, warnings, **_):
+    async def validate(body, old, operation, namespace, name, warnings, dryrun, **_):
+        started = time.perf_counter()
         new = dict(body) if operation != "DELETE" else None
         metadata = as_dict((new or dict(old or {})).get("metadata"))
-        _decide(kind, path, namespace or metadata.get("namespace"), name or metadata.get("name"), operation, new,
-                warnings)
+        namespace, name = namespace or metadata.get("namespace"), name or metadata.get("name")
+        decision = _decide(kind, path, namespace, name, operation, new)
+        outcome = ("skipped" if decision is None else "denied" if not decision.allowed
+                   else "warned" if decision.warnings else "allowed")
+        metrics.ADMISSIONS.labels(resource=plural, outcome=outcome).inc()
+        metrics.ADMISSION_SECONDS.observe(time.perf_counter() - started)
+        if decision is None:
+            return
+        warnings.extend(decision.warnings)
+        if decision.findings:
+            logger.info("%s%s %s %s/%s: %d new finding(s) (%s), %s", operation, " (dry run)" if dryrun else "", kind,
+                        namespace, name, len(decision.findings),
+                        ",".join(sorted({f.code for f in decision.findings})), outcome)
+        if not decision.allowed:
+            raise kopf.AdmissionError(decision.message, code=403)
 
 
 for _resource in WATCHED:

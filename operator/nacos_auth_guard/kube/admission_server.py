@@ -1,0 +1,161 @@
+"""The HTTP(S) endpoint of the validating webhooks: a kopf webhook server (kopf.WebhookServerProtocol) that hands
+each AdmissionReview to kopf, which calls the handlers in kube/webhooks.py.
+
+Why not kopf.WebhookServer (measured with kopf 1.45.2): it caps a request body at aiohttp's default 1 MiB, so a
+review of an update to a large Secret or ConfigMap (it carries both versions) gets a 413 and escapes the check;
+it answers a review that is not one ({}, [], a string as the object) with a 500 and a traceback; and on a
+certificate renewal it closes the listener and binds it again. This one accepts reviews up to MAX_REVIEW_BYTES,
+answers a malformed review with a 400 that says what is wrong, and loads a renewed certificate into the TLS
+context it serves from (new handshakes get the new certificate, the socket stays open, and a renewal that does not
+load keeps the previous certificate).
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import ssl
+from collections.abc import AsyncIterator, Mapping
+
+import aiohttp.web
+
+logger = logging.getLogger("nacos_auth_guard.admission")
+
+# A Secret or ConfigMap holds up to 1 MiB; an UPDATE review carries the old and the new object, JSON-encoded.
+MAX_REVIEW_BYTES = 8 * 1024 * 1024
+OPERATIONS = ("CREATE", "UPDATE", "DELETE", "CONNECT")
+REVIEW_API_VERSION = "admission.k8s.io/v1"   # what deploy/webhook asks for (admissionReviewVersions: [v1])
+
+
+def review_problem(review: object, path: str, routes: Mapping[str, tuple[str, str, str]]) -> str | None:
+    """What makes `review` (posted to /`path`, one of `routes`) unusable, or None.
+    `routes`: path -> (group, version, plural) of the resource that webhook checks."""
+    if not isinstance(review, dict):
+        return f"the body must be an AdmissionReview object, not a JSON {type(review).__name__}"
+    if review.get("apiVersion") != REVIEW_API_VERSION or review.get("kind") != "AdmissionReview":
+        return f"apiVersion must be {REVIEW_API_VERSION} and kind AdmissionReview"
+    request = review.get("request")
+    if not isinstance(request, dict):
+        return "request is missing or not an object"
+    if not isinstance(request.get("uid"), str) or not request["uid"]:
+        return "request.uid is missing"
+    if request.get("operation") not in OPERATIONS:
+        return f"request.operation must be one of {', '.join(OPERATIONS)}"
+    resource = request.get("resource")
+    if not isinstance(resource, dict) or not all(isinstance(resource.get(k), str)
+                                                 for k in ("group", "version", "resource")):
+        return "request.resource must have string group, version and resource"
+    group, version, plural = routes[path]
+    if (resource["group"], resource["version"], resource["resource"]) != (group, version, plural):
+        asked = "/".join(p for p in (resource["group"], resource["version"], resource["resource"]) if p)
+        return f"/{path} checks {'/'.join(p for p in (group, version, plural) if p)}, not {asked}"
+    if not isinstance(request.get("userInfo"), dict):
+        return "request.userInfo is missing"
+    for key in ("object", "oldObject"):
+        if request.get(key) is not None and not isinstance(request[key], dict):
+            return f"request.{key} must be an object or null"
+    if request["operation"] == "DELETE" and request.get("oldObject") is None:
+        return "a DELETE review must carry request.oldObject"
+    if request["operation"] != "DELETE" and request.get("object") is None:
+        return f"a {request['operation']} review must carry request.object"
+    if not isinstance(request.get("namespace", ""), str) or not isinstance(request.get("dryRun", False), bool):
+        return "request.namespace must be a string and request.dryRun a boolean"
+    return None
+
+
+class AdmissionServer:
+    """Serves kopf's webhook function on addr:port; HTTPS when certfile/keyfile are given (re-read every
+    `reload_seconds` when their files change, as cert-manager's renewals do through the mounted Secret)."""
+
+    def __init__(self, *, addr: str, port: int, routes: Mapping[str, tuple[str, str, str]],
+                 certfile: str | None = None, keyfile: str | None = None, reload_seconds: float = 10.0) -> None:
+        if (certfile is None) != (keyfile is None):
+            raise ValueError("certfile and keyfile go together")
+        self.addr, self.port, self.routes = addr, port, dict(routes)
+        self.certfile, self.keyfile, self.reload_seconds = certfile, keyfile, reload_seconds
+
+    async def __call__(self, fn) -> AsyncIterator[dict]:
+        context = self._load_context() if self.certfile else None
+        app = aiohttp.web.Application(client_max_size=MAX_REVIEW_BYTES)
+
+        async def serve(request: aiohttp.web.Request) -> aiohttp.web.StreamResponse:
+            return await self._serve(fn, request)
+
+        app.router.add_post("/{path}", serve)
+        runner = aiohttp.web.AppRunner(app, handle_signals=False, access_log=None)
+        await runner.setup()
+        watcher = None
+        try:
+            site = aiohttp.web.TCPSite(runner, self.addr, self.port, ssl_context=context)
+            await site.start()
+            if context is not None:
+                watcher = asyncio.create_task(self._watch_certificate(context), name="webhook certificate reload")
+            scheme = "https" if context is not None else "http"
+            logger.info("Serving the admission webhooks at %s://%s:%s", scheme, self.addr, self.port)
+            yield {"url": f"{scheme}://{self.addr}:{self.port}"}   # unused: deploy/ ships the configuration
+            await asyncio.Event().wait()
+        finally:
+            if watcher is not None:
+                watcher.cancel()
+            await runner.cleanup()
+
+    async def _serve(self, fn, request: aiohttp.web.Request) -> aiohttp.web.StreamResponse:
+        path = request.match_info["path"]
+        if path not in self.routes:
+            return aiohttp.web.Response(status=404, text=f"nacos-auth-guard: no webhook at /{path}; the webhooks are "
+                                                         + ", ".join(f"/{p}" for p in sorted(self.routes)) + "\n")
+        try:
+            review = json.loads(await request.read())
+        except (ValueError, UnicodeDecodeError) as error:   # JSONDecodeError is a ValueError
+            return _bad_request(f"the body is not JSON ({type(error).__name__})")
+        problem = review_problem(review, path, self.routes)
+        if problem is not None:
+            return _bad_request(problem)
+        peer = request.transport.get_extra_info("peercert") if request.transport else None
+        try:
+            response = await fn(review, webhook=path, headers=dict(request.headers), sslpeer=peer or {})
+        except Exception as error:  # noqa: BLE001 - kopf refused the review: a failed call, failurePolicy decides
+            logger.error("kopf could not process an admission review for /%s: %s", path, type(error).__name__)
+            return aiohttp.web.Response(status=500, text="nacos-auth-guard: the check failed; see the operator log\n")
+        status = response.get("response", {}).get("status") or {}
+        if not response.get("response", {}).get("allowed") and status.get("code") == 500:
+            # kopf turns a handler's crash into a denial with code 500. It is our failure, not the change's:
+            # answer as a failed call, so the configuration's failurePolicy decides (Ignore: the change goes in).
+            logger.error("Admission review for %s failed inside the webhook; answered HTTP 500 (failurePolicy "
+                         "decides)", path)
+            return aiohttp.web.Response(status=500, text="nacos-auth-guard: the check failed; see the operator log\n")
+        return aiohttp.web.json_response(response)
+
+    # --- TLS ----------------------------------------------------------------------------------------------------------
+    def _load_context(self) -> ssl.SSLContext:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(self.certfile, self.keyfile)
+        return context
+
+    def _stamp(self) -> tuple:
+        return tuple((s.st_mtime_ns, s.st_ino, s.st_size) for s in map(os.stat, (self.certfile, self.keyfile)))
+
+    async def _watch_certificate(self, context: ssl.SSLContext) -> None:
+        stamp = self._stamp()
+        while True:
+            await asyncio.sleep(self.reload_seconds)
+            try:
+                current = self._stamp()
+            except OSError:
+                continue   # the kubelet is swapping the files; look again next time
+            if current == stamp:
+                continue
+            stamp = current
+            try:
+                self._load_context()   # a pair that does not load must not leave the live context half-updated
+                context.load_cert_chain(self.certfile, self.keyfile)
+            except (OSError, ssl.SSLError) as error:
+                logger.warning("The changed webhook certificate %s does not load (%s); still serving the previous "
+                               "one", self.certfile, error.__class__.__name__)
+                continue
+            logger.info("Loaded the renewed webhook certificate from %s", self.certfile)
+
+
+def _bad_request(message: str) -> aiohttp.web.Response:
+    return aiohttp.web.Response(status=400, text=f"nacos-auth-guard: not a usable AdmissionReview: {message}\n")
