@@ -325,3 +325,49 @@ def test_concurrent_reviews_from_many_connections(cluster):
         thread.join(30)
     assert not errors and len(results) == 80
     assert all(allowed is (namespace != "deny") for namespace, allowed in results.values())
+
+
+# --- HTTPS, and cert-manager's renewals ---------------------------------------------------------------------------
+
+def test_https_reviews_and_a_renewed_certificate_is_served_without_a_restart(tmp_path, caplog):
+    import os
+    import ssl
+
+    from support.admission import certificate, served_serial
+    live, staging = tmp_path / "live", tmp_path / "staging"
+    live.mkdir()
+    staging.mkdir()
+    cert, key, first = certificate(live)
+    with Cluster(namespaces=["deny"]) as cluster:
+        cluster.apply(*governed("deny", "Deny"))
+        cluster.start_operator(webhook_cert=cert, webhook_key=key, webhook_reload_seconds=0.05)
+        old_ca = str(tmp_path / "first-ca.pem")
+        os.link(cert, old_ca)
+        client = WebhookClient(cluster.webhook_port, ca=old_ca)
+        answer = client.answer(review("CREATE", missing_secret_client("deny")))
+        assert answer["allowed"] is False and "NAG101" in answer["status"]["message"]
+        assert served_serial(cluster.webhook_port) == first
+        with pytest.raises(ConnectionError):   # plain HTTP is not served: the server hangs up
+            WebhookClient(cluster.webhook_port).post("/validate-deployments", valid_review())
+
+        # cert-manager renews: the kubelet swaps in both files at once.
+        new_cert, new_key, second = certificate(staging)
+        os.replace(new_key, key)
+        os.replace(new_cert, cert)
+        cluster.wait_for(lambda: served_serial(cluster.webhook_port) == second, timeout=5,
+                         message="the renewed certificate on a new handshake")
+        assert client.answer(valid_review())["allowed"] is False   # an open connection carries on
+        renewed = WebhookClient(cluster.webhook_port, ca=cert)
+        assert renewed.answer(valid_review())["allowed"] is False
+        with pytest.raises(ssl.SSLCertVerificationError):   # a new handshake no longer presents the old one
+            WebhookClient(cluster.webhook_port, ca=old_ca).post("/validate-deployments", valid_review())
+
+        # A renewal that does not load (a key that does not match) keeps the certificate being served.
+        certificate(staging)
+        os.replace(staging / "tls.key", key)
+        cluster.wait_for(lambda: any("does not load" in r.getMessage() for r in caplog.records), timeout=5,
+                         message="the warning about the broken renewal")
+        assert served_serial(cluster.webhook_port) == second
+        assert renewed.answer(valid_review())["allowed"] is False
+        client.close()
+        renewed.close()

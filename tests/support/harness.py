@@ -107,7 +107,8 @@ class Cluster:
     def start_operator(self, *, auto_discover: bool = True, resync_seconds: float = 300.0, webhooks: bool = True,
                        namespaces: list[str] | None = None, timeout: float = 20.0, webhook_only: bool = False,
                        webhook_cert: str | None = None, webhook_key: str | None = None,
-                       webhook_exclude_namespaces: frozenset[str] = frozenset({"kube-system"})) -> None:
+                       webhook_exclude_namespaces: frozenset[str] = frozenset({"kube-system"}),
+                       webhook_reload_seconds: float = 10.0) -> None:
         import kopf
 
         from nacos_auth_guard.kube import handlers, kubeapi, settings
@@ -123,6 +124,7 @@ class Cluster:
         settings.CONFIG.webhook_cert, settings.CONFIG.webhook_key = webhook_cert, webhook_key
         settings.CONFIG.webhook_exclude_namespaces = webhook_exclude_namespaces
         settings.CONFIG.webhook_only = webhook_only
+        settings.CONFIG.webhook_reload_seconds = webhook_reload_seconds
         if webhook_only:
             settings.CONFIG.auto_discover = False
         settings.CONFIG.metrics_port = None

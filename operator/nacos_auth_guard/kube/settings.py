@@ -20,6 +20,7 @@ class OperatorConfig:
     webhook_address: str = "0.0.0.0"
     webhook_cert: str | None = None   # PEM files (cert-manager's Secret); re-read when they change
     webhook_key: str | None = None
+    webhook_reload_seconds: float = 10.0   # how often to look for a renewed certificate (two stat calls)
     # Answered without a check even if the apiserver calls us for them (the configuration's namespaceSelector
     # excludes them too): a broken operator must never be able to block the namespaces that could repair it.
     webhook_exclude_namespaces: frozenset[str] = frozenset({"kube-system"})
@@ -36,7 +37,8 @@ def configure_kopf(settings) -> None:
         from .webhooks import ROUTES
         settings.admission.server = AdmissionServer(addr=CONFIG.webhook_address, port=CONFIG.webhook_port,
                                                     routes=ROUTES, certfile=CONFIG.webhook_cert,
-                                                    keyfile=CONFIG.webhook_key)
+                                                    keyfile=CONFIG.webhook_key,
+                                                    reload_seconds=CONFIG.webhook_reload_seconds)
         settings.admission.managed = None   # deploy/ ships the ValidatingWebhookConfiguration
     settings.posting.enabled = not CONFIG.webhook_only
     settings.posting.reporting_component = COMPONENT
