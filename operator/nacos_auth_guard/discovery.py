@@ -50,11 +50,11 @@ def _role(obj: dict) -> str | None:
 
 
 def _owned(obj: dict) -> bool:
-    return any(isinstance(o, dict) and o.get("controller") for o in obj["metadata"].get("ownerReferences") or ())
+    return any(isinstance(o, dict) and o.get("controller") for o in as_list(obj["metadata"].get("ownerReferences")))
 
 
 def _owner_name(obj: dict, kind: str) -> str | None:
-    for owner in obj["metadata"].get("ownerReferences") or ():
+    for owner in as_list(obj["metadata"].get("ownerReferences")):
         if isinstance(owner, dict) and owner.get("kind") == kind:
             return owner.get("name")
     return None
