@@ -371,3 +371,58 @@ def test_https_reviews_and_a_renewed_certificate_is_served_without_a_restart(tmp
         assert renewed.answer(valid_review())["allowed"] is False
         client.close()
         renewed.close()
+
+
+# --- the webhook as a Deployment of its own -----------------------------------------------------------------------
+
+def test_webhook_only_serves_from_its_indexes_and_writes_nothing():
+    lone = statefulset(namespace="other")   # a Nacos server with no check: the full operator would create one
+    with Cluster(namespaces=["deny", "other"]) as cluster:
+        cluster.apply(*governed("deny", "Deny"), lone, auth_secret(namespace="other"))
+        writes = {method: cluster.server.count(method) for method in ("POST", "PUT", "PATCH", "DELETE")}
+        cluster.start_operator(webhook_only=True)
+        client = WebhookClient(cluster.webhook_port)
+        answer = client.answer(review("CREATE", missing_secret_client("deny")))
+        assert answer["allowed"] is False and "NAG101" in answer["status"]["message"]
+        answer = client.answer(review("UPDATE", auth_secret(namespace="deny", key=KEY_B),
+                                      auth_secret(namespace="deny")))
+        assert answer["allowed"] and "NAG206" in answer["warnings"][0]
+        cluster.apply(secret("touched", {"a": "b"}, "deny"))   # a change the full operator would react to
+        import time
+        time.sleep(0.5)
+        assert "status" not in cluster.check("nacos", "deny")
+        assert cluster.custom.list_namespaced_custom_object("nacosguard.io", "v1alpha1", "other",
+                                                            "nacosauthchecks")["items"] == []
+        assert cluster.events(namespace="deny") == [] and cluster.events(namespace="other") == []
+        after = {method: cluster.server.count(method) for method in writes}
+        assert after == {**writes, "POST": writes["POST"] + 1}   # only the test's own Secret
+        client.close()
+
+
+def test_reviews_before_every_index_is_loaded_get_503_and_readyz_says_not_ready():
+    """Half-loaded indexes give wrong answers: a Secret not listed yet looks missing (a false refusal), a check
+    not listed yet lets anything through. Until every index has its listing the webhook cannot check, says so
+    with a 503 (failurePolicy decides), and /readyz keeps the Service from routing to it."""
+    import socket
+
+    from support.harness import webhook_ready
+
+    def port_open(port: int) -> bool:
+        with socket.socket() as sock:
+            return sock.connect_ex(("127.0.0.1", port)) == 0
+
+    with Cluster(namespaces=["deny"]) as cluster:
+        cluster.apply(*governed("deny", "Deny"))
+        cluster.server.fail("GET", "secrets", 503, times=2)   # kopf retries the Secret listing with a backoff
+        cluster.start_operator(wait_for_webhooks=False)
+        port = cluster.webhook_port
+        cluster.wait_for(lambda: port_open(port), message="the webhook port")
+        client = WebhookClient(port)
+        uses_an_existing_secret = spring_client("billing", server=server_address("deny"), namespace="deny")
+        request = review("CREATE", uses_an_existing_secret)
+        status, text = client.post("/validate-deployments", request)
+        assert (status, text) == (503, "nacos-auth-guard is starting: its indexes are still loading\n")
+        assert not webhook_ready(port)
+        cluster.wait_for(lambda: webhook_ready(port), timeout=20, message="readiness")
+        assert client.answer(request) == {"uid": request["request"]["uid"], "allowed": True}
+        client.close()

@@ -32,9 +32,23 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _accepts(port: int) -> bool:
-    with socket.socket() as sock:
-        return sock.connect_ex(("127.0.0.1", port)) == 0
+def webhook_ready(port: int, https: bool = False) -> bool:
+    """GET /readyz on the webhook port (what the Deployment's readinessProbe asks)."""
+    import http.client
+    import ssl
+    if https:
+        context = ssl.create_default_context()
+        context.check_hostname, context.verify_mode = False, ssl.CERT_NONE   # the kubelet does not verify either
+        connection = http.client.HTTPSConnection("127.0.0.1", port, timeout=2, context=context)
+    else:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+    try:
+        connection.request("GET", "/readyz")
+        return connection.getresponse().status == 200
+    except OSError:
+        return False
+    finally:
+        connection.close()
 
 
 def wait_for(predicate, timeout: float = 10.0, interval: float = 0.02, message: str = "condition"):
@@ -108,7 +122,7 @@ class Cluster:
                        namespaces: list[str] | None = None, timeout: float = 20.0, webhook_only: bool = False,
                        webhook_cert: str | None = None, webhook_key: str | None = None,
                        webhook_exclude_namespaces: frozenset[str] = frozenset({"kube-system"}),
-                       webhook_reload_seconds: float = 10.0) -> None:
+                       webhook_reload_seconds: float = 10.0, wait_for_webhooks: bool = True) -> None:
         import kopf
 
         from nacos_auth_guard.kube import handlers, kubeapi, settings
@@ -150,8 +164,9 @@ class Cluster:
                  message="the operator to start")
         if self.operator_errors:
             raise self.operator_errors[0]
-        if webhooks:   # kopf opens the webhook port only after its resource scan, a moment after "ready"
-            wait_for(lambda: _accepts(self.webhook_port), timeout, message="the webhook port to open")
+        if webhooks and wait_for_webhooks:   # the webhooks answer once kopf has scanned the resources and every index is loaded
+            wait_for(lambda: webhook_ready(self.webhook_port, https=webhook_cert is not None), timeout,
+                     message="the webhooks to be ready")
 
     def stop_operator(self) -> None:
         if self.operator_thread is not None:

@@ -16,7 +16,7 @@ import json
 import logging
 import os
 import ssl
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 
 import aiohttp.web
 
@@ -69,10 +69,11 @@ class AdmissionServer:
     `reload_seconds` when their files change, as cert-manager's renewals do through the mounted Secret)."""
 
     def __init__(self, *, addr: str, port: int, routes: Mapping[str, tuple[str, str, str]],
-                 certfile: str | None = None, keyfile: str | None = None, reload_seconds: float = 10.0) -> None:
+                 certfile: str | None = None, keyfile: str | None = None, reload_seconds: float = 10.0,
+                 ready: Callable[[], bool] = lambda: True) -> None:
         if (certfile is None) != (keyfile is None):
             raise ValueError("certfile and keyfile go together")
-        self.addr, self.port, self.routes = addr, port, dict(routes)
+        self.addr, self.port, self.routes, self.ready = addr, port, dict(routes), ready
         self.certfile, self.keyfile, self.reload_seconds = certfile, keyfile, reload_seconds
 
     async def __call__(self, fn) -> AsyncIterator[dict]:
@@ -82,7 +83,12 @@ class AdmissionServer:
         async def serve(request: aiohttp.web.Request) -> aiohttp.web.StreamResponse:
             return await self._serve(fn, request)
 
+        async def readiness(_: aiohttp.web.Request) -> aiohttp.web.Response:
+            ready = self.ready()
+            return aiohttp.web.Response(status=200 if ready else 503, text="ready\n" if ready else "loading\n")
+
         app.router.add_post("/{path}", serve)
+        app.router.add_get("/readyz", readiness)   # the Deployment's readinessProbe: no traffic before the indexes
         runner = aiohttp.web.AppRunner(app, handle_signals=False, access_log=None)
         await runner.setup()
         watcher = None
@@ -119,9 +125,13 @@ class AdmissionServer:
             logger.error("kopf could not process an admission review for /%s: %s", path, type(error).__name__)
             return aiohttp.web.Response(status=500, text="nacos-auth-guard: the check failed; see the operator log\n")
         status = response.get("response", {}).get("status") or {}
-        if not response.get("response", {}).get("allowed") and status.get("code") == 500:
-            # kopf turns a handler's crash into a denial with code 500. It is our failure, not the change's:
-            # answer as a failed call, so the configuration's failurePolicy decides (Ignore: the change goes in).
+        code = status.get("code")
+        if not response.get("response", {}).get("allowed") and isinstance(code, int) and code >= 500:
+            # kopf turns a handler's crash into a denial with code 500, and the handler refuses with 503 while
+            # it cannot check yet. Neither is a verdict on the change: answer as a failed call, so the
+            # configuration's failurePolicy decides (Ignore: the change goes in unchecked).
+            if code == 503:
+                return aiohttp.web.Response(status=503, text=f"{status.get('message')}\n")
             logger.error("Admission review for %s failed inside the webhook; answered HTTP 500 (failurePolicy "
                          "decides)", path)
             return aiohttp.web.Response(status=500, text="nacos-auth-guard: the check failed; see the operator log\n")

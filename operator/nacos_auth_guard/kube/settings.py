@@ -34,11 +34,12 @@ def configure_kopf(settings) -> None:
     """kopf settings every entry point shares (run, tests, benchmarks)."""
     if CONFIG.webhook_port is not None:
         from .admission_server import AdmissionServer
-        from .webhooks import ROUTES
+        from .webhooks import ROUTES, indexes_ready
         settings.admission.server = AdmissionServer(addr=CONFIG.webhook_address, port=CONFIG.webhook_port,
                                                     routes=ROUTES, certfile=CONFIG.webhook_cert,
                                                     keyfile=CONFIG.webhook_key,
-                                                    reload_seconds=CONFIG.webhook_reload_seconds)
+                                                    reload_seconds=CONFIG.webhook_reload_seconds,
+                                                    ready=indexes_ready)
         settings.admission.managed = None   # deploy/ ships the ValidatingWebhookConfiguration
     settings.posting.enabled = not CONFIG.webhook_only
     settings.posting.reporting_component = COMPONENT

@@ -28,6 +28,29 @@ WATCHED = (
     ("", "v1", "configmaps", "ConfigMap", ("CREATE", "UPDATE", "DELETE"), "data"),
 )
 ROUTES = {f"validate-{plural}": (group, version, plural) for group, version, plural, *_ in WATCHED}
+NOT_READY = 503   # the status code of a refusal that means "cannot check yet"; admission_server makes it HTTP 503
+
+_indexed = False
+
+
+def indexes_ready() -> bool:
+    """True once every index holds its initial listing. Before, a review would be judged against a partial
+    cluster (a Secret not listed yet looks missing), so the webhook answers 503 and /readyz is not ready."""
+    return _indexed
+
+
+@kopf.on.startup()
+async def _forget_readiness(**_):
+    global _indexed
+    _indexed = False
+
+
+# kopf calls no on.event handler before every index of the operator has its initial listing; namespaces always
+# exist, so the first namespace event is the moment the indexes are complete.
+@kopf.on.event("v1", "namespaces", id="webhook-readiness")
+async def _indexes_loaded(**_):
+    global _indexed
+    _indexed = True
 
 
 def _governing_checks(reconciler, namespace: str) -> tuple[list[dict], frozenset[str]]:
@@ -47,10 +70,12 @@ def _governing_checks(reconciler, namespace: str) -> tuple[list[dict], frozenset
 
 
 def _decide(kind: str, path: str, namespace: str, name: str, operation: str, new: dict | None) -> Decision | None:
-    """None: not ours to judge (excluded namespace, no governing check, operator not ready)."""
+    """None: not ours to judge (excluded namespace, no governing check, a cluster-scoped object)."""
+    if not namespace or not name or namespace in CONFIG.webhook_exclude_namespaces:
+        return None
     reconciler = handlers.RECONCILER
-    if reconciler is None or not namespace or not name or namespace in CONFIG.webhook_exclude_namespaces:
-        return None   # not ready, cluster-scoped, or a namespace the configuration excludes: allow unchecked
+    if reconciler is None or not indexes_ready():
+        raise kopf.AdmissionError("nacos-auth-guard is starting: its indexes are still loading", code=NOT_READY)
     checks, scope = _governing_checks(reconciler, namespace)
     if not checks:
         return None
@@ -70,7 +95,11 @@ def _register(group: str, version: str, plural: str, kind: str, operations: tupl
         new = dict(body) if operation != "DELETE" else None
         metadata = as_dict((new or dict(old or {})).get("metadata"))
         namespace, name = namespace or metadata.get("namespace"), name or metadata.get("name")
-        decision = _decide(kind, path, namespace, name, operation, new)
+        try:
+            decision = _decide(kind, path, namespace, name, operation, new)
+        except kopf.AdmissionError:
+            metrics.ADMISSIONS.labels(resource=plural, outcome="unready").inc()
+            raise
         outcome = ("skipped" if decision is None else "denied" if not decision.allowed
                    else "warned" if decision.warnings else "allowed")
         metrics.ADMISSIONS.labels(resource=plural, outcome=outcome).inc()
