@@ -3,6 +3,9 @@ Deployment passes, the CRD's schema accepts what the operator writes, and the ro
 uses."""
 from __future__ import annotations
 
+import argparse
+import shutil
+import subprocess
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -56,31 +59,108 @@ def rendered(overlay: str) -> list[dict]:
     return load(path)
 
 
-@pytest.mark.parametrize("overlay", ["base", "namespaced", "webhook"])
+OVERLAYS = ["base", "namespaced", "webhook", "webhook-deployment"]
+WEBHOOK_OVERLAYS = ["webhook", "webhook-deployment"]
+
+
+def deployments(objects: list[dict]) -> dict[str, tuple[dict, dict, argparse.Namespace]]:
+    """name -> (Deployment, its container, the parsed command line)."""
+    result = {}
+    for obj in objects:
+        if obj["kind"] == "Deployment":
+            [container] = obj["spec"]["template"]["spec"]["containers"]
+            args = [a.replace("$(POD_NAMESPACE)", "shop") for a in container["args"]]
+            result[obj["metadata"]["name"]] = (obj, container, build_parser().parse_args(args))
+    return result
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
 def test_operator_accepts_the_deployment_args(overlay):
-    [deployment] = [o for o in rendered(overlay) if o["kind"] == "Deployment"]
-    container = deployment["spec"]["template"]["spec"]["containers"][0]
-    args = [a.replace("$(POD_NAMESPACE)", "shop") for a in container["args"]]
-    parsed = build_parser().parse_args(args)
-    assert parsed.command == "run"
-    assert deployment["spec"]["strategy"]["type"] == "Recreate" and deployment["spec"]["replicas"] == 1
-    security = container["securityContext"]
-    assert security["readOnlyRootFilesystem"] and not security["allowPrivilegeEscalation"]
-    assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
-    if overlay == "webhook":
-        assert parsed.webhook_port == 9443 and parsed.webhook_cert == "/etc/webhook/tls.crt"
+    found = deployments(rendered(overlay))
+    assert set(found) == ({"nacos-auth-guard", "nacos-auth-guard-webhook"} if overlay == "webhook-deployment"
+                          else {"nacos-auth-guard"})
+    for name, (deployment, container, parsed) in found.items():
+        assert parsed.command == "run"
+        if name == "nacos-auth-guard":   # kopf standalone: never two operator pods at once
+            assert deployment["spec"]["strategy"]["type"] == "Recreate" and deployment["spec"]["replicas"] == 1
+            assert not parsed.webhook_only
+        else:   # writes nothing, so it can run side by side and roll without a gap
+            assert parsed.webhook_only and deployment["spec"]["replicas"] >= 2
+            assert deployment["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
+        security = container["securityContext"]
+        assert security["readOnlyRootFilesystem"] and not security["allowPrivilegeEscalation"]
+        assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+        assert (parsed.webhook_port is not None) == (overlay in WEBHOOK_OVERLAYS and (
+            overlay == "webhook" or name == "nacos-auth-guard-webhook"))
+
+
+@pytest.mark.parametrize("overlay", WEBHOOK_OVERLAYS)
+def test_webhook_wiring(overlay):
+    """Service -> the pods that serve the webhooks -> the certificate cert-manager writes -> the configuration."""
+    objects = rendered(overlay)
+    namespace = yaml.safe_load((DEPLOY / overlay / "kustomization.yaml").read_text())["namespace"]
+    by_kind = {}
+    for obj in objects:
+        by_kind.setdefault(obj["kind"], []).append(obj)
+    [service] = [s for s in by_kind["Service"] if s["metadata"]["name"] == "nacos-auth-guard-webhook"]
+    [certificate] = by_kind["Certificate"]
+    [configuration] = by_kind["ValidatingWebhookConfiguration"]
+    [(deployment, container, parsed)] = [d for d in deployments(objects).values() if d[2].webhook_port]
+    pod = deployment["spec"]["template"]
+    assert service["spec"]["selector"].items() <= pod["metadata"]["labels"].items()
+    for other, *_ in deployments(objects).values():   # no other Deployment's pods behind the webhook Service
+        if other is not deployment:
+            assert not service["spec"]["selector"].items() <= other["spec"]["template"]["metadata"]["labels"].items()
+    [port] = service["spec"]["ports"]
+    assert {"name": port["targetPort"], "containerPort": parsed.webhook_port} in container["ports"]
+    probe = container["readinessProbe"]["httpGet"]
+    assert (probe["path"], probe["port"], probe["scheme"]) == ("/readyz", port["targetPort"], "HTTPS")
+    volumes = {v["name"]: v for v in pod["spec"]["volumes"]}
+    [mount] = [m for m in container["volumeMounts"] if volumes[m["name"]].get("secret", {}).get("secretName")
+               == certificate["spec"]["secretName"]]
+    assert parsed.webhook_cert == f"{mount['mountPath']}/tls.crt" and parsed.webhook_key == f"{mount['mountPath']}/tls.key"
+    assert f"{service['metadata']['name']}.{namespace}.svc" in certificate["spec"]["dnsNames"]
+    assert configuration["metadata"]["annotations"]["cert-manager.io/inject-ca-from"] == \
+        f"{namespace}/{certificate['metadata']['name']}"
+    for hook in configuration["webhooks"]:
+        target = hook["clientConfig"]["service"]
+        assert (target["name"], target["namespace"], target["port"]) == (service["metadata"]["name"], namespace,
+                                                                         port["port"])
+        [expression] = hook["namespaceSelector"]["matchExpressions"]
+        assert expression["key"] == "kubernetes.io/metadata.name" and expression["operator"] == "NotIn"
+        assert set(expression["values"]) == parsed.webhook_exclude_namespaces == {"kube-system", namespace}
 
 
 def test_webhook_paths_are_the_handler_ids():
-    from nacos_auth_guard.kube.webhooks import WATCHED
-    config = yaml.safe_load((DEPLOY / "webhook" / "validatingwebhook.yaml").read_text())
+    from nacos_auth_guard.kube.webhooks import ROUTES, WATCHED
+    config = yaml.safe_load((DEPLOY / "webhook" / "config" / "validatingwebhook.yaml").read_text())
     paths = {hook["clientConfig"]["service"]["path"] for hook in config["webhooks"]}
-    assert paths == {f"/validate-{plural}" for _, _, plural, *_ in WATCHED}
+    assert paths == {f"/validate-{plural}" for _, _, plural, *_ in WATCHED} == {f"/{p}" for p in ROUTES}
     for hook in config["webhooks"]:
+        group, version, plural = ROUTES[hook["clientConfig"]["service"]["path"][1:]]
+        [rule] = hook["rules"]
+        assert (rule["apiGroups"], rule["apiVersions"], rule["resources"]) == ([group], [version], [plural])
+        [operations] = [w[4] for w in WATCHED if w[2] == plural]
+        assert rule["operations"] == list(operations) and rule["scope"] == "Namespaced"
         assert hook["sideEffects"] == "None" and hook["failurePolicy"] == "Ignore"
         assert hook["matchPolicy"] == "Equivalent" and hook["timeoutSeconds"] <= 10
-        excluded = hook["namespaceSelector"]["matchExpressions"][0]["values"]
-        assert {"kube-system", "nacos-auth-guard"} <= set(excluded)
+        assert hook["admissionReviewVersions"] == ["v1"]
+
+
+@pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl (with kustomize) is not installed")
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_the_small_renderer_agrees_with_kustomize(overlay):
+    """rendered() above is a small kustomize; where kubectl exists, the real one must produce the same objects."""
+    output = subprocess.run(["kubectl", "kustomize", str(DEPLOY / overlay)], capture_output=True, text=True,
+                            timeout=60, check=True).stdout
+    real = [o for o in yaml.safe_load_all(output) if o]
+    ours = rendered(overlay)
+    assert sorted((o["kind"], o["metadata"]["name"]) for o in real) == \
+        sorted((o["kind"], o["metadata"]["name"]) for o in ours)
+    for name, (deployment, container, _) in deployments(real).items():
+        [(_, our_container, _)] = [d for n, d in deployments(ours).items() if n == name]
+        assert container["args"] == our_container["args"] and container["ports"] == our_container["ports"]
+        assert container.get("readinessProbe") == our_container.get("readinessProbe")
 
 
 def test_crd_schema_accepts_specs_and_the_status_we_write():
@@ -145,7 +225,7 @@ def grants(rules: list[dict]) -> set[tuple[str, str, str]]:
             for resource in rule["resources"] for verb in rule["verbs"]}
 
 
-@pytest.mark.parametrize("overlay", ["base", "namespaced"])
+@pytest.mark.parametrize("overlay", ["base", "namespaced", "webhook-deployment"])
 def test_roles_grant_what_the_code_uses_and_no_other_write(overlay):
     objects = rendered(overlay)
     granted = set().union(*(grants(o["rules"]) for o in objects if o["kind"] in ("Role", "ClusterRole")))
@@ -163,3 +243,16 @@ def test_secrets_are_readable_cluster_wide_only_in_the_cluster_wide_install():
     cluster_roles = [o for o in namespaced if o["kind"] == "ClusterRole"]
     assert not any(resource == "secrets" for role in cluster_roles for _, resource, _ in grants(role["rules"]))
     assert any(o["kind"] == "Role" and ("", "secrets", "watch") in grants(o["rules"]) for o in namespaced)
+
+
+def test_the_webhook_deployment_reads_what_the_indexes_need_and_writes_nothing():
+    objects = rendered("webhook-deployment")
+    [binding] = [o for o in objects if o["kind"] == "ClusterRoleBinding"
+                 and o["subjects"][0]["name"] == "nacos-auth-guard-webhook"]
+    [role] = [o for o in objects if o["kind"] == "ClusterRole" and o["metadata"]["name"] == binding["roleRef"]["name"]]
+    granted = grants(role["rules"])
+    reads = {use for use in USED if use[2] in ("list", "watch")}
+    assert reads <= granted, f"the indexes need {reads - granted}"
+    assert not {g for g in granted if g[2] in WRITES}
+    [(deployment, _, _)] = [d for n, d in deployments(objects).items() if n == "nacos-auth-guard-webhook"]
+    assert deployment["spec"]["template"]["spec"]["serviceAccountName"] == binding["subjects"][0]["name"]

@@ -42,3 +42,47 @@ def test_run_command_starts_serves_and_stops(scope):
             process.send_signal(signal.SIGTERM)
             output = process.communicate(timeout=30)[0].decode()
         assert process.returncode == 0, output[-3000:]
+
+
+def test_webhook_only_command_serves_reviews_and_writes_nothing():
+    from support.admission import WebhookClient, review
+    from support.harness import webhook_ready
+    from support.objects import spring_client
+    with Cluster(namespaces=[NS]) as cluster:
+        cluster.apply(*healthy_cluster(), *pods_of(statefulset(), ["2026-11-22T10:00:00Z"] * 3),
+                      {"apiVersion": "nacosguard.io/v1alpha1", "kind": "NacosAuthCheck",
+                       "metadata": {"name": "nacos", "namespace": NS},
+                       "spec": {"server": {"statefulSetName": "nacos"}, "enforcement": "Deny"}})
+        writes = sum(cluster.server.count(m) for m in ("POST", "PUT", "PATCH", "DELETE"))
+        port = free_port()
+        process = subprocess.Popen(
+            [sys.executable, "-m", "nacos_auth_guard.cli", "run", "-A", "--webhook-only", "--log-format", "plain",
+             "--webhook-port", str(port), "--webhook-address", "127.0.0.1"],
+            env={**os.environ, "KUBECONFIG": cluster.kubeconfig}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        try:
+            cluster.wait_for(lambda: process.poll() is not None or webhook_ready(port), timeout=30,
+                             message="the webhook to be ready")
+            assert process.poll() is None, process.stdout.read().decode()[-3000:]
+            client = WebhookClient(port)
+            answer = client.answer(review("CREATE", spring_client("billing", secret_name="billing-nacos")))
+            client.close()
+            assert answer["allowed"] is False and "NAG101" in answer["status"]["message"]
+            assert sum(cluster.server.count(m) for m in ("POST", "PUT", "PATCH", "DELETE")) == writes
+            assert "status" not in cluster.check("nacos")
+        finally:
+            process.send_signal(signal.SIGTERM)
+            output = process.communicate(timeout=30)[0].decode()
+        assert process.returncode == 0, output[-3000:]
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--webhook-only"], "--webhook-only needs --webhook-port"),
+    (["--webhook-port", "9443", "--webhook-cert", "/nonexistent/tls.crt"], "--webhook-cert and --webhook-key go "
+                                                                              "together"),
+    (["--webhook-port", "9443", "--webhook-cert", "/nonexistent/tls.crt", "--webhook-key", "/nonexistent/tls.key"],
+     "cannot load the webhook certificate /nonexistent/tls.crt with key /nonexistent/tls.key: No such file"),
+])
+def test_webhook_flags_are_checked_before_start(args, message, capsys):
+    from nacos_auth_guard.cli import main
+    assert main(["run", *args]) == 2
+    assert message in capsys.readouterr().err

@@ -64,6 +64,10 @@ def add_commands(commands) -> None:
 def run_command(args: argparse.Namespace) -> int:
     import kopf
 
+    problem = _webhook_problem(args)
+    if problem:
+        print(f"nacos-auth-guard: {problem}", file=sys.stderr)
+        return 2
     from . import handlers  # noqa: F401 - registers the handlers with kopf
     from .settings import CONFIG
     CONFIG.namespaces = list(args.namespaces)
@@ -76,10 +80,6 @@ def run_command(args: argparse.Namespace) -> int:
     CONFIG.webhook_only = args.webhook_only
     if args.webhook_only:
         CONFIG.auto_discover = False
-    problem = _webhook_problem(args)
-    if problem:
-        print(f"nacos-auth-guard: {problem}", file=sys.stderr)
-        return 2
     if CONFIG.webhook_port is not None:
         from . import webhooks  # noqa: F401 - kopf refuses validate handlers without a webhook server
     kopf.configure(verbose=args.verbose, debug=args.verbose,
