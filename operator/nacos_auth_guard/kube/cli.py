@@ -110,13 +110,49 @@ def _webhook_problem(args: argparse.Namespace) -> str | None:
     return None
 
 
-def _list(client, path: str) -> tuple[int, list[dict]]:
-    """GET a list as raw JSON (much faster than building client models, and the engine wants dicts)."""
+class _Unreachable(Exception):
+    """The API server cannot be reached at all: scanning further is pointless."""
+
+
+def _list(client, path: str) -> tuple[int, list[dict], str]:
+    """GET a list as raw JSON (much faster than building client models, and the engine wants dicts).
+    Returns (HTTP status, items, the apiserver's Status message when it refused)."""
+    import urllib3
     method, url, headers, _, _ = client.param_serialize("GET", path, header_params={"Accept": "application/json"},
                                                         auth_settings=["BearerToken"])
-    response = client.call_api(method, url, header_params=headers, _request_timeout=60)
+    try:
+        response = client.call_api(method, url, header_params=headers, _request_timeout=60)
+    except urllib3.exceptions.HTTPError as error:   # refused, TLS, DNS, timeout
+        reason = getattr(error, "reason", None) or error
+        raise _Unreachable(f"{type(reason).__name__}: {reason}") from None
     data = response.read()
-    return response.status, (json.loads(data).get("items") or []) if response.status == 200 else []
+    try:
+        document = json.loads(data)
+    except ValueError:
+        document = {}
+    if response.status == 200:
+        return 200, document.get("items") or [], ""
+    message = document.get("message") if isinstance(document, dict) else None
+    return response.status, [], str(message or "")[:300]
+
+
+def _refusal(status: int, plural: str, namespace: str | None, message: str) -> str:
+    where = f" in namespace {namespace}" if namespace else " in all namespaces"
+    detail = f": {message}" if message else ""
+    if status == 401:
+        return (f"the API server refused the kubeconfig's credentials (HTTP 401) listing {plural}{detail}. "
+                f"Fix: log in again or choose another --context")
+    if status == 403:
+        return (f"not allowed to list {plural}{where} (HTTP 403){detail}. Fix: grant list on {plural} to this "
+                f"user (RBAC), or scan only the namespaces it may read with -n")
+    return f"cannot list {plural}{where}: HTTP {status}{detail}"
+
+
+def _context_namespace(kubeconfig: str | None, context: str | None) -> str:
+    import kubernetes
+    contexts, active = kubernetes.config.list_kube_config_contexts(config_file=kubeconfig)
+    chosen = next((c for c in contexts if c.get("name") == context), None) if context else active
+    return ((chosen or {}).get("context") or {}).get("namespace") or "default"
 
 
 def scan_command(args: argparse.Namespace) -> int:
@@ -128,32 +164,34 @@ def scan_command(args: argparse.Namespace) -> int:
         configuration = kubernetes.client.Configuration()
         kubernetes.config.load_kube_config(config_file=args.kubeconfig, context=args.context,
                                            client_configuration=configuration)
-        _, active = kubernetes.config.list_kube_config_contexts(config_file=args.kubeconfig)
-        default_namespace = (active or {}).get("context", {}).get("namespace") or "default"
+        default_namespace = _context_namespace(args.kubeconfig, args.context)
     except (kubernetes.config.ConfigException, OSError) as error:
         print(f"nacos-auth-guard: cannot load the kubeconfig: {error}", file=sys.stderr)
         return 2
     namespaces = [None] if args.all_namespaces else (args.namespaces or [default_namespace])
-    client = kubernetes.client.ApiClient(configuration)
-    objects, errors = [], []
-    for namespace in namespaces:
-        for path, plural, kind in SCAN_RESOURCES:
-            url = f"/{path}/{plural}" if namespace is None else f"/{path}/namespaces/{namespace}/{plural}"
-            try:
-                status, items = _list(client, url)
-            except Exception as error:  # noqa: BLE001 - connection refused, TLS: report it, exit 2
-                errors.append(InputError(f"cannot list {plural}: {type(error).__name__}"))
-                continue
-            if status == 404 and kind == "NacosAuthCheck":
-                continue   # the CRD is not installed: nothing to check there
-            if status != 200:
-                errors.append(InputError(f"cannot list {plural}{' in ' + namespace if namespace else ''}: "
-                                         f"HTTP {status}"))
-                continue
-            for item in items:
-                item.setdefault("kind", kind)
-                item.setdefault("apiVersion", path.split("/", 1)[1] if path.startswith("apis/") else "v1")
-            objects.extend(items)
+    objects, errors, unread, reached = [], [], set(), True
+    with kubernetes.client.ApiClient(configuration) as client:
+        try:
+            for namespace in namespaces:
+                for path, plural, kind in SCAN_RESOURCES:
+                    url = f"/{path}/{plural}" if namespace is None else f"/{path}/namespaces/{namespace}/{plural}"
+                    status, items, message = _list(client, url)
+                    if status == 404 and kind == "NacosAuthCheck":
+                        continue   # the CRD is not installed: nothing to check there
+                    if status != 200:
+                        errors.append(InputError(_refusal(status, plural, namespace, message)))
+                        unread.add(kind)
+                        continue
+                    for item in items:
+                        item.setdefault("kind", kind)
+                        item.setdefault("apiVersion", path.split("/", 1)[1] if path.startswith("apis/") else "v1")
+                    objects.extend(items)
+        except _Unreachable as error:
+            reached = False
+            errors.append(InputError(f"cannot reach the API server at {configuration.host} ({error}). Fix: check "
+                                     f"the kubeconfig's server and your network, or choose another --context"))
     logging.getLogger("nacos_auth_guard").debug("scan read %d objects", len(objects))
-    findings = check_objects(objects, args, complete=True, default_namespace=default_namespace, errors=errors)
+    # A Secret or ConfigMap list that failed must not turn every reference into "missing": they become unknown.
+    complete = reached and not unread & {"Secret", "ConfigMap"}
+    findings = check_objects(objects, args, complete=complete, default_namespace=default_namespace, errors=errors)
     return write_report(Report(findings, errors, {}, len(objects), len(namespaces)), args)
