@@ -276,7 +276,7 @@ def test_a_delete_review_without_the_old_object_is_a_400(client):
 def test_unknown_paths_are_a_404_naming_the_webhooks(client):
     status, text = client.post("/validate-pods", valid_review())
     assert status == 404
-    assert text == ("nacos-auth-guard: no webhook at /validate-pods; the webhooks are /validate-configmaps, "
+    assert text == ("nacos-auth-guard: no webhook at this path; the webhooks are /validate-configmaps, "
                     "/validate-deployments, /validate-secrets, /validate-statefulsets\n")
 
 

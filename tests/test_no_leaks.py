@@ -1,5 +1,6 @@
-"""No output path shows a secret value, key, token, or an encoding or hash of one (lint text, JSON, SARIF and
-stderr here; the operator's and webhook's paths have canary tests of their own)."""
+"""No output path shows a secret value, key, token, or an encoding or hash of one: lint text, JSON, SARIF and
+stderr; the operator's status, Events and logs, the webhook's replies (allowed, warnings, status message, error
+bodies) and logs, and the metrics."""
 from __future__ import annotations
 
 import json
@@ -67,3 +68,47 @@ def test_canary_check_catches_a_leak():
     import hashlib
     with pytest.raises(AssertionError):
         canary.assert_no_secret(hashlib.sha256(canary.PASSWORD.encode()).hexdigest())
+
+
+def test_operator_and_webhook_outputs_hold_no_secret(caplog):
+    import logging
+
+    from nacos_auth_guard.kube import metrics
+    from support.admission import WebhookClient
+    from support.harness import Cluster
+    caplog.set_level(logging.DEBUG)
+    checks = [{"apiVersion": "nacosguard.io/v1alpha1", "kind": "NacosAuthCheck",
+               "metadata": {"name": name, "namespace": "shop"},
+               "spec": {"server": {"statefulSetName": name}, "enforcement": enforcement}}
+              for name, enforcement in (("nacos", "Deny"), ("nacos-short", "Warn"), ("nacos-bad", "Deny"))]
+    with Cluster(namespaces=["shop"]) as cluster:
+        cluster.apply(*canary_objects(), *checks, canary.properties_client(),
+                      secret("inventory-nacos", {"username": "inventory", "password": canary.PASSWORD}))
+        cluster.start_operator()
+        cluster.wait_for(lambda: all(cluster.condition(c["metadata"]["name"], "Ready") == "False" for c in checks),
+                         message="every check to report its findings")
+        cluster.wait_for(lambda: len(cluster.events()) >= 3, message="Events")
+        client = WebhookClient(cluster.webhook_port)
+        replies, verdicts = [], []
+        for path, body in canary.admission_reviews():
+            status, reply = client.post(path, body)
+            replies.append(json.dumps(reply) if isinstance(reply, dict) else reply)
+            if status == 200:
+                verdicts.append(reply["response"])
+            else:
+                assert status in (400, 404), (status, reply)
+        client.close()
+        status_and_events = json.dumps([cluster.check(c["metadata"]["name"]) for c in checks] + cluster.events())
+    for index, reply in enumerate(replies):
+        canary.assert_no_secret(reply, f"webhook reply {index}")
+    canary.assert_no_secret(status_and_events, "NacosAuthCheck status and Events")
+    logs = "\n".join(record.getMessage() + (f"\n{record.exc_text}" if record.exc_text else "")
+                     for record in caplog.records)
+    canary.assert_no_secret(logs, "operator and webhook logs (debug)")
+    canary.assert_no_secret(metrics.exposition(), "metrics")
+    # Proof the canaries went through the checks and into every kind of reply.
+    warned = {w.split(" ")[1] for v in verdicts for w in v.get("warnings", [])}
+    denied = " ".join(v["status"]["message"] for v in verdicts if not v["allowed"])
+    assert {"NAG105", "NAG202"} <= warned, warned   # a literal canary key; a canary that is not Base64
+    assert all(code in denied for code in ("NAG101", "NAG502")), denied   # a canary token read and checked
+    assert len(verdicts) == 8 and len(replies) == 13

@@ -109,7 +109,8 @@ class AdmissionServer:
     async def _serve(self, fn, request: aiohttp.web.Request) -> aiohttp.web.StreamResponse:
         path = request.match_info["path"]
         if path not in self.routes:
-            return aiohttp.web.Response(status=404, text=f"nacos-auth-guard: no webhook at /{path}; the webhooks are "
+            # The path is not quoted back: a reply echoes nothing the caller sent.
+            return aiohttp.web.Response(status=404, text="nacos-auth-guard: no webhook at this path; the webhooks are "
                                                          + ", ".join(f"/{p}" for p in sorted(self.routes)) + "\n")
         try:
             review = json.loads(await request.read())
