@@ -6,6 +6,7 @@ handler ids below (ROUTES), served by kube/admission_server.py.
 """
 from __future__ import annotations
 
+import gc
 import logging
 import time
 from datetime import datetime, timezone
@@ -50,6 +51,10 @@ async def _forget_readiness(**_):
 @kopf.on.event("v1", "namespaces", id="webhook-readiness")
 async def _indexes_loaded(**_):
     global _indexed
+    if not _indexed:
+        # The indexes and kopf's state are now most of the heap and live as long as the process: take them out
+        # of the cyclic GC, whose full collections over them paused answers by up to ~170 ms (bench_admission).
+        gc.freeze()
     _indexed = True
 
 
