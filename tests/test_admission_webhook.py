@@ -82,8 +82,13 @@ def assert_short_warnings(warnings: list[str]) -> None:
 # --- each enforcement mode ----------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("namespace", list(MODES))
-def test_deployment_referencing_a_missing_secret(client, namespace):
+def test_deployment_referencing_a_missing_secret(client, namespace, caplog):
+    caplog.set_level(logging.INFO)
     answer = client.answer(review("CREATE", missing_secret_client(namespace)))
+    outcome = {"deny": "denied", "warn": "warned", "audit": "allowed"}[namespace]
+    assert [r.getMessage() for r in caplog.records if r.name == "nacos_auth_guard.admission"] == [
+        f"CREATE Deployment {namespace}/billing: 1 new finding(s) (NAG101), {outcome}"]
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]   # a refusal is not an error
     if namespace == "deny":
         assert answer["allowed"] is False and answer["status"]["code"] == 403
         message = answer["status"]["message"]

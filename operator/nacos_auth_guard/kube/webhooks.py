@@ -21,6 +21,18 @@ from .settings import CONFIG
 
 logger = logging.getLogger("nacos_auth_guard.admission")
 
+
+class _RefusalIsNotAnError(logging.Filter):
+    """kopf logs every refused review ('Webhook ... failed permanently: <our message>') at ERROR. A refusal is the
+    webhook doing its job, and the line below records it at INFO; a crash is still logged (kopf, admission_server)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.levelno == logging.ERROR and isinstance(record.msg, str) and record.msg.startswith("Webhook ")
+                    and " failed permanently: " in record.msg)
+
+
+logging.getLogger("kopf.objects").addFilter(_RefusalIsNotAnError())
+
 # (group, version, plural, kind, operations, warning path)
 WATCHED = (
     ("apps", "v1", "deployments", "Deployment", ("CREATE", "UPDATE"), "spec.template"),
