@@ -70,7 +70,7 @@ def test_canary_check_catches_a_leak():
         canary.assert_no_secret(hashlib.sha256(canary.PASSWORD.encode()).hexdigest())
 
 
-def test_operator_and_webhook_outputs_hold_no_secret(caplog):
+def test_operator_webhook_and_scan_outputs_hold_no_secret(caplog, capsys):
     import logging
 
     from nacos_auth_guard.kube import metrics
@@ -99,6 +99,13 @@ def test_operator_and_webhook_outputs_hold_no_secret(caplog):
                 assert status in (400, 404), (status, reply)
         client.close()
         status_and_events = json.dumps([cluster.check(c["metadata"]["name"]) for c in checks] + cluster.events())
+        capsys.readouterr()
+        for fmt in ("text", "json", "sarif"):
+            assert main(["scan", "--kubeconfig", cluster.kubeconfig, "-o", fmt, "--color", "always"]) == 1
+            out, err = capsys.readouterr()
+            canary.assert_no_secret(out + err, f"scan -o {fmt}")
+            if fmt == "json":
+                assert {"NAG105", "NAG202", "NAG205", "NAG502"} <= {f["code"] for f in json.loads(out)["findings"]}
     for index, reply in enumerate(replies):
         canary.assert_no_secret(reply, f"webhook reply {index}")
     canary.assert_no_secret(status_and_events, "NacosAuthCheck status and Events")

@@ -132,3 +132,35 @@ def test_an_unreachable_api_server_is_one_clear_error(tmp_path, capsys):
 def test_a_kubeconfig_that_does_not_load_exits_2(tmp_path, capsys):
     assert main(["scan", "--kubeconfig", str(tmp_path / "missing")]) == 2
     assert "cannot load the kubeconfig" in capsys.readouterr().err
+
+
+def test_lists_are_read_page_by_page():
+    """The emulator does not page; a stub API client shows the continue tokens are followed."""
+    from nacos_auth_guard.kube import cli as kube_cli
+
+    class Response:
+        def __init__(self, document):
+            self.status, self.document = 200, document
+
+        def read(self):
+            return json.dumps(self.document).encode()
+
+    class Client:
+        def __init__(self):
+            self.urls = []
+
+        def param_serialize(self, method, path, header_params, auth_settings):
+            return method, path, header_params, None, None
+
+        def call_api(self, method, url, header_params, _request_timeout):
+            self.urls.append(url)
+            page = url.split("continue=")[1] if "continue=" in url else "0"
+            following = {"0": "1", "1": "2", "2": ""}[page]
+            return Response({"metadata": {"continue": following}, "items": [{"page": page}]})
+
+    client = Client()
+    assert kube_cli._list(client, "/api/v1/namespaces/shop/secrets") == (
+        200, [{"page": "0"}, {"page": "1"}, {"page": "2"}], "")
+    assert client.urls == ["/api/v1/namespaces/shop/secrets?limit=500",
+                           "/api/v1/namespaces/shop/secrets?limit=500&continue=1",
+                           "/api/v1/namespaces/shop/secrets?limit=500&continue=2"]
