@@ -240,7 +240,8 @@ def main() -> None:
                 args.rate, args.duration, args.connections))
             wall = time.perf_counter() - load_started
             decided = metric(metrics_port, "nacos_auth_guard_admission_duration_seconds_count") - count_before
-            decision_seconds = metric(metrics_port, "nacos_auth_guard_admission_duration_seconds_sum") - decisions_before
+            decision_seconds = (metric(metrics_port, "nacos_auth_guard_admission_duration_seconds_sum")
+                                - decisions_before)
             current, peak = rss(operator.pid)
             answered = len(latencies)
             print(f"load: {answered + len(errors)} requests in {wall:.1f}s ({(answered + len(errors)) / wall:.1f}/s "

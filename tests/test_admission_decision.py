@@ -8,8 +8,9 @@ import pytest
 
 from nacos_auth_guard.admission import decide, with_change
 from nacos_auth_guard.snapshot import build_snapshot
-from support.objects import (KEY_B, NS, auth_secret, env, healthy_cluster, pods_of, secret, secret_env, server_env,
-                             spring_client, statefulset)
+from nacos_auth_guard.evaluation import evaluate, parse_spec
+from support.objects import (KEY_B, NS, auth_secret, deployment, env, healthy_cluster, pods_of, secret, secret_env,
+                             server_env, spring_client, statefulset)
 
 NOW = datetime(2026, 11, 24, 12, tzinfo=timezone.utc)
 STARTED = "2026-11-22T10:00:00Z"
@@ -88,3 +89,35 @@ def test_adding_a_client_that_reads_its_key_from_a_missing_secret_via_env():
     client["spec"]["template"]["spec"]["containers"][0]["env"].append(secret_env("NACOS_ACCESS_TOKEN", "t", "x"))
     decision = answer("Warn", "Deployment", "payments", client)
     assert decision.allowed and any("NAG101" in w for w in decision.warnings)
+
+
+def _broken(name: str, references: list[tuple[str, str, str, bool | None]]) -> dict:
+    """A client of the server whose Nacos settings come from (env name, Secret, key, optional) references."""
+    return deployment(name, [env("NACOS_SERVER_ADDR", "nacos-headless.shop.svc.cluster.local:8848")]
+                      + [secret_env(variable, secret_name, key, optional)
+                         for variable, secret_name, key, optional in references])
+
+
+U, P, T = "NACOS_USERNAME", "NACOS_PASSWORD", "NACOS_ACCESS_TOKEN"
+
+
+@pytest.mark.parametrize("before,after,new_codes", [
+    # one more reference to a Secret that is already missing: the same problem
+    ([(U, "gone", "u", None)], [(U, "gone", "u", None), (P, "gone", "p", None)], []),
+    # a reference to another missing Secret on the same Deployment: a new problem
+    ([(U, "gone", "u", None)], [(U, "gone", "u", None), (P, "also-gone", "p", None)], ["NAG101"]),
+    # a missing key in a Secret that exists, next to an existing missing key: new (another key)
+    ([(U, "orders-nacos", "x", None)], [(U, "orders-nacos", "x", None), (P, "orders-nacos", "y", None)],
+     ["NAG102"]),
+    # an optional reference (warning) made required (error): worse, so it counts
+    ([(T, "gone", "t", True)], [(T, "gone", "t", False)], ["NAG101"]),
+    # the other way round: better, so it does not
+    ([(T, "gone", "t", False)], [(T, "gone", "t", True)], []),
+])
+def test_what_counts_as_a_new_problem_on_an_already_broken_object(before, after, new_codes):
+    existing = _broken("legacy", before)
+    broken_before = build_snapshot(cluster() + [existing], complete=True)
+    assert evaluate(parse_spec(check("Deny")), broken_before, NOW).findings   # it is broken already
+    decision = answer("Deny", "Deployment", "legacy", _broken("legacy", after), cluster() + [existing])
+    assert [f.code for f in decision.findings] == new_codes
+    assert decision.allowed is (not new_codes)

@@ -118,7 +118,8 @@ def test_webhook_wiring(overlay):
     volumes = {v["name"]: v for v in pod["spec"]["volumes"]}
     [mount] = [m for m in container["volumeMounts"] if volumes[m["name"]].get("secret", {}).get("secretName")
                == certificate["spec"]["secretName"]]
-    assert parsed.webhook_cert == f"{mount['mountPath']}/tls.crt" and parsed.webhook_key == f"{mount['mountPath']}/tls.key"
+    assert (parsed.webhook_cert, parsed.webhook_key) == (f"{mount['mountPath']}/tls.crt",
+                                                         f"{mount['mountPath']}/tls.key")
     assert f"{service['metadata']['name']}.{namespace}.svc" in certificate["spec"]["dnsNames"]
     assert configuration["metadata"]["annotations"]["cert-manager.io/inject-ca-from"] == \
         f"{namespace}/{certificate['metadata']['name']}"

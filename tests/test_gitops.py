@@ -55,8 +55,8 @@ def stale_generation() -> dict:
 CASES = {
     "healthy": (check(1), "Current", "Healthy"),
     "warning only": (check(1, [finding("NAG402", CLIENT, address="nacos.elsewhere:8848")]), "Current", "Healthy"),
-    "error finding": (check(3, [finding("NAG101", CLIENT, where="env X", name="orders-nacos", impact="the pod cannot start")]), "Failed",
-                      "Degraded"),
+    "error finding": (check(3, [finding("NAG101", CLIENT, where="env X", name="orders-nacos",
+                                        impact="the pod cannot start")]), "Failed", "Degraded"),
     "stalled": (check(1, stalled=("InvalidSpec", "spec.enforcement must be one of Deny, Warn, Audit")), "Failed",
                 "Degraded"),
     "spec changed, not checked yet": (stale_generation(), "InProgress", "Progressing"),

@@ -1,7 +1,8 @@
 """The admission decision, pure: the cluster as it is (a Snapshot) and as it would be after the change, evaluated
-for every NacosAuthCheck that can see the object. Only findings the change introduces count; a change that keeps
-or fixes an existing problem is allowed. The governing check's spec.enforcement decides: Deny refuses on a new
-error (new warnings are still returned as warnings), Warn allows with warnings, Audit allows silently.
+for every NacosAuthCheck that can see the object. Only problems the change introduces (or makes more severe)
+count; a change that keeps or fixes an existing problem is allowed. The governing check's spec.enforcement
+decides: Deny refuses on a new error (new warnings are still returned as warnings), Warn allows with warnings,
+Audit allows silently.
 """
 from __future__ import annotations
 
@@ -63,8 +64,11 @@ def decide(checks: list[dict], before: Snapshot, after: Snapshot, now: datetime,
             spec = parse_spec(body)
         except InvalidSpec:
             continue   # a broken check governs nothing; its status says why
-        old = {(f.code, f.obj) for f in evaluate(spec, before, now).findings}
-        introduced += [(spec, f) for f in evaluate(spec, after, now).findings if (f.code, f.obj) not in old]
+        old: dict[tuple, Severity] = {}
+        for item in evaluate(spec, before, now).findings:
+            old[problem_of(item)] = max(old.get(problem_of(item), item.severity), item.severity)
+        introduced += [(spec, f) for f in evaluate(spec, after, now).findings
+                       if problem_of(f) not in old or f.severity > old[problem_of(f)]]
     if not introduced:
         return Decision(True)
     visible = [(spec, f) for spec, f in introduced if spec.enforcement != "Audit" and f.severity >= Severity.WARNING]
@@ -75,6 +79,13 @@ def decide(checks: list[dict], before: Snapshot, after: Snapshot, now: datetime,
         message = "; ".join(f"{f.code} {f.reason}: {f.message}" for f in denying[:3])
         return Decision(False, f"nacos-auth-guard: {message}", warnings, findings)
     return Decision(True, "", warnings, findings)
+
+
+def problem_of(item: Finding) -> tuple:
+    """What makes two findings the same problem: code, object, and the fix (the catalog's fixes name only what
+    identifies the problem: the Secret, the key, the StatefulSet). So a second reference to a Secret that is
+    already missing is the same problem, and a reference to another missing Secret is a new one."""
+    return item.code, item.obj, item.message.split(" Fix: ", 1)[-1]
 
 
 def _warning(path: str, item: Finding) -> str:

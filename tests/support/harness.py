@@ -164,7 +164,7 @@ class Cluster:
                  message="the operator to start")
         if self.operator_errors:
             raise self.operator_errors[0]
-        if webhooks and wait_for_webhooks:   # the webhooks answer once kopf has scanned the resources and every index is loaded
+        if webhooks and wait_for_webhooks:   # they answer once kopf has scanned the resources and loaded every index
             wait_for(lambda: webhook_ready(self.webhook_port, https=webhook_cert is not None), timeout,
                      message="the webhooks to be ready")
 

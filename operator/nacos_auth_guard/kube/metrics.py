@@ -27,7 +27,8 @@ PROBE_SECONDS = prometheus_client.Histogram(
     buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0), registry=REGISTRY)
 ADMISSIONS = prometheus_client.Counter(
     "nacos_auth_guard_admission_reviews", "Admission reviews answered, by resource and outcome "
-    "(allowed, warned, denied, skipped: excluded namespace or no governing check, unready: indexes loading)", ["resource", "outcome"],
+    "(allowed, warned, denied, skipped: excluded namespace or no governing check, unready: indexes loading)",
+    ["resource", "outcome"],
     registry=REGISTRY)
 ADMISSION_SECONDS = prometheus_client.Histogram(
     "nacos_auth_guard_admission_duration_seconds", "Time to decide one admission review from the indexes",

@@ -27,8 +27,9 @@ class _RefusalIsNotAnError(logging.Filter):
     webhook doing its job, and the line below records it at INFO; a crash is still logged (kopf, admission_server)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return not (record.levelno == logging.ERROR and isinstance(record.msg, str) and record.msg.startswith("Webhook ")
-                    and " failed permanently: " in record.msg)
+        message = record.msg if isinstance(record.msg, str) else ""
+        return not (record.levelno == logging.ERROR and message.startswith("Webhook ")
+                    and " failed permanently: " in message)
 
 
 logging.getLogger("kopf.objects").addFilter(_RefusalIsNotAnError())
