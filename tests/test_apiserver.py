@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+import urllib.error
 import urllib.request
 
 import kubernetes
@@ -149,3 +150,70 @@ def test_requests_stay_fast_after_thousands(cluster):
     for _index in range(100):
         cluster.request("GET", "/api/v1/namespaces/shop/secrets/a")
     assert (time.perf_counter() - started) / 100 < 0.02
+
+
+def test_a_slow_request_is_cancelled_by_a_client_that_gives_up(cluster):
+    cluster.server.delay("POST", "configmaps", 1.0)
+    with pytest.raises(Exception):   # urllib3's read timeout
+        cluster.core.create_namespaced_config_map("ops", {"metadata": {"name": "slow"}}, _request_timeout=0.3)
+    time.sleep(1.0)
+    with pytest.raises(kubernetes.client.ApiException):
+        cluster.core.read_namespaced_config_map("slow", "ops")
+
+
+def test_an_answer_late_request_is_done_although_the_client_timed_out(cluster):
+    cluster.server.delay("POST", "configmaps", 1.0, answer_late=True)
+    with pytest.raises(Exception):
+        cluster.core.create_namespaced_config_map("ops", {"metadata": {"name": "late"}}, _request_timeout=0.3)
+    assert cluster.core.read_namespaced_config_map("late", "ops").metadata.name == "late"
+
+
+def test_a_watch_fault_410_is_an_in_stream_error(cluster):
+    cluster.server.fail("WATCH", "configmaps", 410)
+    [event] = watch_lines(cluster, "/api/v1/namespaces/shop/configmaps?watch=true&resourceVersion=1", 5)
+    assert event["type"] == "ERROR" and event["object"]["code"] == 410
+
+
+def test_a_watch_from_before_compaction_is_gone(cluster):
+    old = cluster.core.list_namespaced_config_map("shop").metadata.resource_version
+    cluster.core.create_namespaced_config_map("shop", {"metadata": {"name": "after-old"}})
+    cluster.server.compact()
+    current = cluster.core.list_namespaced_config_map("shop").metadata.resource_version
+    [event] = watch_lines(cluster, f"/api/v1/namespaces/shop/configmaps?watch=true&resourceVersion={old}", 5)
+    assert event["type"] == "ERROR" and event["object"]["code"] == 410
+    assert watch_lines(cluster, f"/api/v1/namespaces/shop/configmaps?watch=true&resourceVersion={current}"
+                                "&timeoutSeconds=1", 1) == []
+
+
+def test_outage_refuses_connections_then_serves_the_same_state_on_the_same_port(cluster):
+    port = cluster.server.port
+    cluster.core.create_namespaced_config_map("ops", {"metadata": {"name": "kept"}})
+    lines: list = []
+    watcher = threading.Thread(target=lambda: lines.extend(
+        watch_lines(cluster, "/api/v1/namespaces/ops/secrets?watch=true&timeoutSeconds=30", 1, timeout=30)))
+    watcher.start()
+    time.sleep(0.2)
+    cluster.server.go_offline()
+    try:
+        watcher.join(5)
+        assert not watcher.is_alive() and lines == []   # the open watch was cut
+        with pytest.raises(urllib.error.URLError):
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/namespaces/ops/configmaps", timeout=2)
+        cluster.server.store_directly("", "v1", "configmaps", "ops", "kept", None)   # meanwhile, elsewhere
+    finally:
+        cluster.server.go_online()
+    assert cluster.server.port == port
+    names = {c.metadata.name for c in cluster.core.list_namespaced_config_map("ops").items}
+    assert "kept" not in names
+
+
+def test_every_request_is_recorded_as_the_rbac_permission_it_needs(cluster):
+    cluster.server.access.clear()
+    cluster.core.list_namespaced_secret("ops")
+    cluster.core.read_namespaced_secret("s1", "ops")
+    cluster.core.list_secret_for_all_namespaces()
+    cluster.custom.patch_namespaced_custom_object_status(GROUP, VERSION, "shop", PLURAL, "c", {"status": {"x": 2}})
+    watch_lines(cluster, "/api/v1/namespaces/ops/pods?watch=true&timeoutSeconds=1", 1)
+    assert set(cluster.server.access) == {
+        ("list", "", "secrets", "ops"), ("get", "", "secrets", "ops"), ("list", "", "secrets", None),
+        ("patch", GROUP, f"{PLURAL}/status", "shop"), ("watch", "", "pods", "ops")}

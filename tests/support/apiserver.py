@@ -11,6 +11,11 @@ Supported: discovery (/api, /apis, group versions), list and watch (resourceVers
 labelSelector with =, ==, !=, in, notin, exists, fieldSelector on metadata.name/namespace, sendInitialEvents with
 a BOOKMARK), create (generateName), get, replace (PUT), patch (merge, strategic-merge as merge, JSON patch with
 `test`), delete (finalizers honoured), status subresources, CRDs loaded from YAML files.
+Faults, as a real apiserver shows them: any status (or a dropped connection) on any verb, optionally after a delay;
+slow answers (`delay`); a watch that ends (`drop_watches`); history compaction (`compact`), after which a watch from
+an older resourceVersion gets the in-stream ERROR 410 Gone; an outage (`go_offline`/`go_online`: connections cut,
+the port refuses, then the same port serves the same state). Every request is also recorded as the RBAC verb,
+group, resource and namespace it needs (`access`), so a test can compare the calls with the roles.
 Not emulated (cover with unit tests): schema validation and defaulting, server-side apply, garbage collection,
 built-in controllers, RBAC, admission webhooks.
 """
@@ -67,12 +72,13 @@ BUILTINS = [
 
 @dataclass
 class Fault:
-    method: str            # GET, POST, PATCH, PUT, DELETE, or WATCH
+    method: str            # GET (get and list), POST, PATCH, PUT, DELETE, or WATCH
     plural: str            # resource plural, or "*"
-    status: int            # HTTP status to answer (0: drop the connection / end the watch stream)
+    status: int | None     # HTTP status to answer (0: drop the connection; None: answer normally, after the delay)
     times: int             # how many matching requests fail
     subresource: str | None = None
     delay: float = 0.0     # seconds to wait before answering (a timeout when the client gives up first)
+    answer_late: bool = False   # do the request at once, and delay only the answer
 
 
 @dataclass
@@ -152,7 +158,9 @@ class ApiServer:
         self.revision = itertools.count(1000)
         self.last_revision = 1000
         self.requests: Counter = Counter()
+        self.access: Counter = Counter()   # (RBAC verb, API group, resource[/subresource], namespace or None)
         self.faults: list[Fault] = []
+        self.compacted = 0   # history before this revision is gone: older watches get 410
         self.lock = threading.Lock()
         self.loop: asyncio.AbstractEventLoop | None = None
         self.runner: aiohttp.web.AppRunner | None = None
@@ -190,6 +198,18 @@ class ApiServer:
             obj = self.objects[(group, version, plural)].get((namespace, name))
             return copy.deepcopy(obj) if obj is not None else None
 
+    def delay(self, method: str, plural: str, seconds: float, times: int = 1, subresource: str | None = None,
+              answer_late: bool = False) -> None:
+        """Serve the next `times` matching requests normally, but only after `seconds` (a client that gives up
+        first cancels it), or, with `answer_late`, at once with the answer `seconds` late (the client times out
+        although the change was made)."""
+        with self.lock:
+            self.faults.append(Fault(method.upper(), plural, None, times, subresource, seconds, answer_late))
+
+    def clear_faults(self) -> None:
+        with self.lock:
+            self.faults.clear()
+
     def count(self, method: str | None = None, plural: str | None = None) -> int:
         with self.lock:
             return sum(n for (m, p, _), n in self.requests.items()
@@ -210,9 +230,9 @@ class ApiServer:
         app.router.add_route("*", "/{path:.*}", self._handle)
         self.runner = aiohttp.web.AppRunner(app, handle_signals=False, access_log=None)
         self.loop.run_until_complete(self.runner.setup())
-        site = aiohttp.web.TCPSite(self.runner, "127.0.0.1", 0)
-        self.loop.run_until_complete(site.start())
-        self.port = site._server.sockets[0].getsockname()[1]
+        self.site = aiohttp.web.TCPSite(self.runner, "127.0.0.1", 0)
+        self.loop.run_until_complete(self.site.start())
+        self.port = self.site._server.sockets[0].getsockname()[1]
         ready.set()
         self.loop.run_forever()
         self.loop.run_until_complete(self.runner.cleanup())
@@ -230,6 +250,44 @@ class ApiServer:
         if self.loop is not None:
             for watcher in list(self.watchers):
                 self.loop.call_soon_threadsafe(watcher.queue.put_nowait, None)
+
+    def compact(self) -> None:
+        """Forget the event history (etcd compaction): a watch that resumes from an older resourceVersion gets an
+        in-stream ERROR 410 Gone, as from a real apiserver, and a client must list again."""
+        with self.lock:
+            self.compacted = self.last_revision
+            for history in self.history.values():
+                history.clear()
+
+    def go_offline(self) -> None:
+        """The apiserver becomes unreachable: open connections are cut and the port refuses new ones. The state is
+        kept; go_online() serves it again on the same port."""
+        async def offline() -> None:
+            await self.site.stop()
+            for watcher in list(self.watchers):
+                watcher.queue.put_nowait(None)
+            for transport in list(self.runner.server._connections.values()):
+                transport.abort()
+        asyncio.run_coroutine_threadsafe(offline(), self.loop).result(10)
+
+    def go_online(self) -> None:
+        async def online() -> None:
+            self.site = aiohttp.web.TCPSite(self.runner, "127.0.0.1", self.port)
+            await self.site.start()
+        asyncio.run_coroutine_threadsafe(online(), self.loop).result(10)
+
+    def store_directly(self, group: str, version: str, plural: str, namespace: str | None, name: str,
+                       obj: dict | None) -> None:
+        """Change the stored state without a request (another client, while this one cannot reach the server):
+        `obj` replaces the object, or None deletes it. Watchers see the change, as they would."""
+        resource = self.resources[(group, version, plural)]
+
+        async def store() -> None:   # in the server's loop: the watchers' queues are not thread-safe
+            if obj is None:
+                self._store(resource, namespace, self._get(resource, namespace, name), "DELETED")
+            else:
+                self._store(resource, namespace, copy.deepcopy(obj), "MODIFIED")
+        asyncio.run_coroutine_threadsafe(store(), self.loop).result(10)
 
     # --- storage ----------------------------------------------------------------------------------------------------
     def _store(self, resource: Resource, namespace: str | None, obj: dict, event: str) -> dict:
@@ -291,18 +349,30 @@ class ApiServer:
         verb = "WATCH" if watching else method
         with self.lock:
             self.requests[(verb, plural, subresource)] += 1
+            if parsed and parsed[0] == "resource":
+                self.access[self._rbac(parsed, method, watching)] += 1
             fault = next((f for f in self.faults if f.times > 0 and f.method == verb and f.plural in ("*", plural)
                           and f.subresource == subresource), None)
             if fault:
                 fault.times -= 1
+        if fault and fault.answer_late:
+            response = await self._serve(request, parsed, method, watching)
+            await asyncio.sleep(fault.delay)   # done; the answer comes too late for a client with a timeout
+            return response
         if fault:
             if fault.delay:
-                await asyncio.sleep(fault.delay)
+                await asyncio.sleep(fault.delay)   # a client that gives up first cancels the request here
             if fault.status == 0:
                 if request.transport is not None:
                     request.transport.close()
                 return aiohttp.web.Response(status=500)
-            return self._status(fault.status, "Injected", "injected fault")
+            if fault.status == 410 and verb == "WATCH":
+                return await self._gone(request)   # a real apiserver says it inside the stream
+            if fault.status is not None:
+                return self._status(fault.status, "Injected", "injected fault")
+        return await self._serve(request, parsed, method, watching)
+
+    async def _serve(self, request, parsed, method: str, watching: bool) -> aiohttp.web.StreamResponse:
         if request.path in ("/version", "/version/"):
             return aiohttp.web.json_response({"major": "1", "minor": "31", "gitVersion": "v1.31.0-apiserver-emu"})
         if parsed is None or parsed[0] == "missing":
@@ -335,6 +405,27 @@ class ApiServer:
         except (jsonpatch.JsonPatchException, jsonpatch.JsonPointerException, ValueError) as error:
             return self._status(422, "Invalid", f"invalid patch: {error}")
         return self._status(405, "MethodNotAllowed", f"{method} is not supported here")
+
+    @staticmethod
+    def _rbac(parsed: tuple, method: str, watching: bool) -> tuple[str, str, str, str | None]:
+        """The RBAC verb and resource a request needs, as the apiserver's authorizer sees it."""
+        _, resource, namespace, name, subresource = parsed
+        if method == "GET":
+            verb = "watch" if watching else ("get" if name else "list")
+        else:
+            verb = {"POST": "create", "PUT": "update", "PATCH": "patch",
+                    "DELETE": "delete" if name else "deletecollection"}.get(method, method.lower())
+        plural = f"{resource.plural}/{subresource}" if subresource else resource.plural
+        return verb, resource.group, plural, namespace
+
+    @staticmethod
+    async def _gone(request) -> aiohttp.web.StreamResponse:
+        response = aiohttp.web.StreamResponse(headers={"Content-Type": "application/json"})
+        await response.prepare(request)
+        error = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+                 "message": "too old resource version", "reason": "Expired", "code": 410}
+        await response.write(json.dumps({"type": "ERROR", "object": error}).encode() + b"\n")
+        return response
 
     @staticmethod
     def _status(code: int, reason: str, message: str) -> aiohttp.web.Response:
@@ -391,6 +482,8 @@ class ApiServer:
         since = int(request.query.get("resourceVersion") or 0)
         timeout = float(request.query.get("timeoutSeconds") or 0) or None
         initial = request.query.get("sendInitialEvents") == "true"
+        if since and since < self.compacted and not initial:
+            return await self._gone(request)
         response = aiohttp.web.StreamResponse(headers={"Content-Type": "application/json"})
         await response.prepare(request)
         with self.lock:
