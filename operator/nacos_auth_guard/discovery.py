@@ -34,7 +34,7 @@ def ref_of(obj: dict) -> ObjectRef:
 
 def pod_template(obj: dict) -> tuple[dict, dict]:
     """(metadata, spec) of the pods a workload runs."""
-    spec = obj.get("spec") or {}
+    spec = as_dict(obj.get("spec"))
     if obj["kind"] == "Pod":
         return obj["metadata"], spec
     if obj["kind"] == "CronJob":
@@ -128,7 +128,7 @@ def _server(sts: dict, pods: list[dict], snapshot: Snapshot) -> ServerCluster:
     strategy = as_dict(sts["spec"].get("updateStrategy"))
     return ServerCluster(ref, template, container.name if container else "",
                          nacos.image_version(container.image) if container else None, pod_configs,
-                         frozenset(services), (sts.get("status") or {}).get("updateRevision"),
+                         frozenset(services), as_dict(sts.get("status")).get("updateRevision"),
                          strategy.get("type") == "OnDelete")
 
 
