@@ -102,7 +102,9 @@ def build_status(findings: list[Finding], *, previous: dict | None, generation: 
         "problems": counts[Severity.ERROR] + counts[Severity.WARNING],
         "summary": {"errors": counts[Severity.ERROR], "warnings": counts[Severity.WARNING],
                     "infos": counts[Severity.INFO]},
-        "lastCheckedTime": timestamp(now),
+        # Microseconds (metav1.MicroTime's format): two evaluations within one second stay distinct, and the
+        # operator names a transition's Events after the status it starts from.
+        "lastCheckedTime": now.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
     }
     if generation is not None:
         status["observedGeneration"] = generation

@@ -122,7 +122,8 @@ class Cluster:
                        namespaces: list[str] | None = None, timeout: float = 20.0, webhook_only: bool = False,
                        webhook_cert: str | None = None, webhook_key: str | None = None,
                        webhook_exclude_namespaces: frozenset[str] = frozenset({"kube-system"}),
-                       webhook_reload_seconds: float = 10.0, wait_for_webhooks: bool = True) -> None:
+                       webhook_reload_seconds: float = 10.0, wait_for_webhooks: bool = True,
+                       retry_max_seconds: float = 15.0, api_timeout_seconds: float = 60.0) -> None:
         import kopf
 
         from nacos_auth_guard.kube import handlers, kubeapi, settings
@@ -142,12 +143,14 @@ class Cluster:
         if webhook_only:
             settings.CONFIG.auto_discover = False
         settings.CONFIG.metrics_port = None
+        settings.CONFIG.retry_max_seconds = retry_max_seconds
+        settings.CONFIG.api_timeout_seconds = api_timeout_seconds
         self._stop = threading.Event()
         ready = threading.Event()
         self.operator_errors: list[BaseException] = []
 
         def run() -> None:
-            loop = asyncio.new_event_loop()
+            loop = self.operator_loop = asyncio.new_event_loop()
             asyncio.set_event_loop(loop)
             try:
                 loop.run_until_complete(kopf.operator(
@@ -169,11 +172,36 @@ class Cluster:
                      message="the webhooks to be ready")
 
     def stop_operator(self) -> None:
+        """As SIGTERM: kopf shuts down gracefully, cancelling what is in flight."""
         if self.operator_thread is not None:
             self._stop.set()
             self.operator_thread.join(30)
             assert not self.operator_thread.is_alive(), "the operator did not stop"
             self.operator_thread = None
+
+    def kill_operator(self) -> None:
+        """As SIGKILL: the operator's event loop stops wherever it is, nothing of it runs any more, and its memory
+        is gone. A request already handed to a worker thread still completes, as one already on the wire would."""
+        from nacos_auth_guard.kube import handlers
+        if self.operator_thread is None:
+            return
+        self.operator_loop.call_soon_threadsafe(self.operator_loop.stop)
+        self.operator_thread.join(10)
+        assert not self.operator_thread.is_alive(), "the operator's loop did not stop"
+        self._stop.set()   # kopf waits for the flag in an executor thread: release it, or Python cannot exit
+        self.operator_thread = None
+        self.operator_errors.clear()   # "event loop stopped before the future completed": that was the point
+        handlers.RECONCILER = None
+        handlers._secret_digests.clear()
+        self.webhook_port = None       # the dead loop's listening socket is never closed
+        self.server.drop_watches()     # the dead process's connections end
+
+    def operator_alive(self) -> bool:
+        """The operator still runs: kopf has not exited, and no task of the reconciler has died."""
+        from nacos_auth_guard.kube import handlers
+        reconciler = handlers.RECONCILER
+        return (self.operator_thread is not None and self.operator_thread.is_alive() and not self.operator_errors
+                and reconciler is not None and not any(task.done() for task in reconciler.tasks))
 
     # --- objects ------------------------------------------------------------------------------------------------------
     def apply(self, *objects: dict) -> None:

@@ -10,20 +10,22 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import socket
 import time
 from collections import Counter
 from datetime import datetime, timezone
 
 import kopf
+import kubernetes
 
-from ..conditions import build_status, finding_keys, same_status
+from ..conditions import build_status, finding_keys, same_status, timestamp
 from ..discovery import is_server
 from ..evaluation import InvalidSpec, evaluate, parse_spec, selects
 from ..model import Finding, ObjectRef, Severity
 from ..shapes import as_dict
 from ..snapshot import KeyedData, Snapshot, compact_config_map, compact_secret, slim_service, slim_workload
 from . import kopf_startup, kubeapi, metrics, probing
-from .settings import AUTO_CHECK_ANNOTATION, CONFIG, GROUP, PLURAL, VERSION, configure_kopf
+from .settings import AUTO_CHECK_ANNOTATION, COMPONENT, CONFIG, GROUP, PLURAL, VERSION, backoff, configure_kopf
 
 logger = logging.getLogger("nacos_auth_guard")
 kopf_startup.install()
@@ -145,6 +147,7 @@ class Reconciler:
         self.dependencies: dict[tuple[str, str], frozenset[tuple[str, str, str]]] = {}
         self.statuses: dict[tuple[str, str], dict] = {}
         self.written_at: dict[tuple[str, str], float] = {}
+        self.failures: dict[tuple[str, str], int] = {}   # consecutive failed reconciles: the retry backoff
         self.tasks: list[asyncio.Task] = []
         self.prober = probing.Prober(self)
 
@@ -185,7 +188,7 @@ class Reconciler:
                 self.mark((namespace, name))
 
     def forget(self, key: tuple[str, str]) -> None:
-        for table in (self.scopes, self.dependencies, self.statuses, self.written_at):
+        for table in (self.scopes, self.dependencies, self.statuses, self.written_at, self.failures):
             table.pop(key, None)
         self.dirty.discard(key)
         self.prober.stop_check(key)
@@ -203,11 +206,22 @@ class Reconciler:
                     await self.reconcile(key)
                 except asyncio.CancelledError:
                     raise
-                except Exception:   # one check's failure must not stop the others; retried on the next change
-                    logger.exception("Reconciling NacosAuthCheck %s/%s failed", *key)
-                    self.mark_later(key)
+                except Exception as error:   # one check's failure must not stop the others
+                    self.retry_later(key, error)
+                else:
+                    self.failures.pop(key, None)
 
-    def mark_later(self, key: tuple[str, str], delay: float = 5.0) -> None:
+    def retry_later(self, key: tuple[str, str], error: Exception) -> None:
+        """A failed reconcile is retried with backoff, forever: the status and Events it did not write are
+        computed again from the same baseline (self.statuses is only updated after a successful write)."""
+        attempt = self.failures[key] = self.failures.get(key, 0) + 1
+        delay = backoff(attempt)
+        cause = kubeapi.failure(error)
+        logger.warning("Writing NacosAuthCheck %s/%s failed (%s); retry %d in %.1fs", *key,
+                       cause or type(error).__name__, attempt, delay, exc_info=cause is None)
+        self.mark_later(key, delay)
+
+    def mark_later(self, key: tuple[str, str], delay: float) -> None:
         asyncio.get_running_loop().call_later(delay, self.mark, key)
 
     async def resync(self) -> None:
@@ -271,42 +285,80 @@ class Reconciler:
             self.scopes[key] = scope
             self.dependencies[key] = result.dependencies | probe.dependencies
         metrics.RECONCILE_SECONDS.observe(time.perf_counter() - started)
-        forced = key in self.forced
-        self.forced.discard(key)
-        if same_status(previous, status) and not forced:
+        if same_status(previous, status) and key not in self.forced:
             return
-        await asyncio.to_thread(kubeapi.patch_check_status, key[0], key[1], status)
+        # Events before the status, under names fixed by the transition: a retry or a restarted operator computes
+        # the same transition from the same baseline and gets 409 for what it posted already. So an Event is
+        # neither lost (the status that would hide the transition is written only after them) nor posted twice.
+        events = _transition_events(body, previous, status, findings, snapshot, now)
+        for event in events:
+            if await asyncio.to_thread(kubeapi.create_event, event):
+                metrics.EVENTS.labels(type=event["type"]).inc()
+        try:
+            await asyncio.to_thread(kubeapi.patch_check_status, key[0], key[1], status)
+        except kubernetes.client.ApiException as error:
+            if error.status != 404:
+                raise
+            self.forget(key)   # deleted meanwhile; its DELETED event may still be on its way
+            return
+        self.forced.discard(key)
         metrics.STATUS_WRITES.inc()
         self.statuses[key] = status
         self.written_at[key] = time.monotonic()
-        self._post_events(body, previous, status, findings, snapshot)
         ready = next(c["status"] for c in status["conditions"] if c["type"] == "Ready")
         metrics.record(key, Counter((f.code, str(f.severity)) for f in findings), ready)
 
-    def _post_events(self, body: dict, previous: dict | None, status: dict, findings: list[Finding],
-                     snapshot: Snapshot | None) -> None:
-        """Events only on transitions: a finding new since the last status, or one that went away."""
-        before = finding_keys(previous)
-        after = finding_keys(status)
-        check = _reference(body)
-        for item in findings:
-            if (item.code, str(item.obj)) in before or (item.code, str(item.obj)) not in after:
-                continue
-            if item.severity is Severity.INFO:
-                continue
-            targets = [check] + [t for t in [_workload_reference(snapshot, item.obj)] if t]
-            kopf.event(targets, type="Warning", reason=item.reason, message=item.message[:1024])
-            metrics.EVENTS.labels(type="Warning").inc(len(targets))
-        for entry in (previous or {}).get("findings") or []:
-            if not isinstance(entry, dict) or (entry.get("code"), entry.get("object")) in after:
-                continue
-            if entry.get("severity") == "info":
-                continue
-            target = _workload_reference(snapshot, _parse_ref(entry.get("object")))
-            message = f"Resolved on {entry.get('object')}: {entry.get('code')} no longer applies."
-            targets = [check] + ([target] if target else [])
-            kopf.event(targets, type="Normal", reason=str(entry.get("reason")), message=message)
-            metrics.EVENTS.labels(type="Normal").inc(len(targets))
+
+def _transition_events(body: dict, previous: dict | None, status: dict, findings: list[Finding],
+                       snapshot: Snapshot | None, now: datetime) -> list[dict]:
+    """Events only on transitions: a finding new since the last status (Warning), or one that went away (Normal);
+    each on the NacosAuthCheck and on the workload at fault."""
+    before = finding_keys(previous)
+    after = finding_keys(status)
+    check = _reference(body)
+    # What identifies the transition: the check, and the status it starts from (as stored, so a restarted
+    # operator derives the same names). No secret goes into it: times, codes and object names only.
+    basis = "|".join([str(check["metadata"].get("uid")), str((previous or {}).get("lastCheckedTime")),
+                      *sorted(f"{code}@{obj}" for code, obj in before)])
+    events = []
+    for item in findings:
+        if (item.code, str(item.obj)) in before or (item.code, str(item.obj)) not in after:
+            continue
+        if item.severity is Severity.INFO:
+            continue
+        for target in [check] + [t for t in [_workload_reference(snapshot, item.obj)] if t]:
+            events.append(_event(target, "Warning", item.reason, item.message[:1024], basis, item.code,
+                                 str(item.obj), now))
+    for entry in (previous or {}).get("findings") or []:
+        if not isinstance(entry, dict) or (entry.get("code"), entry.get("object")) in after:
+            continue
+        if entry.get("severity") == "info":
+            continue
+        target = _workload_reference(snapshot, _parse_ref(entry.get("object")))
+        message = f"Resolved on {entry.get('object')}: {entry.get('code')} no longer applies."
+        for target in [check] + ([target] if target else []):
+            events.append(_event(target, "Normal", str(entry.get("reason")), message, basis,
+                                 str(entry.get("code")), str(entry.get("object")), now))
+    return events
+
+
+def _event(target: dict, kind: str, reason: str, message: str, basis: str, code: str, obj: str,
+           now: datetime) -> dict:
+    metadata = target["metadata"]
+    identity = "|".join([basis, kind, code, obj, target["kind"], str(metadata.get("name"))])
+    digest = hashlib.sha256(identity.encode()).hexdigest()[:16]
+    name = f"{str(metadata.get('name'))[:200].rstrip('.-')}.{digest}"
+    return {"apiVersion": "v1", "kind": "Event",
+            "metadata": {"name": name, "namespace": metadata.get("namespace"),
+                         "labels": {"app.kubernetes.io/managed-by": COMPONENT}},
+            "involvedObject": {"apiVersion": target["apiVersion"], "kind": target["kind"], **metadata},
+            "type": kind, "reason": reason, "message": message,
+            "source": {"component": COMPONENT}, "reportingComponent": COMPONENT,
+            "reportingInstance": _INSTANCE, "firstTimestamp": timestamp(now), "lastTimestamp": timestamp(now),
+            "count": 1}
+
+
+_INSTANCE = socket.gethostname()   # in a cluster: the pod's name
 
 
 def _reference(body: dict) -> dict:

@@ -1,16 +1,20 @@
-"""The operator's few API writes, through the official client (kopf has no public call to patch another object).
-Synchronous; the reconciler runs them in a worker thread."""
+"""The operator's few API calls outside kopf's watches, through the official client (kopf has no public call to
+patch another object). Synchronous; the reconciler runs them in a worker thread. Every call has a timeout: the
+client's default is none, and one hung request would stall every check behind it."""
 from __future__ import annotations
 
+import json
 import os
 import threading
 
 import kubernetes
 
-from .settings import GROUP, PLURAL, VERSION
+from .settings import CONFIG, GROUP, PLURAL, VERSION
 
 _lock = threading.Lock()
 _client: kubernetes.client.ApiClient | None = None
+# A metadata-only list: names and uids without the objects' data (Secret values never leave the apiserver).
+METADATA_ONLY = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json"
 
 
 def api_client() -> kubernetes.client.ApiClient:
@@ -23,6 +27,7 @@ def api_client() -> kubernetes.client.ApiClient:
                 kubernetes.config.load_incluster_config(client_configuration=configuration)
             else:
                 kubernetes.config.load_kube_config(client_configuration=configuration)
+            configuration.retries = 0   # we retry ourselves, with backoff; urllib3's retries only add delay
             _client = kubernetes.client.ApiClient(configuration)
         return _client
 
@@ -34,11 +39,63 @@ def reset() -> None:
         _client = None
 
 
+def _timeout() -> tuple[float, float]:
+    return min(10.0, CONFIG.api_timeout_seconds), CONFIG.api_timeout_seconds   # (connect, read)
+
+
 def patch_check_status(namespace: str, name: str, status: dict) -> None:
     kubernetes.client.CustomObjectsApi(api_client()).patch_namespaced_custom_object_status(
-        GROUP, VERSION, namespace, PLURAL, name, {"status": status})
+        GROUP, VERSION, namespace, PLURAL, name, {"status": status}, _request_timeout=_timeout())
 
 
 def create_check(namespace: str, body: dict) -> None:
     kubernetes.client.CustomObjectsApi(api_client()).create_namespaced_custom_object(
-        GROUP, VERSION, namespace, PLURAL, body)
+        GROUP, VERSION, namespace, PLURAL, body, _request_timeout=_timeout())
+
+
+def create_event(body: dict) -> bool:
+    """Creates a core/v1 Event; False when one of that name exists (it was posted before: a retry or a restart)."""
+    try:
+        kubernetes.client.CoreV1Api(api_client()).create_namespaced_event(
+            body["metadata"]["namespace"], body, _request_timeout=_timeout())
+    except kubernetes.client.ApiException as error:
+        if error.status == 409:
+            return False
+        raise
+    return True
+
+
+def failure(error: BaseException) -> str | None:
+    """An API call's failure in a few words (the status, never the response body: it may quote what we sent);
+    None when the error is not an API or network failure (a bug: log its traceback)."""
+    import urllib3
+    if isinstance(error, kubernetes.client.ApiException):
+        return f"HTTP {error.status} {error.reason or ''}".strip()
+    if isinstance(error, (urllib3.exceptions.HTTPError, OSError, TimeoutError)):
+        return type(error).__name__
+    return None
+
+
+def list_identities(path: str, page: int = 500) -> set[tuple[str | None, str, str | None]]:
+    """(namespace, name, uid) of every object a list path returns: metadata only, page by page."""
+    import urllib.parse
+    client = api_client()
+    identities: set[tuple[str | None, str, str | None]] = set()
+    token = ""
+    while True:
+        query = urllib.parse.urlencode({"limit": page, **({"continue": token} if token else {})})
+        method, url, headers, _, _ = client.param_serialize("GET", f"{path}?{query}",
+                                                            header_params={"Accept": METADATA_ONLY},
+                                                            auth_settings=["BearerToken"])
+        response = client.call_api(method, url, header_params=headers, _request_timeout=_timeout())
+        data = response.read()
+        if response.status != 200:
+            raise kubernetes.client.ApiException(status=response.status, reason=f"listing {path}")
+        document = json.loads(data)
+        for item in document.get("items") or []:
+            metadata = item.get("metadata") if isinstance(item, dict) else None
+            if isinstance(metadata, dict) and isinstance(metadata.get("name"), str):
+                identities.add((metadata.get("namespace"), metadata["name"], metadata.get("uid")))
+        token = (document.get("metadata") or {}).get("continue") or ""
+        if not token:
+            return identities

@@ -1,6 +1,7 @@
 """Operator configuration: set once by `nacos-auth-guard run` (or a test) before kopf starts."""
 from __future__ import annotations
 
+import itertools
 import logging
 from dataclasses import dataclass, field
 
@@ -25,9 +26,24 @@ class OperatorConfig:
     # excludes them too): a broken operator must never be able to block the namespaces that could repair it.
     webhook_exclude_namespaces: frozenset[str] = frozenset({"kube-system"})
     webhook_only: bool = False        # indexes and webhooks only: no status writes, no Events, no created checks
+    api_timeout_seconds: float = 60.0   # one API request (not a watch); a hung apiserver must not stall us
+    retry_max_seconds: float = 15.0     # failed API calls and reconciles retry forever, backing off up to this
 
 
 CONFIG = OperatorConfig()
+
+
+def backoff(attempt: int) -> float:
+    """Seconds before retry number `attempt` (1, 2, ...) of a failed API call or reconcile: 0.5 s, doubling, capped."""
+    return min(0.5 * 2 ** (attempt - 1), CONFIG.retry_max_seconds)
+
+
+class RetryForever:
+    """kopf's error backoffs, never giving up. kopf's default gives up after ~54 s and then stops the whole
+    operator: an apiserver that answers 5xx for a minute would crash-loop the pod."""
+
+    def __iter__(self):
+        return (backoff(attempt) for attempt in itertools.count(1))
 
 
 def configure_kopf(settings) -> None:
@@ -48,3 +64,6 @@ def configure_kopf(settings) -> None:
     settings.peering.standalone = True
     settings.persistence.finalizer = f"{GROUP}/finalizer"   # only used if a future handler needs one
     settings.watching.server_timeout = 300
+    settings.networking.request_timeout = CONFIG.api_timeout_seconds
+    settings.networking.connect_timeout = min(10.0, CONFIG.api_timeout_seconds)
+    settings.networking.error_backoffs = RetryForever()
