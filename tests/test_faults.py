@@ -127,6 +127,48 @@ def test_dropped_watch_streams_resume(cluster):
     break_and_repair(cluster)
 
 
+def test_410_gone_relists_and_forgets_what_was_deleted_during_the_gap(cluster):
+    """The watches are down while the Secret is deleted and a server pod is replaced (same name, new uid, another
+    key), and the history is compacted: kopf resumes with 410 Gone and lists again. kopf would keep the deleted
+    Secret and the old pod in its indexes forever; the sweeper must drop them."""
+    from support.objects import KEY_B, env, server_env
+    cluster.server.fail("WATCH", "*", 503, times=10_000)
+    cluster.server.drop_watches()
+    time.sleep(0.5)
+    cluster.server.store_directly("", "v1", "secrets", NS, "orders-nacos", None)
+    other = [e if e["name"] != "NACOS_AUTH_TOKEN" else env("NACOS_AUTH_TOKEN", KEY_B) for e in server_env()]
+    replaced = pods_of(statefulset(), [STARTED] * 3, env_overrides={2: other})[2]
+    cluster.server.store_directly("", "v1", "pods", NS, "nacos-2", None)
+    cluster.apply(replaced)   # a POST: the watches are down, so no one sees it yet
+    cluster.server.compact()
+    lists = cluster.server.count("GET", "secrets")
+    cluster.server.clear_faults()
+    cluster.wait_for(lambda: broken(cluster) and cluster.reason("nacos", "TokenKeyConsistent") == "TokenKeyMismatch",
+                     20, message="the deletion and the replaced pod seen")
+    assert cluster.server.count("GET", "secrets") > lists   # kopf listed again
+    mismatch = next(f for f in cluster.check("nacos")["status"]["findings"] if f["code"] == "NAG205")
+    assert "{nacos-2}" in mismatch["message"]   # one nacos-2, the new one: the old pod is not counted
+    assert cluster.operator_alive()
+
+
+def test_apiserver_unreachable_for_30_seconds(cluster):
+    """The longest test of the suite (the outage itself lasts 30 s). Meanwhile the Secret is deleted through
+    another apiserver and the history compacted, so the watches resume with 410 Gone."""
+    cluster.server.go_offline()
+    started = time.monotonic()
+    cluster.server.store_directly("", "v1", "secrets", NS, "orders-nacos", None)   # via another apiserver
+    cluster.server.compact()
+    time.sleep(30 - (time.monotonic() - started))
+    cluster.server.go_online()
+    online = time.monotonic()
+    cluster.wait_for(lambda: broken(cluster), 30, message="the deletion seen after the outage")
+    print(f"converged {time.monotonic() - online:.1f}s after the apiserver came back")
+    settle(cluster, BROKEN_EVENTS)
+    cluster.apply(secret("orders-nacos", {"username": "orders", "password": "pw-orders-1"}))
+    cluster.wait_for(lambda: repaired(cluster), 20, message="Ready=True again")
+    settle(cluster, REPAIRED_EVENTS)
+
+
 # --- restarts ----------------------------------------------------------------------------------------------------------
 
 def uninterrupted_run() -> tuple[dict, Counter]:

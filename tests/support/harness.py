@@ -201,7 +201,8 @@ class Cluster:
         from nacos_auth_guard.kube import handlers
         reconciler = handlers.RECONCILER
         return (self.operator_thread is not None and self.operator_thread.is_alive() and not self.operator_errors
-                and reconciler is not None and not any(task.done() for task in reconciler.tasks))
+                and reconciler is not None
+                and not any(task.done() for task in [*reconciler.tasks, reconciler.sweeper.task] if task))
 
     # --- objects ------------------------------------------------------------------------------------------------------
     def apply(self, *objects: dict) -> None:

@@ -26,6 +26,7 @@ from ..shapes import as_dict
 from ..snapshot import KeyedData, Snapshot, compact_config_map, compact_secret, slim_service, slim_workload
 from . import kopf_startup, kubeapi, metrics, probing
 from .settings import AUTO_CHECK_ANNOTATION, COMPONENT, CONFIG, GROUP, PLURAL, VERSION, backoff, configure_kopf
+from .sweep import Sweeper
 
 logger = logging.getLogger("nacos_auth_guard")
 kopf_startup.install()
@@ -150,6 +151,7 @@ class Reconciler:
         self.failures: dict[tuple[str, str], int] = {}   # consecutive failed reconciles: the retry backoff
         self.tasks: list[asyncio.Task] = []
         self.prober = probing.Prober(self)
+        self.sweeper = Sweeper(indices, self.gone_from_index)
 
     def ensure_running(self) -> None:
         """Started from the first event handler, not from startup: kopf.event() needs the event queue that kopf
@@ -160,6 +162,7 @@ class Reconciler:
 
     async def stop(self) -> None:
         await self.prober.stop()
+        await self.sweeper.stop()
         for task in self.tasks:
             task.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)
@@ -186,6 +189,14 @@ class Reconciler:
         for name, _ in self.indices["check_index"].get(namespace, []):
             if (namespace, name) not in self.scopes:
                 self.mark((namespace, name))
+
+    def gone_from_index(self, index: str, namespace: str | None) -> None:
+        """The sweeper found objects that were deleted while a watch was down: re-evaluate what they affect."""
+        if namespace is None:
+            for key in list(self.scopes):
+                self.mark(key)
+        else:
+            self.namespace_changed(namespace)
 
     def forget(self, key: tuple[str, str]) -> None:
         for table in (self.scopes, self.dependencies, self.statuses, self.written_at, self.failures):
@@ -233,27 +244,28 @@ class Reconciler:
 
     def snapshot(self, namespaces: frozenset[str]) -> Snapshot:
         snapshot = Snapshot(complete=True)
+        entries = self.sweeper.entries   # the indexes, without objects deleted while a watch was down
         for namespace in namespaces:
-            for name, data in self.indices["secret_index"].get(namespace, []):
+            for name, data in entries("secret_index", namespace):
                 snapshot.secrets[(namespace, name)] = data
-            for name, data in self.indices["configmap_index"].get(namespace, []):
+            for name, data in entries("configmap_index", namespace):
                 snapshot.config_maps[(namespace, name)] = data
-            for name, service in self.indices["service_index"].get(namespace, []):
+            for name, service in entries("service_index", namespace):
                 snapshot.services[(namespace, name)] = service
-            snapshot.workloads.extend(self.indices["pod_index"].get(namespace, []))
+            snapshot.workloads.extend(entries("pod_index", namespace))
             for index in WORKLOAD_INDEXES:
-                snapshot.workloads.extend(self.indices[index].get(namespace, []))
+                snapshot.workloads.extend(entries(index, namespace))
         return snapshot
 
     def scope_of(self, namespace: str, selector: dict | None) -> frozenset[str]:
         if selector is None:
             return frozenset({namespace})
-        labelled = self.indices["namespace_index"]
-        return frozenset({namespace} | {name for name, store in labelled.items()
-                                        if any(selects(selector, labels) for labels in store)})
+        return frozenset({namespace} | {name for name in self.sweeper.namespaces("namespace_index")
+                                        if any(selects(selector, labels)
+                                               for labels in self.indices["namespace_index"][name])})
 
     def body_of(self, key: tuple[str, str]) -> dict | None:
-        return next((body for name, body in self.indices["check_index"].get(key[0], []) if name == key[1]), None)
+        return next((body for name, body in self.sweeper.entries("check_index", key[0]) if name == key[1]), None)
 
     async def reconcile(self, key: tuple[str, str]) -> None:
         body = self.body_of(key)
@@ -416,6 +428,25 @@ async def stop(**_):
 # --- what a change can affect --------------------------------------------------------------------------------------
 
 @kopf.on.event("v1", "secrets")
+@kopf.on.event("v1", "configmaps")
+@kopf.on.event("v1", "services")
+@kopf.on.event("v1", "pods")
+@kopf.on.event("apps", "v1", "statefulsets")
+@kopf.on.event("apps", "v1", "deployments")
+@kopf.on.event("apps", "v1", "daemonsets")
+@kopf.on.event("batch", "v1", "jobs")
+@kopf.on.event("batch", "v1", "cronjobs")
+@kopf.on.event(GROUP, VERSION, PLURAL)
+@kopf.on.event("v1", "namespaces")
+async def indexed_object_seen(resource, namespace, name, uid, type, **_):
+    """Registered first, so it runs before the handlers below: the sweeper must know an object is back before a
+    re-evaluation reads the indexes."""
+    if RECONCILER:
+        RECONCILER.sweeper.start()   # from a handler, as the reconciler: also in --webhook-only, for the webhooks
+        RECONCILER.sweeper.observed(resource.plural, namespace, name, uid, type)
+
+
+@kopf.on.event("v1", "secrets")
 async def secret_changed(namespace, name, type, **_):
     if type == "DELETED":
         _secret_digests.pop((namespace, name), None)
@@ -468,7 +499,7 @@ async def statefulset_changed(namespace, name, body, type, logger, **_):
     annotations = as_dict(as_dict(raw.get("metadata")).get("annotations"))
     if annotations.get(AUTO_CHECK_ANNOTATION, "").lower() == "false" or not is_server(slim_workload(raw)):
         return
-    checks = RECONCILER.indices["check_index"].get(namespace, [])
+    checks = RECONCILER.sweeper.entries("check_index", namespace)
     if any(as_dict(as_dict(b.get("spec")).get("server")).get("statefulSetName") == name or n == name
            for n, b in checks):
         return
