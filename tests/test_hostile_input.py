@@ -1,23 +1,31 @@
 """Hostile input: nothing raises out of the engine or the CLI; bad input becomes a finding or a clear error.
-Property-based with hypothesis, plus sized cases (thousands of env vars, 1 MB ConfigMaps, deep nesting)."""
+Property-based with hypothesis, plus sized cases (thousands of env vars, 1 MB ConfigMaps, deep nesting), and the
+operator's own path (tests/test_operator_hostile.py). The last test reports how many generated cases ran."""
 from __future__ import annotations
 
 import base64
 import copy
+import functools
+import io
 import json
 from datetime import datetime, timezone
 
+import pytest
+import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from nacos_auth_guard.checks import CheckContext, run_checks
 from nacos_auth_guard.cli import main
+from nacos_auth_guard.evaluation import InvalidSpec, evaluate, parse_spec
 from nacos_auth_guard.snapshot import build_snapshot
 from nacos_auth_guard.yamlio import split_documents
-from support.objects import config_map, env, healthy_cluster, secret_env, statefulset
+from support.objects import config_map, env, healthy_cluster, pods_of, secret_env, statefulset
 
 NOW = datetime(2026, 11, 24, tzinfo=timezone.utc)
 CASES = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# The CLI properties reuse pytest's capsys and monkeypatch across examples (each example reads its own output).
+CLI_CASES = settings(CASES, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 
 scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), st.text(max_size=20))
 values = st.recursive(scalars, lambda children: st.one_of(
@@ -51,46 +59,159 @@ def paths(node, prefix=()):
             yield from paths(value, (*prefix, index))
 
 
-CLUSTER = healthy_cluster()
+# Every kind the checks read, with the fields they read: Pods (owners, status), a mounted config, a check.
+MOUNTED = healthy_cluster()[-1]
+MOUNTED["spec"]["template"]["spec"]["containers"][0]["volumeMounts"] = [{"name": "c", "mountPath": "/app/config"}]
+MOUNTED["spec"]["template"]["spec"]["volumes"] = [{"name": "c", "configMap": {"name": "orders-config"}}]
+CHECK = {"apiVersion": "nacosguard.io/v1alpha1", "kind": "NacosAuthCheck",
+         "metadata": {"name": "nacos", "namespace": "shop", "generation": 2},
+         "spec": {"server": {"statefulSetName": "nacos"}, "enforcement": "Deny", "exclude": ["NAG402"],
+                  "clients": {"selector": {"matchLabels": {"app": "orders"}},
+                              "namespaceSelector": {"matchExpressions": [{"key": "k", "operator": "In",
+                                                                          "values": ["a"]}]}},
+                  "tokenExpiryWarningDays": 7,
+                  "probe": {"enabled": True, "credentialsSecretRef": {"name": "probe"}, "intervalSeconds": 60}}}
+CLUSTER = healthy_cluster()[:-1] + [MOUNTED, *pods_of(statefulset(), ["2026-11-22T10:00:00Z"] * 2),
+                                    config_map("orders-config", {"application.properties":
+                                                                 "spring.cloud.nacos.username=orders\n"})]
 ALL_PATHS = [(index, path) for index, obj in enumerate(CLUSTER) for path in paths(obj)]
-RUNS = {"wrong-type": 0, "random-objects": 0, "random-containers": 0, "random-text": 0}
+CHECK_PATHS = list(paths(CHECK))
+RUNS: dict[str, int] = {}   # property -> generated cases that ran its body
+
+
+def counted(test):
+    """Counts the cases hypothesis generates for a property (reported by the last test)."""
+    RUNS.setdefault(test.__name__, 0)
+
+    @functools.wraps(test)
+    def run(*args, **kwargs):
+        test(*args, **kwargs)
+        RUNS[test.__name__] += 1
+    return run
 
 
 @CASES
 @given(st.sampled_from(ALL_PATHS), values)
+@counted
 def test_a_wrong_type_anywhere_does_not_raise(where, value):
     index, path = where
     objects = copy.deepcopy(CLUSTER)
     objects[index] = mutate(objects[index], list(path), value)
     engine(objects)
-    RUNS["wrong-type"] += 1
+
+
+@CASES
+@given(st.sampled_from(CHECK_PATHS), values)
+@counted
+def test_a_wrong_type_in_a_check_is_invalid_spec_or_evaluates(where, value):
+    """The operator's and the webhook's path: parse_spec either refuses with a message or the check runs."""
+    check = mutate(CHECK, list(where), value)
+    try:
+        spec = parse_spec(check)
+    except InvalidSpec as error:
+        assert str(error).startswith(("spec.", "metadata."))
+        return
+    evaluate(spec, build_snapshot(copy.deepcopy(CLUSTER), complete=True), NOW)
 
 
 @CASES
 @given(st.lists(st.dictionaries(st.sampled_from(["apiVersion", "kind", "metadata", "spec", "data", "status",
                                                  "stringData"]), values, max_size=6), max_size=6))
+@counted
 def test_random_objects_do_not_raise(objects):
     for obj in objects:
         obj.setdefault("kind", "Deployment")
     engine(objects, complete=False)
-    RUNS["random-objects"] += 1
 
 
 @CASES
 @given(st.lists(st.dictionaries(st.sampled_from(FIELDS), values, max_size=7), min_size=1, max_size=3))
+@counted
 def test_random_containers_do_not_raise(containers):
     sts = statefulset()
     sts["spec"]["template"]["spec"]["containers"] = containers
     engine([sts] + CLUSTER)
-    RUNS["random-containers"] += 1
+
+
+secret_values = st.one_of(
+    st.binary(max_size=80).map(lambda raw: base64.b64encode(raw).decode()),   # any bytes: non-UTF-8 too
+    st.text(max_size=80),                                                      # mostly not Base64
+    st.binary(max_size=80).map(lambda raw: base64.b64encode(raw).decode().rstrip("=")),  # padding lost
+    values)
+
+
+@CASES
+@given(st.dictionaries(st.sampled_from(["token", "identity-key", "identity-value", "username", "password",
+                                        "other"]), secret_values, max_size=6), st.booleans())
+@counted
+def test_any_secret_data_is_a_finding_or_fine(data, as_string_data):
+    """Secret values as the API could hold them (and some it would refuse): invalid Base64 and non-UTF-8 bytes
+    must become findings (NAG202 and friends) or input errors, never an exception."""
+    objects = [o for o in CLUSTER if o["metadata"]["name"] not in ("nacos-auth", "orders-nacos")]
+    for name in ("nacos-auth", "orders-nacos"):
+        field = "stringData" if as_string_data else "data"
+        objects.append({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name, "namespace": "shop"},
+                        field: data})
+    errors: list = []
+    snapshot = build_snapshot(objects, complete=True, errors=errors)
+    run_checks(CheckContext.build(snapshot, NOW))
+    assert all(isinstance(message, str) and message for _, message in errors)
 
 
 @CASES
 @given(st.text(max_size=400))
+@counted
 def test_random_text_gives_a_report_or_an_input_error(text):
     for document in split_documents(text):
         assert document.error is None or document.error.startswith("invalid YAML")
-    RUNS["random-text"] += 1
+
+
+yaml_streams = st.one_of(
+    st.lists(values, max_size=4).map(lambda docs: yaml.safe_dump_all(docs)),
+    st.lists(st.sampled_from(CLUSTER), min_size=1, max_size=4).flatmap(
+        lambda objs: st.integers(0, 400).map(lambda cut: yaml.safe_dump_all(objs)[:cut])),   # cut anywhere
+    st.lists(st.sampled_from(list("ab:- \n[]{},&*!|>'\"#%@`\t?") + ["---\n", "kind: Secret\n", "  data:\n"]),
+             max_size=200).map("".join))
+
+
+@CLI_CASES
+@given(yaml_streams, st.sampled_from(["text", "json", "sarif"]))
+@counted
+def test_any_yaml_through_the_lint_cli_is_a_report_with_a_defined_exit(monkeypatch, capsys, text, fmt):
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(text.encode())))
+    code = main(["lint", "-", "-o", fmt, "--strict-refs"])
+    out, err = capsys.readouterr()
+    assert code in (0, 1, 2), code
+    assert "Traceback" not in out + err
+    if fmt != "text":
+        report = json.loads(out)
+        if fmt == "json":
+            assert (code == 2) == bool(report["errors"])
+
+
+OPTIONS = ["-o", "--format", "--fail-on", "--exclude", "--token-expiry-warning-days", "--now", "--color",
+           "--strict-refs", "-n", "--namespace", "-A", "--context", "--kubeconfig"]
+
+
+@CLI_CASES
+@given(st.sampled_from(["lint", "explain", "scan", "run", "bogus"]),
+       st.lists(st.one_of(st.sampled_from(OPTIONS), st.text(max_size=12)), max_size=5))
+@counted
+def test_any_command_line_is_a_result_or_a_usage_error(tmp_path_factory, monkeypatch, capsys, command, args):
+    """Usage errors exit 2 with a message, as argparse does; nothing else escapes. (No cluster is reachable: run
+    and scan fail on their own before doing anything, or on the missing kubeconfig.)"""
+    home = tmp_path_factory.getbasetemp()
+    monkeypatch.setenv("KUBECONFIG", str(home / "no-such-kubeconfig"))
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(b"")))
+    if command == "run":
+        args = [a for a in args if a not in ("-A",)] + ["--webhook-cert", "x"]   # refused before kopf starts
+    try:
+        code = main([command, *args])
+    except SystemExit as exit:
+        code = exit.code
+    out, err = capsys.readouterr()
+    assert code in (0, 1, 2), (code, err[-300:])
+    assert "Traceback" not in out + err
 
 
 def test_lint_on_random_bytes(tmp_path, capsys):
@@ -109,7 +230,7 @@ def test_thousands_of_env_vars_and_a_1mb_config_map(tmp_path, capsys):
         env("NACOS_AUTH_ENABLE", "true"), secret_env("NACOS_AUTH_TOKEN", "nacos-auth", "token")]
     sts = statefulset(env_list=env_list)
     big = config_map("big", {"application.properties": "a.b=c\n" * 170_000})
-    objects = [o for o in CLUSTER if o["kind"] != "StatefulSet"] + [sts, big]
+    objects = [o for o in healthy_cluster() if o["kind"] != "StatefulSet"] + [sts, big]
     findings = engine(objects)
     assert [f.code for f in findings] == ["NAG301"]   # the identity env went with the replaced env list
 
@@ -156,7 +277,37 @@ def test_invalid_base64_and_binary_secret_data():
     assert len(errors) == 2 and codes == ["NAG202"]
 
 
-def test_report_how_many_cases_ran():
-    """Hypothesis runs the properties above first (file order); this prints their counts for the log."""
-    print(f"hypothesis cases run: {RUNS}")
-    assert all(count > 0 for count in RUNS.values()) or not any(RUNS.values())
+def test_deeply_nested_values_inside_a_valid_workload():
+    nested: object = "x"
+    for _ in range(3000):
+        nested = [nested]
+    sts = statefulset()
+    sts["spec"]["template"]["spec"]["containers"][0]["env"].append({"name": "NACOS_AUTH_ENABLE", "value": nested})
+    sts["spec"]["template"]["spec"]["containers"][0]["args"] = nested
+    engine([o for o in CLUSTER if o["kind"] != "StatefulSet"] + [sts])
+
+
+def test_a_huge_stream_through_lint(tmp_path, capsys):
+    """20,000 documents (about 30 MB): read, checked and reported, with the broken ones named."""
+    documents = []
+    for index in range(2000):
+        for obj in healthy_cluster(f"ns-{index}"):
+            documents.append(yaml.safe_dump(obj))
+        documents.append("kind: [unclosed\n" if index % 500 == 0 else yaml.safe_dump(config_map(
+            f"big-{index}", {"application.properties": "x=y\n" * 1000}, f"ns-{index}")))
+    path = tmp_path / "huge.yaml"
+    path.write_text("---\n".join(documents))
+    code = main(["lint", str(path), "-o", "json"])
+    report = json.loads(capsys.readouterr().out)
+    assert code == 2 and len(report["errors"]) == 4 and report["summary"]["objects"] == 12_000 - 4
+
+
+def test_report_how_many_cases_ran(request):
+    """Every property collected in this run generated its cases (hypothesis stops early only when a strategy runs
+    out of distinct values, and none of these can); the counts go to the log and the terminal summary."""
+    properties = {item.name for item in request.session.items
+                  if item.module is request.module and item.name in RUNS}
+    print(f"hypothesis cases run: {sum(RUNS.values())} in total; {RUNS}")
+    assert properties, "no property ran: select the whole module"
+    short = {name: RUNS[name] for name in properties if RUNS[name] < CASES.max_examples}
+    assert not short, f"properties that generated fewer than {CASES.max_examples} cases: {short}"

@@ -55,8 +55,8 @@ def _owned(obj: dict) -> bool:
 
 def _owner_name(obj: dict, kind: str) -> str | None:
     for owner in as_list(obj["metadata"].get("ownerReferences")):
-        if isinstance(owner, dict) and owner.get("kind") == kind:
-            return owner.get("name")
+        if isinstance(owner, dict) and owner.get("kind") == kind and isinstance(owner.get("name"), str):
+            return owner["name"]
     return None
 
 

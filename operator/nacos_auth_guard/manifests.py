@@ -42,8 +42,8 @@ def _read_file(result: Manifests, path: str, default_namespace: str) -> None:
     try:
         with open(path, "rb") as handle:
             raw = handle.read(MAX_FILE_BYTES + 1)
-    except OSError as error:
-        result.errors.append(InputError(f"{path}: cannot read: {error.strerror or error}"))
+    except (OSError, ValueError) as error:   # ValueError: a NUL byte in the path
+        result.errors.append(InputError(f"{path}: cannot read: {getattr(error, 'strerror', None) or error}"))
         return
     _read_text(result, path, raw, default_namespace)
 

@@ -297,9 +297,10 @@ class _Mounted:
 def _mounted_files(ctx: _PodContext, container: dict) -> list[_Mounted]:
     files: list[_Mounted] = []
     for mount in as_list(container.get("volumeMounts")):
-        if not isinstance(mount, dict) or not isinstance(mount.get("mountPath"), str):
+        if not isinstance(mount, dict) or not isinstance(mount.get("mountPath"), str) or not isinstance(
+                mount.get("name"), str):
             continue
-        volume = ctx.volumes.get(mount.get("name"))
+        volume = ctx.volumes.get(mount["name"])
         if volume is None:
             continue
         sub_path = as_text(mount.get("subPath"))
