@@ -10,7 +10,7 @@ import urllib.request
 import kubernetes
 import pytest
 
-from support.harness import GROUP, PLURAL, VERSION, Cluster
+from support.harness import GROUP, PLURAL, TEST_USER, VERSION, Cluster
 
 
 @pytest.fixture(scope="module")
@@ -208,12 +208,14 @@ def test_outage_refuses_connections_then_serves_the_same_state_on_the_same_port(
 
 
 def test_every_request_is_recorded_as_the_rbac_permission_it_needs(cluster):
+    cluster.core.create_namespaced_secret("ops", secret("recorded"))
     cluster.server.access.clear()
     cluster.core.list_namespaced_secret("ops")
-    cluster.core.read_namespaced_secret("s1", "ops")
+    cluster.core.read_namespaced_secret("recorded", "ops")
     cluster.core.list_secret_for_all_namespaces()
     cluster.custom.patch_namespaced_custom_object_status(GROUP, VERSION, "shop", PLURAL, "c", {"status": {"x": 2}})
     watch_lines(cluster, "/api/v1/namespaces/ops/pods?watch=true&timeoutSeconds=1", 1)
     assert set(cluster.server.access) == {
-        ("list", "", "secrets", "ops"), ("get", "", "secrets", "ops"), ("list", "", "secrets", None),
-        ("patch", GROUP, f"{PLURAL}/status", "shop"), ("watch", "", "pods", "ops")}
+        (TEST_USER, "list", "", "secrets", "ops"), (TEST_USER, "get", "", "secrets", "ops"),
+        (TEST_USER, "list", "", "secrets", None), (TEST_USER, "patch", GROUP, f"{PLURAL}/status", "shop"),
+        (None, "watch", "", "pods", "ops")}   # watch_lines() sends no token

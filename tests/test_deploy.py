@@ -1,6 +1,6 @@
 """The shipped manifests: they parse, the kustomizations name files that exist, the operator accepts the args the
-Deployment passes, the CRD's schema accepts what the operator writes, and the roles grant no more than the code
-uses."""
+Deployment passes, the CRD's schema accepts what the operator writes, and the roles grant exactly the calls the code
+makes (recorded by running it against the API emulator)."""
 from __future__ import annotations
 
 import argparse
@@ -209,51 +209,91 @@ def test_crd_printer_columns():
     assert CRD["spec"]["names"]["shortNames"] == ["nac"]
 
 
-# Every API call the operator makes: (apiGroup, resource, verb). kube/ is the only code that talks to the API.
-USED = {
-    **{("", r, v): True for r in ("secrets", "configmaps", "services", "pods", "namespaces") for v in ("list", "watch")},
-    **{("apps", r, v): True for r in ("statefulsets", "deployments", "daemonsets") for v in ("list", "watch")},
-    **{("batch", r, v): True for r in ("jobs", "cronjobs") for v in ("list", "watch")},
-    ("nacosguard.io", "nacosauthchecks", "list"): True, ("nacosguard.io", "nacosauthchecks", "watch"): True,
-    ("nacosguard.io", "nacosauthchecks", "create"): True, ("nacosguard.io", "nacosauthchecks/status", "patch"): True,
-    ("", "events", "create"): True, ("apiextensions.k8s.io", "customresourcedefinitions", "list"): True,
-}
+# --- RBAC: the roles against the API calls the code makes ----------------------------------------------------------
+# The calls are recorded, not listed by hand: the real operator runs against the API emulator through everything
+# that talks to the API (kopf's lists and watches, auto-discovery, status, Events, the sweeper's lists, the
+# webhooks), and the emulator records each request as the RBAC permission it needs.
 WRITES = {"create", "update", "patch", "delete", "deletecollection"}
+WATCHED_NAMESPACE = "shop"
+
+
+def operator_calls(mode: str) -> set[tuple[str, str, str, str | None]]:
+    """(verb, API group, resource, namespace or None) of every request the operator made in `mode`."""
+    from nacos_auth_guard.kube import handlers
+    from nacos_auth_guard.kube.sweep import INDEXED
+    from support.harness import OPERATOR_USER, Cluster
+    from support.objects import healthy_cluster, pods_of, statefulset
+    with Cluster(namespaces=[WATCHED_NAMESPACE, "elsewhere"]) as cluster:
+        cluster.apply(*healthy_cluster(), *pods_of(statefulset(), ["2026-11-22T10:00:00Z"] * 3))
+        cluster.start_operator(webhook_only=mode == "webhook-only",
+                               namespaces=[WATCHED_NAMESPACE] if mode == "namespaced" else None)
+        if mode != "webhook-only":   # auto-discovery, a status, a finding and its Events
+            cluster.wait_for(lambda: cluster.condition("nacos", "Ready") == "True", message="Ready=True")
+            cluster.delete("Secret", "orders-nacos")
+            cluster.wait_for(lambda: len(cluster.events("orders")) == 1, message="an Event")
+        sweeper = handlers.RECONCILER.sweeper   # every index checked against the API, as after a relist
+        lists = cluster.server.count("GET", "statefulsets")
+        cluster.operator_loop.call_soon_threadsafe(lambda: (sweeper.pending.update(INDEXED), sweeper.wake.set()))
+        cluster.wait_for(lambda: cluster.server.count("GET", "statefulsets") > lists and not sweeper.pending,
+                         message="a sweep of every index")
+        return {call[1:] for call in cluster.server.access if call[0] == OPERATOR_USER}
+
+
+@pytest.fixture(scope="module")
+def calls() -> dict[str, set]:
+    return {mode: operator_calls(mode) for mode in ("cluster-wide", "namespaced", "webhook-only")}
 
 
 def grants(rules: list[dict]) -> set[tuple[str, str, str]]:
-    return {(group, resource, verb) for rule in rules for group in rule["apiGroups"]
+    return {(verb, group, resource) for rule in rules for group in rule["apiGroups"]
             for resource in rule["resources"] for verb in rule["verbs"]}
 
 
-@pytest.mark.parametrize("overlay", ["base", "namespaced", "webhook-deployment"])
-def test_roles_grant_what_the_code_uses_and_no_other_write(overlay):
-    objects = rendered(overlay)
-    granted = set().union(*(grants(o["rules"]) for o in objects if o["kind"] in ("Role", "ClusterRole")))
-    missing = {use for use in USED if use not in granted}
-    assert not missing, f"the code needs {missing}"
-    writes = {g for g in granted if g[2] in WRITES}
-    assert writes <= {("nacosguard.io", "nacosauthchecks", "create"), ("nacosguard.io", "nacosauthchecks/status",
-                                                                        "patch"),
-                      ("", "events", "create"), ("", "events", "patch"), ("events.k8s.io", "events", "create"),
-                      ("events.k8s.io", "events", "patch")}
+def roles_of(objects: list[dict], service_account: str) -> tuple[set, set]:
+    """(cluster-wide grants, grants in the install's own namespace) of one ServiceAccount."""
+    cluster_wide, namespaced = set(), set()
+    for binding in objects:
+        if binding["kind"] not in ("ClusterRoleBinding", "RoleBinding") or not any(
+                s["kind"] == "ServiceAccount" and s["name"] == service_account for s in binding["subjects"]):
+            continue
+        [role] = [o for o in objects if o["kind"] == binding["roleRef"]["kind"]
+                  and o["metadata"]["name"] == binding["roleRef"]["name"]]
+        (cluster_wide if binding["kind"] == "ClusterRoleBinding" else namespaced).update(grants(role["rules"]))
+    return cluster_wide, namespaced
 
 
-def test_secrets_are_readable_cluster_wide_only_in_the_cluster_wide_install():
-    namespaced = rendered("namespaced")
-    cluster_roles = [o for o in namespaced if o["kind"] == "ClusterRole"]
-    assert not any(resource == "secrets" for role in cluster_roles for _, resource, _ in grants(role["rules"]))
-    assert any(o["kind"] == "Role" and ("", "secrets", "watch") in grants(o["rules"]) for o in namespaced)
+@pytest.mark.parametrize("overlay,service_account,mode", [
+    ("base", "nacos-auth-guard", "cluster-wide"),
+    ("webhook", "nacos-auth-guard", "cluster-wide"),
+    ("webhook-deployment", "nacos-auth-guard", "cluster-wide"),
+    ("webhook-deployment", "nacos-auth-guard-webhook", "webhook-only"),
+    ("namespaced", "nacos-auth-guard", "namespaced"),
+])
+def test_roles_grant_exactly_the_calls_the_code_makes(calls, overlay, service_account, mode):
+    cluster_wide, in_namespace = roles_of(rendered(overlay), service_account)
+    used = calls[mode]
+    # Every call is allowed: a namespaced one by a Role in the watched namespace or a ClusterRole, a cluster-scoped
+    # one (namespace None: every namespace, or a cluster-scoped resource) only by a ClusterRole.
+    denied = {c for c in used if c[:3] not in cluster_wide and (c[3] is None or c[:3] not in in_namespace)}
+    assert not denied, f"{overlay}: the {mode} operator makes calls its roles do not allow: {sorted(denied)}"
+    # Nothing is granted that no call uses.
+    needs_cluster_role = {c[:3] for c in used if c[3] is None or c[:3] not in in_namespace}
+    unused = (cluster_wide - needs_cluster_role) | (in_namespace - {c[:3] for c in used if c[3] == WATCHED_NAMESPACE})
+    assert not unused, f"{overlay}: {service_account} is granted what the code never uses: {sorted(unused)}"
 
 
-def test_the_webhook_deployment_reads_what_the_indexes_need_and_writes_nothing():
-    objects = rendered("webhook-deployment")
-    [binding] = [o for o in objects if o["kind"] == "ClusterRoleBinding"
-                 and o["subjects"][0]["name"] == "nacos-auth-guard-webhook"]
-    [role] = [o for o in objects if o["kind"] == "ClusterRole" and o["metadata"]["name"] == binding["roleRef"]["name"]]
-    granted = grants(role["rules"])
-    reads = {use for use in USED if use[2] in ("list", "watch")}
-    assert reads <= granted, f"the indexes need {reads - granted}"
-    assert not {g for g in granted if g[2] in WRITES}
-    [(deployment, _, _)] = [d for n, d in deployments(objects).items() if n == "nacos-auth-guard-webhook"]
-    assert deployment["spec"]["template"]["spec"]["serviceAccountName"] == binding["subjects"][0]["name"]
+def test_the_calls_are_recorded_and_the_webhook_writes_nothing(calls):
+    assert ("patch", "nacosguard.io", "nacosauthchecks/status", WATCHED_NAMESPACE) in calls["cluster-wide"]
+    assert ("create", "", "events", WATCHED_NAMESPACE) in calls["cluster-wide"]
+    assert ("create", "nacosguard.io", "nacosauthchecks", WATCHED_NAMESPACE) in calls["cluster-wide"]
+    assert ("watch", "", "secrets", None) in calls["cluster-wide"]
+    assert not {c for c in calls["webhook-only"] if c[0] in WRITES}
+
+
+def test_secrets_are_read_cluster_wide_only_in_the_cluster_wide_install(calls):
+    """What the namespaced operator asks for, and what its ClusterRole allows: Secrets in its namespace only."""
+    secrets = {c for c in calls["namespaced"] if c[2] == "secrets"}
+    assert secrets and {c[3] for c in secrets} == {WATCHED_NAMESPACE}
+    cluster_wide, in_namespace = roles_of(rendered("namespaced"), "nacos-auth-guard")
+    assert not {g for g in cluster_wide if g[2] == "secrets"}
+    assert ("watch", "", "secrets") in in_namespace

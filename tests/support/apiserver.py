@@ -15,7 +15,8 @@ Faults, as a real apiserver shows them: any status (or a dropped connection) on 
 slow answers (`delay`); a watch that ends (`drop_watches`); history compaction (`compact`), after which a watch from
 an older resourceVersion gets the in-stream ERROR 410 Gone; an outage (`go_offline`/`go_online`: connections cut,
 the port refuses, then the same port serves the same state). Every request is also recorded as the RBAC verb,
-group, resource and namespace it needs (`access`), so a test can compare the calls with the roles.
+group, resource and namespace it needs, under the caller's bearer token (`access`), so a test can compare one
+client's calls with its roles.
 Not emulated (cover with unit tests): schema validation and defaulting, server-side apply, garbage collection,
 built-in controllers, RBAC, admission webhooks.
 """
@@ -158,7 +159,8 @@ class ApiServer:
         self.revision = itertools.count(1000)
         self.last_revision = 1000
         self.requests: Counter = Counter()
-        self.access: Counter = Counter()   # (RBAC verb, API group, resource[/subresource], namespace or None)
+        # (user: the bearer token, RBAC verb, API group, resource[/subresource], namespace or None)
+        self.access: Counter = Counter()
         self.faults: list[Fault] = []
         self.compacted = 0   # history before this revision is gone: older watches get 410
         self.lock = threading.Lock()
@@ -350,7 +352,8 @@ class ApiServer:
         with self.lock:
             self.requests[(verb, plural, subresource)] += 1
             if parsed and parsed[0] == "resource":
-                self.access[self._rbac(parsed, method, watching)] += 1
+                user = request.headers.get("Authorization", "").removeprefix("Bearer ").strip() or None
+                self.access[(user, *self._rbac(parsed, method, watching))] += 1
             fault = next((f for f in self.faults if f.times > 0 and f.method == verb and f.plural in ("*", plural)
                           and f.subresource == subresource), None)
             if fault:

@@ -24,6 +24,9 @@ from .apiserver import ApiServer
 ROOT = Path(__file__).resolve().parents[2]
 CRD = ROOT / "crds" / "nacosauthcheck.yaml"
 GROUP, VERSION, PLURAL = "nacosguard.io", "v1alpha1", "nacosauthchecks"
+# The emulator records each request under its bearer token: the operator's (and anything else using the kubeconfig,
+# such as `scan`) is OPERATOR_USER, the test's own client is TEST_USER, raw harness requests carry none.
+OPERATOR_USER, TEST_USER = "nacos-auth-guard", "test-client"
 
 
 def free_port() -> int:
@@ -83,8 +86,8 @@ class Cluster:
         with open(self.kubeconfig, "w") as handle:
             yaml.safe_dump({"apiVersion": "v1", "kind": "Config", "current-context": "emulator",
                             "clusters": [{"name": "emulator", "cluster": {"server": url}}],
-                            "users": [{"name": "tester", "user": {"token": "test-token"}}],
-                            "contexts": [{"name": "emulator", "context": {"cluster": "emulator", "user": "tester",
+                            "users": [{"name": "operator", "user": {"token": OPERATOR_USER}}],
+                            "contexts": [{"name": "emulator", "context": {"cluster": "emulator", "user": "operator",
                                                                           "namespace": self.namespaces[0]}}]},
                            handle)
         self._saved_env = {k: os.environ.get(k) for k in ("KUBECONFIG", "KUBERNETES_SERVICE_HOST")}
@@ -94,6 +97,8 @@ class Cluster:
         kubernetes.config.kube_config.KUBE_CONFIG_DEFAULT_LOCATION = self.kubeconfig
         configuration = kubernetes.client.Configuration()
         kubernetes.config.load_kube_config(config_file=self.kubeconfig, client_configuration=configuration)
+        configuration.refresh_api_key_hook = None   # it would put the kubeconfig's token back
+        configuration.api_key["BearerToken"] = f"Bearer {TEST_USER}"   # the test's own calls, told apart
         self.api = kubernetes.client.ApiClient(configuration)
         self.core = kubernetes.client.CoreV1Api(self.api)
         self.apps = kubernetes.client.AppsV1Api(self.api)
