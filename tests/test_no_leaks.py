@@ -3,39 +3,20 @@ stderr; the operator's status, Events and logs, the webhook's replies (allowed, 
 bodies) and logs, and the metrics."""
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
+import time
 
 import pytest
 import yaml
 
 from nacos_auth_guard.cli import main
 from support import canary
-from support.objects import (auth_secret, deployment, env, pods_of, secret, server_env, service,
-                             spring_client, statefulset)
-
-SERVER = "nacos-headless.shop.svc.cluster.local:8848"
+from support.objects import auth_secret, secret
 
 
-def canary_objects() -> list[dict]:
-    """A cluster that trips every check that handles a secret value, with canaries in every such place."""
-    literal_env = [e for e in server_env() if e["name"] not in ("NACOS_AUTH_TOKEN", "NACOS_AUTH_IDENTITY_VALUE")]
-    literal_env += [env("NACOS_AUTH_TOKEN", canary.TOKEN_KEY), env("NACOS_AUTH_IDENTITY_VALUE", canary.IDENTITY_VALUE)]
-    sts = statefulset(env_list=literal_env)
-    other_pod_env = [e if e["name"] != "NACOS_AUTH_TOKEN" else env("NACOS_AUTH_TOKEN", canary.OTHER_KEY)
-                     for e in literal_env]
-    objects = [sts, service("nacos-headless", {"app": "nacos"}),
-               *pods_of(sts, ["2026-11-22T10:00:00Z"] * 3, env_overrides={1: other_pod_env})]
-    for name, key in (("nacos-short", canary.SHORT_KEY), ("nacos-bad", canary.BAD_KEY)):
-        objects += [auth_secret(f"{name}-auth", key=key),
-                    statefulset(name, env_list=server_env(f"{name}-auth"))]
-    objects += [
-        secret("orders-nacos", {"username": "orders", "pasword": canary.PASSWORD}),
-        spring_client(),
-        deployment("batch", [env("NACOS_SERVER_ADDR", SERVER), env("NACOS_ACCESS_TOKEN", canary.ACCESS_TOKEN)]),
-        deployment("legacy", [env("NACOS_SERVER_ADDR", SERVER), env("NACOS_USERNAME", "legacy"),
-                              env("NACOS_PASSWORD", canary.PASSWORD)]),
-    ]
-    return objects
+canary_objects = canary.canary_objects
 
 
 @pytest.fixture()
@@ -62,26 +43,35 @@ def test_lint_outputs_hold_no_secret(manifest, capsys, fmt):
                {"NAG102", "NAG105", "NAG202", "NAG203", "NAG205", "NAG502", "NAG504"} <= codes, codes
 
 
-def test_canary_check_catches_a_leak():
+@pytest.mark.parametrize("leak", [
+    lambda v: f"message with {v}", lambda v: base64.b64encode(v.encode()).decode(),
+    lambda v: base64.urlsafe_b64encode(v.encode()).decode().rstrip("="), lambda v: v.encode().hex(),
+    lambda v: hashlib.md5(v.encode()).hexdigest(), lambda v: hashlib.sha1(v.encode()).hexdigest().upper(),
+    lambda v: hashlib.sha256(v.encode()).hexdigest(), lambda v: f"fingerprint {hashlib.sha256(v.encode()).hexdigest()[:12]}",
+    lambda v: base64.b64encode(hashlib.sha256(v.encode()).digest()).decode(),
+], ids=["plain", "base64", "base64url", "hex", "md5", "sha1-upper", "sha256", "sha256-prefix", "sha256-base64"])
+@pytest.mark.parametrize("value", [canary.IDENTITY_VALUE, canary.PASSWORD, canary.ACCESS_TOKEN])
+def test_canary_check_catches_a_leak(leak, value):
     with pytest.raises(AssertionError):
-        canary.assert_no_secret(f"message with {canary.IDENTITY_VALUE}")
-    import hashlib
-    with pytest.raises(AssertionError):
-        canary.assert_no_secret(hashlib.sha256(canary.PASSWORD.encode()).hexdigest())
+        canary.assert_no_secret(leak(value))
 
 
-def test_operator_webhook_and_scan_outputs_hold_no_secret(caplog, capsys):
-    import logging
+def test_the_decoded_key_and_its_digests_are_forbidden_too():
+    key = base64.b64decode(canary.TOKEN_KEY)
+    for text in (key.decode(), hashlib.sha256(key).hexdigest(), hashlib.sha1(key).hexdigest()[:12]):
+        with pytest.raises(AssertionError):
+            canary.assert_no_secret(text)
 
+
+def test_operator_webhook_and_scan_outputs_hold_no_secret(capsys):
     from nacos_auth_guard.kube import metrics
     from support.admission import WebhookClient
     from support.harness import Cluster
-    caplog.set_level(logging.DEBUG)
     checks = [{"apiVersion": "nacosguard.io/v1alpha1", "kind": "NacosAuthCheck",
                "metadata": {"name": name, "namespace": "shop"},
                "spec": {"server": {"statefulSetName": name}, "enforcement": enforcement}}
               for name, enforcement in (("nacos", "Deny"), ("nacos-short", "Warn"), ("nacos-bad", "Deny"))]
-    with Cluster(namespaces=["shop"]) as cluster:
+    with canary.captured_logs() as logs, Cluster(namespaces=["shop"]) as cluster:
         cluster.apply(*canary_objects(), *checks, canary.properties_client(),
                       secret("inventory-nacos", {"username": "inventory", "password": canary.PASSWORD}))
         cluster.start_operator()
@@ -109,9 +99,8 @@ def test_operator_webhook_and_scan_outputs_hold_no_secret(caplog, capsys):
     for index, reply in enumerate(replies):
         canary.assert_no_secret(reply, f"webhook reply {index}")
     canary.assert_no_secret(status_and_events, "NacosAuthCheck status and Events")
-    logs = "\n".join(record.getMessage() + (f"\n{record.exc_text}" if record.exc_text else "")
-                     for record in caplog.records)
-    canary.assert_no_secret(logs, "operator and webhook logs (debug)")
+    canary.assert_no_secret(logs.text(), "operator and webhook logs (debug, formatted, every record attribute)")
+    assert "Indexer 'secret_index' succeeded." in logs.messages()   # kopf's DEBUG records about each Secret too
     canary.assert_no_secret(metrics.exposition(), "metrics")
     # Proof the canaries went through the checks and into every kind of reply.
     warned = {w.split(" ")[1] for v in verdicts for w in v.get("warnings", [])}
@@ -119,3 +108,42 @@ def test_operator_webhook_and_scan_outputs_hold_no_secret(caplog, capsys):
     assert {"NAG105", "NAG202"} <= warned, warned   # a literal canary key; a canary that is not Base64
     assert all(code in denied for code in ("NAG101", "NAG502")), denied   # a canary token read and checked
     assert len(verdicts) == 8 and len(replies) == 13
+
+
+def test_operator_outputs_hold_no_secret_through_faults_and_a_restart():
+    """The paths only trouble takes: failed status writes and Event posts retried, a Secret fixed meanwhile, a
+    watch gap ending in 410 Gone while a canary Secret is deleted (the sweeper), a killed and restarted operator.
+    Status, Events, metrics and every log record at DEBUG hold no canary."""
+    from support.harness import Cluster
+    names = ("nacos", "nacos-short", "nacos-bad")
+    with canary.captured_logs() as logs, Cluster(namespaces=["shop"]) as cluster:
+        cluster.apply(*canary_objects())
+        cluster.start_operator(retry_max_seconds=0.3, api_timeout_seconds=1.0)
+        cluster.wait_for(lambda: all(cluster.condition(n, "Ready") == "False" for n in names), 20,
+                         message="every check to report its findings")
+        cluster.server.fail("PATCH", "nacosauthchecks", 500, times=2, subresource="status")
+        cluster.server.fail("POST", "events", 500, times=2)
+        cluster.apply(secret("orders-nacos", {"username": "orders", "password": canary.PASSWORD}))   # fixed
+        cluster.wait_for(lambda: any(e["type"] == "Normal" for e in cluster.events("orders")), 20,
+                         message="the fix's Normal Event")
+        cluster.server.fail("WATCH", "*", 503, times=10_000)
+        cluster.server.drop_watches()
+        time.sleep(0.5)   # the streams end before the deletion, so no watch reports it
+        cluster.server.store_directly("", "v1", "secrets", "shop", "nacos-bad-auth", None)
+        cluster.server.compact()
+        cluster.server.clear_faults()
+        cluster.wait_for(lambda: any(f["code"] == "NAG101" for f in cluster.check("nacos-bad")["status"]["findings"]),
+                         20, message="the Secret deleted during the gap")
+        cluster.kill_operator()
+        cluster.start_operator()
+        cluster.apply(auth_secret("nacos-short-auth", key=canary.OTHER_KEY))   # rotated onto another canary
+        cluster.wait_for(lambda: cluster.reason("nacos-short", "TokenKeyValid") != "TokenKeyTooShort", 20,
+                         message="the rotated key evaluated")
+        outputs = canary.operator_outputs(cluster, list(names))
+    for where, text in outputs.items():
+        canary.assert_no_secret(text, where)
+    canary.assert_no_secret(logs.text(), "logs (debug, formatted, every record attribute)")
+    messages = logs.messages()
+    # Proof the trouble paths ran and logged.
+    assert any("failed (HTTP 500" in m for m in messages), "a failed status write or Event post"
+    assert any("deleted while a watch was down" in m for m in messages), "the sweeper"

@@ -1,8 +1,19 @@
-"""Canary secrets, and the check that none of them, nor an encoding or hash of one, appears in an output."""
+"""Canary secrets, and the check that none of them, nor an encoding or hash of one, appears in an output.
+
+The one place for a no-leak test to start from: the canaries and their forbidden forms (`assert_no_secret`), a
+cluster that carries them wherever the checks read a secret (`canary_objects`), the operator's outputs read back
+from a running harness (`operator_outputs`), every log record of the process at DEBUG (`captured_logs`), and
+admission reviews that hold them (`admission_reviews`). A new output path adds its reader here or feeds its text
+to `assert_no_secret`.
+"""
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
+import json
+import logging
+from typing import Iterator
 
 import jwt
 
@@ -20,16 +31,24 @@ SECRETS = (TOKEN_KEY, OTHER_KEY, SHORT_KEY, BAD_KEY, IDENTITY_VALUE, PASSWORD, A
 
 
 def forbidden_forms(value: str) -> set[str]:
-    """The value, its Base64 forms, its decoding, and common hashes of each."""
-    forms = {value, base64.b64encode(value.encode()).decode()}
+    """The value, its Base64 (standard and URL-safe, padded or not) and hex forms, its decoding, and the md5, sha1,
+    sha256 and sha512 digests of each (hex either case, Base64), also cut to 12 characters (a "fingerprint")."""
+    raw = [value.encode()]
     try:
-        forms.add(base64.b64decode(value, validate=True).decode("utf-8", "ignore"))
+        raw.append(base64.b64decode(value, validate=True))
     except ValueError:
         pass
-    for form in list(forms):
-        for algorithm in ("md5", "sha1", "sha256"):
-            digest = hashlib.new(algorithm, form.encode())
-            forms |= {digest.hexdigest(), base64.b64encode(digest.digest()).decode()}
+    forms: set[str] = set()
+    for data in raw:
+        encoded = base64.b64encode(data).decode()
+        forms |= {data.decode("utf-8", "ignore"), encoded, encoded.rstrip("="), data.hex(),
+                  base64.urlsafe_b64encode(data).decode().rstrip("=")}
+    digested = set(raw) | {form.encode() for form in forms}
+    for data in digested:
+        for algorithm in ("md5", "sha1", "sha256", "sha512"):
+            digest = hashlib.new(algorithm, data)
+            for text in (digest.hexdigest(), digest.hexdigest().upper(), base64.b64encode(digest.digest()).decode()):
+                forms |= {text, text[:12]}
     return {form for form in forms if len(form) >= 8}
 
 
@@ -96,3 +115,85 @@ def admission_reviews(namespace: str = "shop") -> list[tuple[str, dict | bytes]]
     reviews.append((f"/validate-{TOKEN_KEY}", review("CREATE", literal)))
     reviews.append(("/validate-secrets", f'{{"apiVersion": "{ACCESS_TOKEN}", '.encode()))
     return reviews
+
+
+def canary_objects(namespace: str = "shop") -> list[dict]:
+    """A cluster that trips every check that handles a secret value, with canaries in every such place: literal
+    env values, Secret data (keys, identity, passwords, a static token), a pod on another key."""
+    from .objects import (auth_secret, deployment, env, pods_of, secret, secret_env, server_env, service,
+                          spring_client, statefulset)
+    server = f"nacos-headless.{namespace}.svc.cluster.local:8848"
+    literal_env = [e for e in server_env() if e["name"] not in ("NACOS_AUTH_TOKEN", "NACOS_AUTH_IDENTITY_VALUE")]
+    literal_env += [env("NACOS_AUTH_TOKEN", TOKEN_KEY), env("NACOS_AUTH_IDENTITY_VALUE", IDENTITY_VALUE)]
+    sts = statefulset(env_list=literal_env, namespace=namespace)
+    other_pod_env = [e if e["name"] != "NACOS_AUTH_TOKEN" else env("NACOS_AUTH_TOKEN", OTHER_KEY)
+                     for e in literal_env]
+    objects = [sts, service("nacos-headless", {"app": "nacos"}, namespace),
+               *pods_of(sts, ["2026-11-22T10:00:00Z"] * 3, env_overrides={1: other_pod_env})]
+    for name, key in (("nacos-short", SHORT_KEY), ("nacos-bad", BAD_KEY)):
+        objects += [auth_secret(f"{name}-auth", key=key, namespace=namespace),
+                    statefulset(name, env_list=server_env(f"{name}-auth"), namespace=namespace)]
+    objects += [
+        secret("orders-nacos", {"username": "orders", "pasword": PASSWORD}, namespace),
+        spring_client(namespace=namespace, server=server),
+        deployment("batch", [env("NACOS_SERVER_ADDR", server), env("NACOS_ACCESS_TOKEN", ACCESS_TOKEN)], namespace),
+        deployment("legacy", [env("NACOS_SERVER_ADDR", server), env("NACOS_USERNAME", "legacy"),
+                              env("NACOS_PASSWORD", PASSWORD)], namespace),
+        secret("reports-token", {"token": ACCESS_TOKEN}, namespace),
+        deployment("reports", [env("NACOS_SERVER_ADDR", server),
+                               secret_env("NACOS_ACCESS_TOKEN", "reports-token", "token")], namespace),
+    ]
+    return objects
+
+
+class CapturedLogs:
+    def __init__(self) -> None:
+        self.records: list[logging.LogRecord] = []
+
+    def text(self) -> str:
+        """Each record as the operator prints it with `--log-format json` (kopf's formatter, which adds the object
+        it is about), and every attribute of the record (arguments, extras, exception) besides."""
+        try:
+            import kopf
+            from kopf._core.actions.loggers import make_formatter
+            formatter: logging.Formatter = make_formatter(log_format=kopf.LogFormat.JSON)
+        except (ImportError, AttributeError):   # kopf internals moved: the attributes below still hold everything
+            formatter = logging.Formatter()
+        lines = []
+        for record in self.records:
+            lines.append(formatter.format(record))
+            lines.append(repr({key: value for key, value in vars(record).items() if key != "msg"}))
+        return "\n".join(lines)
+
+    def messages(self) -> list[str]:
+        return [record.getMessage() for record in self.records]
+
+
+@contextlib.contextmanager
+def captured_logs() -> Iterator[CapturedLogs]:
+    """Every log record of the process at DEBUG, from every thread and library (kopf, ours, the clients)."""
+    captured = CapturedLogs()
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            record.getMessage()   # render now, while the arguments are as they were
+            captured.records.append(record)
+
+    root = logging.getLogger()
+    handler, level = Keep(logging.DEBUG), root.level
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+    try:
+        yield captured
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(level)
+
+
+def operator_outputs(cluster, checks: list[str]) -> dict[str, str]:
+    """What the operator wrote and serves, read back from a running harness: the checks' status, every Event in
+    the cluster's namespaces, and the metrics exposition."""
+    from nacos_auth_guard.kube import metrics
+    return {"status": json.dumps([cluster.check(name).get("status") for name in checks]),
+            "events": json.dumps([e for namespace in cluster.namespaces for e in cluster.events(namespace=namespace)]),
+            "metrics": metrics.exposition()}
