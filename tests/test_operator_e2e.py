@@ -141,6 +141,22 @@ def test_no_reads_per_reconcile_and_no_write_for_a_no_op_change(cluster):
     assert cluster.server.count("GET") - reads <= 1
 
 
+def test_metadata_edit_after_pods_started_is_not_a_rotation(cluster):
+    """managedFields moves a key's time on any edit by the manager that owns it (a Helm upgrade relabels its
+    Secrets): with the same value, the pods do not run a stale key."""
+    time.sleep(0.3)
+    writes = cluster.server.count("PATCH", "nacosauthchecks")
+    relabelled = auth_secret(changed={"token": now_iso()})
+    relabelled["metadata"]["labels"] = {"helm.sh/chart": "nacos-2.0.1"}
+    cluster.apply(relabelled)
+    time.sleep(0.5)
+    assert cluster.server.count("PATCH", "nacosauthchecks") == writes
+    assert cluster.condition("nacos", "TokenKeyConsistent") == "True"
+    # The same edit with a new value is a rotation.
+    cluster.apply(auth_secret(key=KEY_B, changed={"token": now_iso()}))
+    wait_condition(cluster, "TokenKeyConsistent", "False", "TokenKeyStale")
+
+
 def test_restart_posts_no_duplicate_events_and_keeps_status(cluster):
     cluster.delete("Secret", "orders-nacos")
     wait_condition(cluster, "SecretsResolved", "False", "SecretNotFound")

@@ -113,7 +113,9 @@ _ENTRIES = [
           "Pods run a token key that is no longer the Secret's",
           "Secret {name} (key {key!r}) changed at {changed}, after {stale} of {obj} started: {impact}.",
           "restart all pods of {obj} together so they all load the current key: {restart}.",
-          "Env from a Secret is read once at container start; a rotated Secret reaches only pods started later."),
+          "Env from a Secret is read once at container start; a rotated Secret reaches only pods started later. "
+          "lint and scan date a change by the Secret's managedFields, which also move when the same manager "
+          "edits only its labels or annotations; the operator compares values and tells the two apart."),
     Entry("NAG207", "AuthEnabledMismatch", ERROR, TOKEN_KEY_CONSISTENT,
           "Auth is on in some server pods and off in others",
           "Auth is enabled in {enabled} and disabled in {disabled} of {obj}: requests succeed or fail with 403 "

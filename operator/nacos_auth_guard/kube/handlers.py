@@ -53,8 +53,8 @@ _secret_digests: dict[tuple[str, str], dict[str, tuple[bytes, datetime | None]]]
 
 
 def _observe_secret(namespace: str, name: str, body: dict) -> KeyedData:
-    """Compacts a Secret and adds the change times this process observed itself (a digest per key is kept in
-    memory to notice a change; it is never logged or written anywhere)."""
+    """Compacts a Secret and dates each key's last value change (a digest per key is kept in memory to tell a
+    value change from any other edit; it is never logged or written anywhere)."""
     data = compact_secret(body)
     if body.get("type") in OPAQUE_TO_US:
         data.data = {key: None for key in data.data}
@@ -65,14 +65,23 @@ def _observe_secret(namespace: str, name: str, body: dict) -> KeyedData:
     now = datetime.now(timezone.utc)
     for key, value in data.data.items():
         digest = hashlib.sha256(value).digest() if isinstance(value, bytes) else b""
+        # The API's time for a key (managedFields) also moves when the same manager edits a label or an
+        # annotation, e.g. every Helm upgrade: trusted on first sight only, and then when the value changed.
+        reported = data.changed_at.get(key)
         before = seen.get(key)
         if before is None:
-            seen[key] = (digest, None)
-        elif before[0] != digest:
-            seen[key] = (digest, now)
-        observed = seen[key][1]
-        if observed is not None and (key not in data.changed_at or data.changed_at[key] < observed):
-            data.changed_at[key] = observed
+            changed = reported
+        elif before[0] == digest:
+            changed = before[1]
+        elif reported is not None and (before[1] is None or reported > before[1]):
+            changed = reported   # the apiserver's time of this write: not delayed by the watch
+        else:
+            changed = now
+        seen[key] = (digest, changed)
+        if changed is None:
+            data.changed_at.pop(key, None)
+        else:
+            data.changed_at[key] = changed
     return data
 
 
