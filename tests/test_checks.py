@@ -1,9 +1,11 @@
 """Every check of the catalog, table-driven: objects in, exact (code, object, severity) out."""
 from __future__ import annotations
 
+import base64
 import copy
 from datetime import datetime, timedelta, timezone
 
+import jwt
 import pytest
 
 from nacos_auth_guard.catalog import CATALOG
@@ -26,6 +28,10 @@ def run(objects: list[dict], complete: bool = True, exclude=()) -> list[tuple[st
     snapshot = build_snapshot(copy.deepcopy(objects), complete=complete)
     findings = run_checks(CheckContext.build(snapshot, NOW), exclude=exclude)
     return sorted((f.code, f.obj.name, str(f.severity)) for f in findings)
+
+
+def no_exp_token(key: str) -> str:
+    return jwt.encode({"sub": "nacos"}, base64.b64decode(key), "HS256", headers={"typ": None})
 
 
 def replace(objects: list[dict], kind: str, name: str, new: dict | None) -> list[dict]:
@@ -173,6 +179,13 @@ CASES = [
     ("NAG501 token made by another tool (typ header): 2.2.1+ rejects it",
      HEALTHY + [secret("tok", {"t": token(KEY_A, NOW + timedelta(days=90), typ="JWT")}),
                 client([secret_env("NACOS_ACCESS_TOKEN", "tok", "t")], "batch")], True, [("NAG501", "batch", "error")]),
+    ("NAG501 token without exp: 2.2.1+ reads exp 0 and answers token expired!",
+     HEALTHY + [secret("tok", {"t": no_exp_token(KEY_A)}), client([secret_env("NACOS_ACCESS_TOKEN", "tok", "t")],
+                                                                  "batch")], True, [("NAG501", "batch", "error")]),
+    ("token without exp: jjwt-based 2.2.0 never expires it",
+     with_env("nacos", server_env(), image="nacos/nacos-server:v2.2.0") + [
+         secret("tok", {"t": no_exp_token(KEY_A)}), client([secret_env("NACOS_ACCESS_TOKEN", "tok", "t")], "batch")],
+     True, []),
     # Version rules (alibaba/nacos JwtTokenManager, AuthConfigs; nacos-docker docker-startup.sh).
     ("2.4.3, auth off, no key: the key is not loaded", with_env("nacos", [env("MODE", "cluster")]), True, []),
     ("2.2.3 loads the key at startup even with auth off", with_env(

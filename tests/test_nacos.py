@@ -21,6 +21,10 @@ def nacos_token(key: bytes, exp: int, alg: str = "HS256", typ: bool = False) -> 
     return jwt.encode({"sub": "nacos", "exp": exp}, key, alg, headers=None if typ else {"typ": None})
 
 
+def no_exp(key: bytes) -> str:
+    return jwt.encode({"sub": "nacos"}, key, "HS256", headers={"typ": None})
+
+
 EXP_FUTURE = int(datetime(2099, 1, 1, tzinfo=timezone.utc).timestamp())
 EXP_PAST = int(datetime(2024, 3, 1, tzinfo=timezone.utc).timestamp())
 
@@ -44,6 +48,19 @@ TOKEN_CASES = [
      KEY_32, (2, 2, 1), ("malformed", "unsupported signature algorithm")),
     ("typ header: jjwt-based 2.2.0 accepts it", nacos_token(KEY_32, EXP_FUTURE, typ=True), KEY_32, (2, 2, 0),
      (None, "token invalid!")),
+    ("no exp: 2.2.1+ reads 0 (NacosJwtPayload's long), token expired!", no_exp(KEY_32), KEY_32, (2, 4, 3),
+     ("malformed", "token expired!")),
+    ("no exp, version unknown: read as 2.2.1+", no_exp(KEY_32), None, None, ("malformed", "token expired!")),
+    ("no exp and another key: the signature is checked first", no_exp(OTHER), KEY_32, (2, 4, 3),
+     ("signature", "Invalid signature")),
+    ("no exp: jjwt-based 2.2.0 checks exp only when present", no_exp(KEY_32), KEY_32, (2, 2, 0),
+     (None, "token invalid!")),
+    ("exp not a number", jwt.encode({"sub": "nacos", "exp": "soon"}, KEY_32, "HS256", headers={"typ": None}),
+     KEY_32, (2, 4, 3), ("malformed", "token invalid!")),
+    ("exp beyond year 9999 never expires", nacos_token(KEY_32, 10 ** 15), KEY_32, (2, 4, 3),
+     (None, "token invalid!")),
+    ("exp before year 1 is expired", nacos_token(KEY_32, -10 ** 15), KEY_32, (2, 4, 3),
+     ("expired", "token expired!")),
     ("not a JWT", "s3cr3t", KEY_32, (2, 4, 3), ("malformed", "token invalid!")),
     ("unsigned (alg none)", jwt.encode({"exp": EXP_FUTURE}, None, "none"), None, None,
      ("malformed", "token invalid!")),

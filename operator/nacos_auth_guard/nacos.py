@@ -412,6 +412,13 @@ class TokenVerdict:
     error: str = "token invalid!"   # what the server answers (403) to a request with this token
 
 
+def _instant(exp: float | None) -> datetime | None:
+    try:
+        return datetime.fromtimestamp(exp, tz=timezone.utc) if exp is not None else None
+    except (OverflowError, ValueError, OSError):   # beyond year 9999: it never expires either
+        return None
+
+
 def check_token(token: str, key: bytes | None, now: datetime, warn_within_seconds: float,
                 version: Version | None = None) -> TokenVerdict:
     """Checks a static accessToken the way a Nacos node would: header, signature with the node's key (when given),
@@ -424,9 +431,9 @@ def check_token(token: str, key: bytes | None, now: datetime, warn_within_second
     if header.get("alg") not in TOKEN_ALGORITHMS:
         return TokenVerdict("malformed", f"signed with {str(header.get('alg'))[:16]!r}, Nacos signs with HMAC-SHA")
     exp = claims.get("exp")
-    if not isinstance(exp, (int, float)) or isinstance(exp, bool):
-        return TokenVerdict("malformed", "no numeric 'exp' claim")
-    expires_at = datetime.fromtimestamp(exp, tz=timezone.utc)
+    if exp is not None and (not isinstance(exp, (int, float)) or isinstance(exp, bool)):
+        return TokenVerdict("malformed", "its 'exp' claim is not a number")
+    expires_at = _instant(exp)
     if key is not None:
         if (version is None or version >= EXACT_HEADER_SINCE) and token.split(".", 1)[0] not in NACOS_TOKEN_HEADERS:
             return TokenVerdict("malformed", "its header is not the one Nacos writes (a third-party tool made it)",
@@ -440,9 +447,15 @@ def check_token(token: str, key: bytes | None, now: datetime, warn_within_second
                                 signature_error(version))
         except jwt.PyJWTError as error:
             return TokenVerdict("malformed", f"rejected ({type(error).__name__})", expires_at)
+    if exp is None:
+        if version is not None and version < EXACT_HEADER_SINCE:
+            return TokenVerdict(None)   # jjwt checks exp only when there is one: this token never expires
+        return TokenVerdict("malformed", "it has no 'exp' claim, which Nacos 2.2.1 and later read as 0 (expired in "
+                                         "1970)", None, "token expired!")
     remaining = exp - int(now.timestamp())
     if remaining < 0:
-        return TokenVerdict("expired", f"expired at {expires_at:%Y-%m-%dT%H:%M:%SZ}", expires_at, "token expired!")
+        when = f"{expires_at:%Y-%m-%dT%H:%M:%SZ}" if expires_at else "before year 1"
+        return TokenVerdict("expired", f"expired at {when}", expires_at, "token expired!")
     if remaining <= warn_within_seconds:
         return TokenVerdict("expiring", f"expires at {expires_at:%Y-%m-%dT%H:%M:%SZ}", expires_at, "token expired!")
     return TokenVerdict(None, "", expires_at)

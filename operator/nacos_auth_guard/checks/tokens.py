@@ -32,7 +32,9 @@ def check_access_tokens(ctx: CheckContext) -> Iterable[Finding]:
             token = container.settings.get("accessToken")
             if token is None or token.state is not State.KNOWN or not token.value:
                 continue
-            verdict = nacos.check_token(token.value, None, ctx.now, warn)
+            # Without a key, the version still decides how a token without exp reads.
+            version = ctx.servers_by_ref[cluster].version if cluster in ctx.servers_by_ref else None
+            verdict = nacos.check_token(token.value, None, ctx.now, warn, version)
             if verdict.problem:
                 yield finding(CODES[verdict.problem], client.ref, cluster=cluster, where=token.where,
                               detail=verdict.detail, error=verdict.error)
