@@ -516,11 +516,10 @@ async def statefulset_changed(namespace, name, body, type, logger, **_):
 
 
 async def _create_check(namespace: str, name: str, statefulset: dict, log) -> None:
-    import kubernetes
     metadata = as_dict(statefulset.get("metadata"))
     body = {"apiVersion": f"{GROUP}/{VERSION}", "kind": "NacosAuthCheck",
             "metadata": {"name": name, "namespace": namespace,
-                         "labels": {"app.kubernetes.io/managed-by": "nacos-auth-guard"},
+                         "labels": {"app.kubernetes.io/managed-by": COMPONENT},
                          "ownerReferences": [{"apiVersion": "apps/v1", "kind": "StatefulSet", "name": name,
                                               "uid": metadata.get("uid"), "controller": False,
                                               "blockOwnerDeletion": False}]},

