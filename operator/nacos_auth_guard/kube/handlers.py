@@ -436,36 +436,26 @@ async def stop(**_):
 
 # --- what a change can affect --------------------------------------------------------------------------------------
 
-@kopf.on.event("v1", "secrets")
-@kopf.on.event("v1", "configmaps")
-@kopf.on.event("v1", "services")
-@kopf.on.event("v1", "pods")
-@kopf.on.event("apps", "v1", "statefulsets")
-@kopf.on.event("apps", "v1", "deployments")
-@kopf.on.event("apps", "v1", "daemonsets")
-@kopf.on.event("batch", "v1", "jobs")
-@kopf.on.event("batch", "v1", "cronjobs")
-@kopf.on.event(GROUP, VERSION, PLURAL)
-@kopf.on.event("v1", "namespaces")
-async def indexed_object_seen(resource, namespace, name, uid, type, **_):
-    """Registered first, so it runs before the handlers below: the sweeper must know an object is back before a
-    re-evaluation reads the indexes."""
-    if RECONCILER:
-        RECONCILER.sweeper.start()   # from a handler, as the reconciler: also in --webhook-only, for the webhooks
-        RECONCILER.sweeper.observed(resource.plural, namespace, name, uid, type)
+def _seen(resource, namespace: str | None, name: str, uid: str | None, event: str | None) -> None:
+    """First thing in every event handler: the sweeper must know an object is back before a re-evaluation reads
+    the indexes. Started from a handler, as the reconciler is; in --webhook-only too, for the webhooks."""
+    RECONCILER.sweeper.start()
+    RECONCILER.sweeper.observed(resource.plural, namespace, name, uid, event)
 
 
 @kopf.on.event("v1", "secrets")
-async def secret_changed(namespace, name, type, **_):
+async def secret_changed(resource, namespace, name, uid, type, **_):
     if type == "DELETED":
         _secret_digests.pop((namespace, name), None)
     if RECONCILER:
+        _seen(resource, namespace, name, uid, type)
         RECONCILER.object_changed("Secret", namespace, name)
 
 
 @kopf.on.event("v1", "configmaps")
-async def configmap_changed(namespace, name, **_):
+async def configmap_changed(resource, namespace, name, uid, type, **_):
     if RECONCILER:
+        _seen(resource, namespace, name, uid, type)
         RECONCILER.object_changed("ConfigMap", namespace, name)
 
 
@@ -475,22 +465,25 @@ async def configmap_changed(namespace, name, **_):
 @kopf.on.event("apps", "v1", "daemonsets")
 @kopf.on.event("batch", "v1", "jobs")
 @kopf.on.event("batch", "v1", "cronjobs")
-async def workload_changed(namespace, **_):
+async def workload_changed(resource, namespace, name, uid, type, **_):
     if RECONCILER:
+        _seen(resource, namespace, name, uid, type)
         RECONCILER.namespace_changed(namespace)
 
 
 @kopf.on.event("v1", "namespaces")
-async def namespace_labels_changed(name, **_):
+async def namespace_labels_changed(resource, name, uid, type, **_):
     if RECONCILER:
+        _seen(resource, None, name, uid, type)
         for key in list(RECONCILER.scopes):
             RECONCILER.mark(key)   # a label change can move a namespace in or out of a client selector
 
 
 @kopf.on.event(GROUP, VERSION, PLURAL)
-async def check_changed(namespace, name, type, **_):
+async def check_changed(resource, namespace, name, uid, type, **_):
     if not RECONCILER:
         return
+    _seen(resource, namespace, name, uid, type)
     if type == "DELETED":
         RECONCILER.forget((namespace, name))
     else:
@@ -498,9 +491,10 @@ async def check_changed(namespace, name, type, **_):
 
 
 @kopf.on.event("apps", "v1", "statefulsets")
-async def statefulset_changed(namespace, name, body, type, logger, **_):
+async def statefulset_changed(resource, namespace, name, uid, body, type, logger, **_):
     if not RECONCILER:
         return
+    _seen(resource, namespace, name, uid, type)
     RECONCILER.namespace_changed(namespace)
     if type == "DELETED" or not CONFIG.auto_discover or CONFIG.webhook_only:
         return
