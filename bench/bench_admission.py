@@ -24,11 +24,9 @@ import json
 import os
 import ssl
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from collections import Counter
 from pathlib import Path
 
@@ -37,6 +35,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 import aiohttp  # noqa: E402
 
+from measure import metric, operator_process, percentile, rss  # noqa: E402
 from support.admission import certificate, path_of, review  # noqa: E402
 from support.harness import Cluster, free_port, webhook_ready  # noqa: E402
 from support.objects import (KEY_B, auth_secret, pods_of, secret, service, spring_client,  # noqa: E402
@@ -107,16 +106,6 @@ def review_mix(clusters: int, clients: int, unchecked: int) -> list[dict]:
     return mix
 
 
-def percentile(samples: list[float], fraction: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
-
-
-def rss(pid: int) -> tuple[int, int]:
-    fields = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines() if ":" in line)
-    return int(fields["VmRSS"].split()[0]) // 1024, int(fields["VmHWM"].split()[0]) // 1024
-
-
 def cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")   # utime + stime
@@ -132,12 +121,6 @@ def wait_until_idle(pid: int, timeout: float = 120.0) -> float:
         if cpu_seconds(pid) - before < 0.05:
             return time.perf_counter() - started
     raise SystemExit("the operator never settled")
-
-
-def metric(port: int, name: str) -> float:
-    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
-    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
-               if line.startswith(name + " ") or line.startswith(name + "{"))
 
 
 async def load(url: str, ca: str | None, requests: list[tuple[str, bytes]], rate: float, duration: float,
@@ -203,17 +186,12 @@ def main() -> None:
         populated = time.perf_counter() - setup_started
         cert, key, _ = certificate(directory)
         port, metrics_port = free_port(), free_port()
-        command = [sys.executable, "-m", "nacos_auth_guard.cli", "run", "-A", "--webhook-port", str(port),
-                   "--webhook-address", "127.0.0.1", "--metrics-port", str(metrics_port), "--resync-seconds",
-                   "3600", "--log-format", "plain"]
+        options = ["--webhook-port", str(port), "--webhook-address", "127.0.0.1", "--metrics-port", str(metrics_port)]
         if not args.http:
-            command += ["--webhook-cert", cert, "--webhook-key", key]
+            options += ["--webhook-cert", cert, "--webhook-key", key]
         if args.webhook_only:
-            command.append("--webhook-only")
-        log = open(os.environ.get("BENCH_LOG", os.devnull), "wb")
-        operator = subprocess.Popen(command, env={**os.environ, "KUBECONFIG": cluster.kubeconfig}, stdout=log,
-                                    stderr=subprocess.STDOUT)
-        try:
+            options.append("--webhook-only")
+        with operator_process(cluster.kubeconfig, *options) as operator:
             started = time.perf_counter()
             cluster.wait_for(lambda: operator.poll() is not None or webhook_ready(port, https=not args.http),
                              timeout=180, message="the webhooks to be ready")
@@ -253,9 +231,6 @@ def main() -> None:
             print(f"server decision time (metrics): mean {decision_seconds / max(decided, 1) * 1000:.2f} ms over "
                   f"{decided:.0f} reviews")
             print(f"operator RSS: {current} MB now, {peak} MB peak")
-        finally:
-            operator.terminate()
-            operator.wait(30)
 
 
 if __name__ == "__main__":

@@ -15,18 +15,15 @@ Secrets (auth keys, client credentials, unrelated ones). Then:
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
+from measure import metric, operator_process, percentile, rss  # noqa: E402
 from support.harness import Cluster, free_port  # noqa: E402
 from support.objects import (auth_secret, pods_of, secret, service, spring_client,  # noqa: E402
                              statefulset)
@@ -73,22 +70,6 @@ def wait(predicate, timeout: float = 30.0) -> float:
     return time.perf_counter() - started
 
 
-def rss(pid: int) -> tuple[int, int]:
-    fields = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines() if ":" in line)
-    return int(fields["VmRSS"].split()[0]) // 1024, int(fields["VmHWM"].split()[0]) // 1024
-
-
-def metric(port: int, name: str) -> float:
-    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
-    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(name + " ")
-               or line.startswith(name + "{"))
-
-
-def percentile(samples: list[float], fraction: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--clusters", type=int, default=20)
@@ -102,12 +83,7 @@ def main() -> None:
         flippable = populate(cluster, args.clusters, args.clients, args.secrets)
         populated = time.perf_counter() - setup_started
         metrics_port = free_port()
-        log = open(os.environ.get("BENCH_LOG", os.devnull), "wb")
-        operator = subprocess.Popen(
-            [sys.executable, "-m", "nacos_auth_guard.cli", "run", "-A", "--metrics-port", str(metrics_port),
-             "--resync-seconds", "3600", "--log-format", os.environ.get("BENCH_LOG_FORMAT", "plain")],
-            env={**os.environ, "KUBECONFIG": cluster.kubeconfig}, stdout=log, stderr=subprocess.STDOUT)
-        try:
+        with operator_process(cluster.kubeconfig, "--metrics-port", str(metrics_port)) as operator:
             started = time.perf_counter()
             namespaces = sorted({ns for ns, _ in flippable})
             wait(lambda: all(ready_state(cluster, ns, "Ready") == "True" for ns in namespaces), timeout=120)
@@ -156,9 +132,6 @@ def main() -> None:
                   f"({operator_reads / max(reconciles, 1):.2f} per reconcile)")
             print(f"status writes for {2 * args.noops} no-op changes: {noop_writes}")
             print(f"operator RSS: {current} MB now, {peak} MB peak")
-        finally:
-            operator.terminate()
-            operator.wait(30)
 
 
 if __name__ == "__main__":
