@@ -149,10 +149,10 @@ def test_lists_are_read_page_by_page():
         def __init__(self):
             self.urls = []
 
-        def param_serialize(self, method, path, header_params, auth_settings):
-            return method, path, header_params, None, None
+        def param_serialize(self, method, path, header_params, auth_settings, body=None):
+            return method, path, header_params, body, None
 
-        def call_api(self, method, url, header_params, _request_timeout):
+        def call_api(self, method, url, header_params, _request_timeout, body=None):
             self.urls.append(url)
             page = url.split("continue=")[1] if "continue=" in url else "0"
             following = {"0": "1", "1": "2", "2": ""}[page]

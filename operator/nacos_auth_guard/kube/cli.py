@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
 
@@ -114,39 +113,22 @@ class _Unreachable(Exception):
     """The API server cannot be reached at all: scanning further is pointless."""
 
 
-PAGE = 500   # items per list request, as kubectl pages: a cluster's Secrets (Helm releases) can be huge
-
-
 def _list(client, path: str) -> tuple[int, list[dict], str]:
     """GET a list as raw JSON, page by page (much faster than building client models, and the engine wants
     dicts). Returns (HTTP status, items, the apiserver's Status message when it refused)."""
-    import urllib.parse
-
     import urllib3
+
+    from . import kubeapi
     items: list[dict] = []
-    token = ""
-    while True:
-        query = {"limit": PAGE, **({"continue": token} if token else {})}
-        method, url, headers, _, _ = client.param_serialize(
-            "GET", f"{path}?{urllib.parse.urlencode(query)}", header_params={"Accept": "application/json"},
-            auth_settings=["BearerToken"])
-        try:
-            response = client.call_api(method, url, header_params=headers, _request_timeout=60)
-        except urllib3.exceptions.HTTPError as error:   # refused, TLS, DNS, timeout
-            reason = getattr(error, "reason", None) or error
-            raise _Unreachable(f"{type(reason).__name__}: {reason}") from None
-        try:
-            document = json.loads(response.read())
-        except ValueError:
-            document = {}
-        if not isinstance(document, dict):
-            document = {}
-        if response.status != 200:
-            return response.status, [], str(document.get("message") or "")[:300]
-        items.extend(item for item in document.get("items") or [] if isinstance(item, dict))
-        token = (document.get("metadata") or {}).get("continue") or ""
-        if not token:
-            return 200, items, ""
+    try:
+        for status, document in kubeapi.list_pages(client, path, "application/json", 60):
+            if status != 200:
+                return status, [], str(document.get("message") or "")[:300]
+            items.extend(item for item in document.get("items") or [] if isinstance(item, dict))
+    except urllib3.exceptions.HTTPError as error:   # refused, TLS, DNS, timeout
+        reason = getattr(error, "reason", None) or error
+        raise _Unreachable(f"{type(reason).__name__}: {reason}") from None
+    return 200, items, ""
 
 
 def _refusal(status: int, plural: str, namespace: str | None, message: str) -> str:
