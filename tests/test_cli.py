@@ -126,6 +126,20 @@ def test_bad_documents_are_reported_and_the_rest_checked(tmp_path, capsys):
     assert all(e["document"] is not None for e in report["errors"] if "Base64" not in e["message"])
 
 
+def test_crlf_and_bom_are_read_as_kubectl_reads_them(tmp_path, capsys):
+    text = yaml.safe_dump_all(healthy_cluster() + [NO_CREDS])
+    plain = tmp_path / "plain.yaml"
+    plain.write_text(text)
+    windows = tmp_path / "windows.yaml"
+    windows.write_bytes(b"\xef\xbb\xbf" + text.replace("\n", "\r\n").encode())
+    _, plain_out, _ = lint(capsys, str(plain), "-o", "json")
+    code, out, _ = lint(capsys, str(windows), "-o", "json")
+    plain_report, report = json.loads(plain_out), json.loads(out)
+    assert code == 1 and report["errors"] == []
+    assert [(f["code"], f["line"]) for f in report["findings"]] == [
+        (f["code"], f["line"]) for f in plain_report["findings"]] != []
+
+
 def test_non_utf8_file_and_missing_path(tmp_path, capsys):
     binary = tmp_path / "bin.yaml"
     binary.write_bytes(b"\xff\xfe\x00garbage")

@@ -28,10 +28,18 @@ def corpus_texts() -> list[tuple[str, str]]:
 @pytest.mark.skipif(yamlio.yaml_rs is None, reason="yaml-rs not installed")
 @pytest.mark.parametrize("name,text", corpus_texts(), ids=lambda v: v if isinstance(v, str) and len(v) < 60 else "")
 def test_fast_path_gives_the_same_objects_as_pyyaml(name, text, monkeypatch):
-    fast = [d.value for d in split_documents(text)]
+    fast = [(d.value, d.error) for d in split_documents(text)]
     monkeypatch.setattr(yamlio, "yaml_rs", None)
-    slow = [d.value for d in split_documents(text)]
-    assert fast == slow == [d for d in yaml.load_all(text, Loader=KubeLoader) if d is not None]
+    slow = [(d.value, d.error) for d in split_documents(text)]
+    assert fast == slow
+    try:
+        whole = [d for d in yaml.load_all(text, Loader=KubeLoader) if d is not None]
+    except yaml.YAMLError:
+        # Some public files are broken YAML (corpus/real/SOURCES.md says which): then each path must say so on
+        # the document that breaks, with a line, and still read the documents around it.
+        assert any(error and "line" in error for _, error in fast)
+        return
+    assert [value for value, _ in fast] == whole
 
 
 @pytest.mark.parametrize("text,expected", [

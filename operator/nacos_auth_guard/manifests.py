@@ -54,7 +54,8 @@ def _read_text(result: Manifests, path: str, raw: bytes, default_namespace: str)
         result.errors.append(InputError(f"{path}: larger than {MAX_FILE_BYTES // 2**20} MiB, not read"))
         return
     try:
-        text = raw.decode("utf-8-sig")
+        # As kubectl reads files: a BOM is dropped and Windows line endings are line endings (`---\r\n` separates)
+        text = raw.decode("utf-8-sig").replace("\r\n", "\n")
     except UnicodeDecodeError as error:
         result.errors.append(InputError(f"{path}: not UTF-8 text (byte {error.start}), not read"))
         return
