@@ -24,8 +24,18 @@ CRD = yaml.safe_load((ROOT / "crds" / "nacosauthcheck.yaml").read_text())
 SCHEMA = CRD["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
 
 
+KUSTOMIZATION_NAMES = ("kustomization.yaml", "kustomization.yml", "Kustomization")  # what kustomize looks for
+CLUSTER_SCOPED = {"Namespace", "ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition",
+                  "ValidatingWebhookConfiguration"}
+
+
+def kustomization_file(directory: Path) -> Path:
+    [path] = [directory / name for name in KUSTOMIZATION_NAMES if (directory / name).exists()]
+    return path
+
+
 def kustomizations() -> list[Path]:
-    return sorted(p for p in [*DEPLOY.rglob("kustomization.yaml"), ROOT / "crds" / "kustomization.yaml"])
+    return sorted(p for p in [*DEPLOY.rglob("kustomization.yaml"), ROOT / "crds" / "Kustomization"])
 
 
 @pytest.mark.parametrize("path", kustomizations(), ids=lambda p: str(p.relative_to(ROOT)))
@@ -35,18 +45,20 @@ def test_kustomization_resources_exist(path):
         target = (path.parent / resource).resolve()
         assert target.exists(), f"{path}: {resource} does not exist"
         if target.is_dir():
-            assert (target / "kustomization.yaml").exists()
+            assert kustomization_file(target)
         else:
             list(yaml.safe_load_all(target.read_text()))
 
 
-def rendered(overlay: str) -> list[dict]:
-    """A small kustomize: resources, then JSON patches on the Deployment (enough for our own overlays)."""
+def rendered(overlay: str, namespace: str | None = None) -> list[dict]:
+    """A small kustomize: resources, JSON patches on the Deployment, then the namespace (enough for our own
+    overlays; test_the_small_renderer_agrees_with_kustomize holds it to the real one). `namespace` stands for a
+    `kustomize edit set namespace` on the overlay."""
     import jsonpatch
     path = DEPLOY / overlay if overlay else DEPLOY
 
-    def load(directory: Path) -> list[dict]:
-        kustomization = yaml.safe_load((directory / "kustomization.yaml").read_text())
+    def load(directory: Path, namespace: str | None = None) -> list[dict]:
+        kustomization = yaml.safe_load(kustomization_file(directory).read_text())
         objects = []
         for resource in kustomization.get("resources", []):
             target = (directory / resource).resolve()
@@ -55,8 +67,21 @@ def rendered(overlay: str) -> list[dict]:
             for obj in objects:
                 if obj["kind"] == patch["target"]["kind"] and obj["metadata"]["name"] == patch["target"]["name"]:
                     obj.update(jsonpatch.apply_patch(obj, yaml.safe_load(patch["patch"])))
+        namespace = namespace or kustomization.get("namespace")
+        if not namespace:
+            return objects
+        # kustomize (v5) moves every namespaced object, and a ServiceAccount subject with it where the subject names
+        # no namespace or names that ServiceAccount where it was before; a subject naming any other namespace stays.
+        moved = {(o["metadata"]["name"], o["metadata"].get("namespace")) for o in objects if o["kind"] == "ServiceAccount"}
+        for obj in objects:
+            if obj["kind"] not in CLUSTER_SCOPED:
+                obj["metadata"]["namespace"] = namespace
+            for subject in obj.get("subjects", []) if obj["kind"].endswith("RoleBinding") else ():
+                if subject["kind"] == "ServiceAccount" and (
+                        "namespace" not in subject or (subject["name"], subject["namespace"]) in moved):
+                    subject["namespace"] = namespace
         return objects
-    return load(path)
+    return load(path, namespace)
 
 
 OVERLAYS = ["base", "namespaced", "webhook", "webhook-deployment"]
@@ -98,7 +123,7 @@ def test_operator_accepts_the_deployment_args(overlay):
 def test_webhook_wiring(overlay):
     """Service -> the pods that serve the webhooks -> the certificate cert-manager writes -> the configuration."""
     objects = rendered(overlay)
-    namespace = yaml.safe_load((DEPLOY / overlay / "kustomization.yaml").read_text())["namespace"]
+    namespace = yaml.safe_load(kustomization_file(DEPLOY / overlay).read_text())["namespace"]
     by_kind = {}
     for obj in objects:
         by_kind.setdefault(obj["kind"], []).append(obj)
@@ -162,6 +187,45 @@ def test_the_small_renderer_agrees_with_kustomize(overlay):
         [(_, our_container, _)] = [d for n, d in deployments(ours).items() if n == name]
         assert container["args"] == our_container["args"] and container["ports"] == our_container["ports"]
         assert container.get("readinessProbe") == our_container.get("readinessProbe")
+    assert service_account_homes(real) == service_account_homes(ours)
+
+
+def service_account_homes(objects: list[dict]) -> list[tuple]:
+    """(binding, ServiceAccount subject, the subject's namespace, the namespace that ServiceAccount is created in)."""
+    created = {o["metadata"]["name"]: o["metadata"].get("namespace") for o in objects if o["kind"] == "ServiceAccount"}
+    return sorted((binding["metadata"]["name"], s["name"], s.get("namespace"), created.get(s["name"]))
+                  for binding in objects if binding["kind"].endswith("RoleBinding")
+                  for s in binding["subjects"] if s["kind"] == "ServiceAccount")
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_bindings_follow_the_install_namespace(overlay):
+    """Issue 10.12: after `kustomize edit set namespace shop` every binding still names the operator's own
+    ServiceAccount (a subject that hard-codes a namespace binds a ServiceAccount that does not exist: 403 loops)."""
+    homes = service_account_homes(rendered(overlay, namespace="shop"))
+    assert homes and all(subject_namespace == created == "shop" for *_, subject_namespace, created in homes)
+
+
+@pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl (with kustomize) is not installed")
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_kustomize_sets_the_namespace_of_every_binding(overlay, tmp_path):
+    """The same with the real kustomize, on a copy whose overlay names another namespace."""
+    shutil.copytree(ROOT / "deploy", tmp_path / "deploy")
+    shutil.copytree(ROOT / "crds", tmp_path / "crds")
+    overlay_file = tmp_path / "deploy" / overlay / "kustomization.yaml"
+    overlay_file.write_text(overlay_file.read_text().replace("\nnamespace: ", "\nnamespace: shop\n# was: "))
+    output = subprocess.run(["kubectl", "kustomize", str(overlay_file.parent)], capture_output=True, text=True,
+                            timeout=60, check=True).stdout
+    homes = service_account_homes([o for o in yaml.safe_load_all(output) if o])
+    assert homes and all(subject_namespace == created == "shop" for *_, subject_namespace, created in homes)
+
+
+def test_the_crd_directory_applies_with_f_and_k():
+    """Issue 10.13: `kubectl apply -f crds/` reads every .yaml/.yml/.json file there, so the directory holds only the
+    CRD; its kustomization is named `Kustomization`, which kustomize reads and `-f` does not."""
+    assert sorted(p.name for p in (ROOT / "crds").iterdir() if p.suffix in (".yaml", ".yml", ".json")) == [
+        "nacosauthcheck.yaml"]
+    assert yaml.safe_load(kustomization_file(ROOT / "crds").read_text())["resources"] == ["nacosauthcheck.yaml"]
 
 
 def test_crd_schema_accepts_specs_and_the_status_we_write():
