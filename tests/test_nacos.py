@@ -3,6 +3,7 @@ Each case names the Nacos source (alibaba/nacos or nacos-group/nacos-docker tag)
 from __future__ import annotations
 
 import base64
+import json
 from datetime import datetime, timezone
 
 import jwt
@@ -79,6 +80,21 @@ def test_token_verdict_detail_never_holds_the_token():
         verdict = nacos.check_token(token, key, NOW, 3600)
         assert token not in verdict.detail and token.split(".")[2] not in verdict.detail
     assert base64.b64encode(KEY_32).decode() not in nacos.check_token(token, KEY_32, NOW, 0).detail
+
+
+@pytest.mark.parametrize("alg,detail", [
+    ("RS256", "signed with RS256, Nacos signs with HMAC-SHA"),
+    ("none", "signed with none, Nacos signs with HMAC-SHA"),
+    ("s3cr3t-in-the-header", "its header names no registered JWS algorithm, Nacos signs with HMAC-SHA"),
+    ("HS256\n", "its header names no registered JWS algorithm, Nacos signs with HMAC-SHA"),
+])
+def test_a_foreign_algorithm_is_named_only_when_registered(alg, detail):
+    """NAG501 quotes the header's alg only when it is a registered name: the header is the token's own text."""
+    header = base64.urlsafe_b64encode(json.dumps({"alg": alg}).encode()).decode().rstrip("=")
+    body = base64.urlsafe_b64encode(json.dumps({"sub": "nacos", "exp": EXP_FUTURE}).encode()).decode().rstrip("=")
+    for key in (None, KEY_32):
+        verdict = nacos.check_token(f"{header}.{body}.c2ln", key, NOW, 3600)
+        assert (verdict.problem, verdict.detail) == ("malformed", detail)
 
 
 PUBLISHED = "SecretKey012345678901234567890123456789012345678901234567890123456789"

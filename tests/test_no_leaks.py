@@ -38,6 +38,8 @@ def test_lint_outputs_hold_no_secret(manifest, capsys, fmt):
     canary.assert_no_secret(err, f"lint -o {fmt} stderr")
     if fmt == "json":
         codes = {f["code"] for f in json.loads(out)["findings"]}
+        quoted = [f for f in json.loads(out)["findings"] if f["code"] == "NAG402"]
+        assert len(quoted) == len(canary.CREDENTIAL_ADDRESSES), quoted   # each address with credentials quoted
         # Proof the canaries went through the checks that read them.
         assert {"NAG102", "NAG105", "NAG202", "NAG203", "NAG205", "NAG501"} <= codes or \
                {"NAG102", "NAG105", "NAG202", "NAG203", "NAG205", "NAG502", "NAG504"} <= codes, codes
@@ -147,3 +149,32 @@ def test_operator_outputs_hold_no_secret_through_faults_and_a_restart():
     # Proof the trouble paths ran and logged.
     assert any("failed (HTTP 500" in m for m in messages), "a failed status write or Event post"
     assert any("deleted while a watch was down" in m for m in messages), "the sweeper"
+
+
+def _kubeconfig(path, server: str, token: str) -> str:
+    path.write_text(yaml.safe_dump({
+        "apiVersion": "v1", "kind": "Config", "current-context": "c",
+        "clusters": [{"name": "c", "cluster": {"server": server}}],
+        "users": [{"name": "u", "user": {"token": token}}],
+        "contexts": [{"name": "c", "context": {"cluster": "c", "user": "u"}}]}))
+    return str(path)
+
+
+@pytest.mark.parametrize("server,token,expected", [
+    ("http://admin:{password}@127.0.0.1:{port}", "t", "cannot reach the API server at http://127.0.0.1:{port} ("),
+    ("http://127.0.0.1:{port}/?token={token}", "t", "cannot reach the API server at http://127.0.0.1:{port}/ ("),
+    ("http://127.0.0.1:{port}#{password}", "t", "cannot reach the API server at http://127.0.0.1:{port} ("),
+    ("http://127.0.0.1:{port}", "{token}\n", "the kubeconfig's user token holds a line break"),
+    ("http://127.0.0.1:{port}", "{token}\r\nX-Other: 1", "the kubeconfig's user token holds a line break"),
+], ids=["userinfo", "query", "fragment", "token-newline", "token-crlf"])
+def test_scan_kubeconfig_errors_hold_no_secret(tmp_path, capsys, server, token, expected):
+    """A kubeconfig server URL with credentials, and a token no HTTP header can carry: a clear error, exit 2."""
+    from support.harness import free_port
+    port = free_port()   # nothing listens there
+    values = dict(password=canary.PASSWORD, token=canary.ACCESS_TOKEN, port=port)
+    path = _kubeconfig(tmp_path / "kubeconfig", server.format(**values), token.format(**values))
+    code = main(["scan", "--kubeconfig", path, "-o", "json"])
+    out, err = capsys.readouterr()
+    assert code == 2
+    assert expected.format(port=port) in out + err
+    canary.assert_no_secret(out + err, "scan with a kubeconfig that carries credentials")

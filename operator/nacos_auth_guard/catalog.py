@@ -164,7 +164,8 @@ _ENTRIES = [
           "point it at the Nacos Service (e.g. nacos-headless.<namespace>.svc.cluster.local:8848), or include the "
           "server's manifests in the input.",
           "Clients are matched to servers through Services: name, name.namespace, name.namespace.svc[.cluster."
-          "local] and pod DNS names."),
+          "local] and pod DNS names. The address is shown without userinfo, query or parameters, and not at all "
+          "when credentials in it cannot be cut off safely."),
     Entry("NAG501", "AccessTokenMalformed", ERROR, TOKENS_VALID,
           "A static access token is not a valid Nacos token",
           "The access token of {obj} ({where}) is not a valid Nacos token, {detail}: every request fails with "

@@ -392,6 +392,9 @@ def is_well_known_key(text: str, version: Version | None = None) -> bool:
 # Nacos signs with the HMAC-SHA size its key allows: HS256 below 48 bytes, HS384 below 64, HS512 from 64
 # (NacosJwtParser, 2.2.1+; jjwt before that always signed HS256). A node verifies with the algorithm the header names.
 TOKEN_ALGORITHMS = ("HS256", "HS384", "HS512")
+# The registered JWS "alg" names (RFC 7518 section 3.1, RFC 8037, RFC 8812): the only header text a message quotes.
+JWS_ALGORITHMS = frozenset({"none", *TOKEN_ALGORITHMS, "RS256", "RS384", "RS512", "ES256", "ES384", "ES512",
+                            "ES256K", "PS256", "PS384", "PS512", "EdDSA"})
 # 2.2.1+ accepts only the exact header segments it writes itself ({"alg":"HS256"} and so on, no "typ"), and answers
 # any other header with 403 "unsupported signature algorithm" (NacosSignatureAlgorithm, 2.2.1 to 3.x).
 EXACT_HEADER_SINCE: Version = (2, 2, 1)
@@ -429,7 +432,11 @@ def check_token(token: str, key: bytes | None, now: datetime, warn_within_second
     except jwt.PyJWTError as error:
         return TokenVerdict("malformed", f"not a JWT ({type(error).__name__})")
     if header.get("alg") not in TOKEN_ALGORITHMS:
-        return TokenVerdict("malformed", f"signed with {str(header.get('alg'))[:16]!r}, Nacos signs with HMAC-SHA")
+        # Only a registered name is quoted: the header is the token's own text, and anything may be written there.
+        alg = header.get("alg")
+        named = f"signed with {alg}" if isinstance(alg, str) and alg in JWS_ALGORITHMS else \
+            "its header names no registered JWS algorithm"
+        return TokenVerdict("malformed", f"{named}, Nacos signs with HMAC-SHA")
     exp = claims.get("exp")
     if exp is not None and (not isinstance(exp, (int, float)) or isinstance(exp, bool)):
         return TokenVerdict("malformed", "its 'exp' claim is not a number")

@@ -27,6 +27,18 @@ IDENTITY_VALUE = "CANARY-identity-value-7f3a"
 PASSWORD = "CANARY-password-91c2"
 ACCESS_TOKEN = jwt.encode({"sub": "CANARY-user", "exp": 1700000000}, base64.b64decode(OTHER_KEY), "HS256")
 
+# Nacos server addresses with a canary where credentials can sit in one (userinfo, query, parameters, fragment),
+# some with a separator inside the password, so that no cut of one may show a piece of it either.
+CREDENTIAL_ADDRESSES = (
+    f"http://orders:{PASSWORD}@nacos.elsewhere:8848/nacos", f"{PASSWORD}@nacos.elsewhere:8848",
+    f"nacos.elsewhere:8848/nacos?accessToken={ACCESS_TOKEN}", f"nacos.elsewhere:8848?password={PASSWORD}",
+    f"nacos.elsewhere:8848;password={PASSWORD}", f"nacos.elsewhere:8848#{PASSWORD}",
+    f"orders:{PASSWORD[:9]},{PASSWORD[9:]}@nacos.elsewhere:8848", f"nacos.elsewhere:8848?password=x@{PASSWORD}",
+)
+
+FOREIGN_HEADER_TOKEN = ".".join(base64.urlsafe_b64encode(json.dumps(part).encode()).decode().rstrip("=") for part in (
+    {"alg": PASSWORD}, {"sub": "CANARY-user", "exp": 1700000000})) + ".c2ln"
+
 SECRETS = (TOKEN_KEY, OTHER_KEY, SHORT_KEY, BAD_KEY, IDENTITY_VALUE, PASSWORD, ACCESS_TOKEN)
 
 
@@ -53,10 +65,13 @@ def forbidden_forms(value: str) -> set[str]:
 
 
 FORBIDDEN = set().union(*(forbidden_forms(v) for v in SECRETS)) | {"CANARY"}
+# Compared without case: a copy that an output lower- or upper-cased is still a copy.
+_FORBIDDEN_FOLDED = {form.casefold() for form in FORBIDDEN}
 
 
 def assert_no_secret(text: str, where: str = "output") -> None:
-    leaks = sorted(form for form in FORBIDDEN if form in text)
+    folded = text.casefold()
+    leaks = sorted(form for form in _FORBIDDEN_FOLDED if form in folded)
     assert not leaks, f"{where} leaks secret material ({len(leaks)} form(s)), e.g. {leaks[0][:12]}..."
 
 
@@ -143,6 +158,12 @@ def canary_objects(namespace: str = "shop") -> list[dict]:
         deployment("reports", [env("NACOS_SERVER_ADDR", server),
                                secret_env("NACOS_ACCESS_TOKEN", "reports-token", "token")], namespace),
     ]
+    # A token whose header names a canary as its algorithm: NAG501 must not quote the header.
+    objects.append(deployment("foreign-token", [env("NACOS_SERVER_ADDR", server),
+                                                env("NACOS_ACCESS_TOKEN", FOREIGN_HEADER_TOKEN)], namespace))
+    # Server addresses that carry credentials and match no Service: NAG402 quotes the address.
+    for index, address in enumerate(CREDENTIAL_ADDRESSES):
+        objects.append(deployment(f"elsewhere-{index}", [env("NACOS_SERVER_ADDR", address)], namespace))
     return objects
 
 

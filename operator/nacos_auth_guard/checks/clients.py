@@ -6,6 +6,7 @@ from typing import Iterable
 
 from ..catalog import finding
 from ..model import Client, ContainerConfig, Finding, Setting, State
+from ..redaction import address_for_message
 from . import CheckContext, auth_enabled, server_settings
 
 
@@ -24,11 +25,18 @@ def nacos_containers(client: Client) -> list[ContainerConfig]:
     return [c for c in client.template.containers if "serverAddr" in c.settings] or list(client.template.containers)
 
 
+def shown_addresses(client: Client) -> str:
+    """The client's server addresses as configured, without the credentials an address can carry."""
+    values = dict.fromkeys(setting.value for c in client.template.containers
+                           if (setting := c.settings.get("serverAddr")) is not None and setting.value)
+    return "; ".join(address_for_message(value) for value in values)
+
+
 def check_clients(ctx: CheckContext) -> Iterable[Finding]:
     for client in ctx.topology.clients:
         if not client.servers:
             if client.server_addresses:
-                yield finding("NAG402", client.ref, address=", ".join(client.server_addresses))
+                yield finding("NAG402", client.ref, address=shown_addresses(client))
             continue
         for server_ref in client.servers:
             server = ctx.servers_by_ref[server_ref]

@@ -3,7 +3,10 @@ from __future__ import annotations
 
 import argparse
 import logging
+import re
 import sys
+
+from ..redaction import address_for_message
 
 # (group/version path, plural, kind) of everything the checks read, for `scan`.
 SCAN_RESOURCES = (
@@ -126,9 +129,32 @@ def _list(client, path: str) -> tuple[int, list[dict], str]:
                 return status, [], str(document.get("message") or "")[:300]
             items.extend(item for item in document.get("items") or [] if isinstance(item, dict))
     except urllib3.exceptions.HTTPError as error:   # refused, TLS, DNS, timeout
-        reason = getattr(error, "reason", None) or error
-        raise _Unreachable(f"{type(reason).__name__}: {reason}") from None
+        raise _Unreachable(_network_reason(getattr(error, "reason", None) or error)) from None
+    except ValueError:   # http.client refuses a header value with a line break (a token from an exec plugin)
+        raise _Unreachable("the kubeconfig's credentials cannot be sent: a line break or control character in "
+                           "them") from None
     return 200, items, ""
+
+
+# Parts of a network error that come from the OS or OpenSSL; the rest of its text can quote the URL it failed on.
+_SAFE_REASON = re.compile(r"\[Errno -?\d+\] [^()\[\]'\"]{0,80}|\[SSL: [A-Z0-9_]+\]|timed out")
+
+
+def _network_reason(reason: BaseException) -> str:
+    """Why a request got no answer, without the URL, host or credentials that urllib3's message may quote."""
+    found = _SAFE_REASON.findall(str(reason))
+    return f"{type(reason).__name__}: {found[0].strip()}" if found else type(reason).__name__
+
+
+def _header_problem(configuration) -> str | None:
+    """A credential that no HTTP header can carry (a token with a trailing newline is the usual one): the request
+    would fail inside http.client with the whole header, token included, in its message."""
+    for value in (configuration.api_key or {}).values():
+        if isinstance(value, str) and any(ord(ch) < 32 and ch != "\t" or ord(ch) == 127 for ch in value):
+            return ("the kubeconfig's user token holds a line break or control character (a trailing newline is "
+                    "the usual one, e.g. from `echo` or a file read); no API server can receive it. Fix: remove it "
+                    "from the token in the kubeconfig")
+    return None
 
 
 def _refusal(status: int, plural: str, namespace: str | None, message: str) -> str:
@@ -163,6 +189,10 @@ def scan_command(args: argparse.Namespace) -> int:
     except (kubernetes.config.ConfigException, OSError) as error:
         print(f"nacos-auth-guard: cannot load the kubeconfig: {error}", file=sys.stderr)
         return 2
+    problem = _header_problem(configuration)
+    if problem:
+        print(f"nacos-auth-guard: cannot use the kubeconfig: {problem}", file=sys.stderr)
+        return 2
     namespaces = [None] if args.all_namespaces else (args.namespaces or [default_namespace])
     objects, errors, unread, reached = [], [], set(), True
     with kubernetes.client.ApiClient(configuration) as client:
@@ -183,7 +213,8 @@ def scan_command(args: argparse.Namespace) -> int:
                     objects.extend(items)
         except _Unreachable as error:
             reached = False
-            errors.append(InputError(f"cannot reach the API server at {configuration.host} ({error}). Fix: check "
+            errors.append(InputError(f"cannot reach the API server at {address_for_message(configuration.host)} "
+                                     f"({error}). Fix: check "
                                      f"the kubeconfig's server and your network, or choose another --context"))
     logging.getLogger("nacos_auth_guard").debug("scan read %d objects", len(objects))
     # A Secret or ConfigMap list that failed must not turn every reference into "missing": they become unknown.
