@@ -83,6 +83,12 @@ CASES = [
     ("healthy cluster with pods", HEALTHY + pods_of(STS, [LATE] * 3), True, []),
     ("NAG001 check names a missing StatefulSet", HEALTHY + [CHECK_CR], True, [("NAG001", "main", "error")]),
     ("NAG001 not claimed when the input may be partial", HEALTHY + [CHECK_CR], False, []),
+    ("a valid check on the server in the input", HEALTHY + [{**CHECK_CR, "spec": {
+        "server": {"statefulSetName": "nacos"}, "enforcement": "Deny", "probe": {"enabled": False}}}], True, []),
+    ("NAG002 a spec the operator refuses", HEALTHY + [{**CHECK_CR, "spec": {
+        "server": {"statefulSetName": "nacos"}, "enforcement": "Block"}}], False, [("NAG002", "main", "error")]),
+    ("NAG002 no server named", HEALTHY + [{**CHECK_CR, "spec": {"server": {"statefulSet": "nacos"}}}], True,
+     [("NAG002", "main", "error")]),
     ("NAG101 client secret missing", replace(HEALTHY, "Secret", "orders-nacos", None), True,
      [("NAG101", "orders", "error")]),
     ("NAG101 unknown in partial input", replace(HEALTHY, "Secret", "orders-nacos", None), False, []),

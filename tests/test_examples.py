@@ -53,12 +53,14 @@ EXPECTED: dict[str, list[tuple[str, str]]] = {
                                  ("NAG203", "StatefulSet/nacos/nacos"), ("NAG204", "StatefulSet/nacos/nacos")],
     "mounted-properties.yaml": [("NAG105", "StatefulSet/mounted-properties/nacos"),
                                 ("NAG201", "StatefulSet/mounted-properties/nacos")],
+    "invalid-check.yaml": [("NAG002", "NacosAuthCheck/invalid-check/nacos")],
 }
 # What --strict-refs adds: an object missing from the input is then missing from the cluster.
 STRICT_EXTRA = {
     "missing-references.yaml": [("NAG101", "Deployment/missing-references/billing"),
                                 ("NAG103", "Deployment/missing-references/reports"),
                                 ("NAG001", "NacosAuthCheck/missing-references/nacos-prod")],
+    "invalid-check.yaml": [("NAG001", "NacosAuthCheck/invalid-check/nacos")],
 }
 # What --now LATE adds.
 LATE_EXTRA = {"access-tokens.yaml": [("NAG503", "Deployment/access-tokens/batch-import")]}
@@ -129,7 +131,7 @@ def test_the_quick_start_exits_1(capsys, monkeypatch):
     monkeypatch.chdir(ROOT)
     assert main(["lint", "examples/"]) == 1
     out = capsys.readouterr().out
-    assert re.search(r"^\d+ error\(s\), \d+ warning\(s\), 1 info in \d+ object\(s\) from 20 source\(s\)$", out, re.M)
+    assert re.search(r"^\d+ error\(s\), \d+ warning\(s\), 1 info in \d+ object\(s\) from 21 source\(s\)$", out, re.M)
 
 
 def test_every_finding_code_lint_can_give_has_an_example():

@@ -45,6 +45,14 @@ _ENTRIES = [
           "set spec.server.statefulSetName to the Nacos server StatefulSet's name, or delete this NacosAuthCheck.",
           "Each NacosAuthCheck watches one Nacos server cluster, named by spec.server.statefulSetName in the "
           "check's own namespace. Until that StatefulSet exists the check is Stalled."),
+    Entry("NAG002", "InvalidSpec", ERROR, SERVER_FOUND,
+          "The NacosAuthCheck's spec is invalid",
+          "NacosAuthCheck {check} has an invalid spec ({problem}): the operator marks it Stalled (reason "
+          "InvalidSpec), checks nothing for it and does not enforce it at admission.",
+          "correct the spec: {problem}; `kubectl explain nacosauthcheck.spec` shows every field.",
+          "The operator validates each NacosAuthCheck before it evaluates it (the CRD's schema catches most of "
+          "this at apply time; older CRDs and dry runs may not). lint applies the same validation, so a spec the "
+          "operator would refuse fails the gate instead of silently switching the check off."),
     Entry("NAG101", "SecretNotFound", ERROR, SECRETS_RESOLVED,
           "A referenced Secret does not exist",
           "{where} in {obj} references Secret {name}, which does not exist in namespace {namespace}: {impact}.",
