@@ -154,6 +154,30 @@ def test_usage_errors_exit_2(capsys):
     assert "unknown finding code" in capsys.readouterr().err
 
 
+def test_version_prints_the_version(capsys):
+    from nacos_auth_guard.report import tool_version
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--version"])
+    assert exit_info.value.code == 0 and capsys.readouterr().out.strip() == f"nacos-auth-guard {tool_version()}"
+
+
+def test_text_and_json_count_documents_alike(tmp_path, capsys):
+    path = write(tmp_path, "two.yaml", healthy_cluster(), "---\n- not an object\n")
+    _, _, err = lint(capsys, path)
+    _, out, _ = lint(capsys, path, "-o", "json")
+    [error] = json.loads(out)["errors"]
+    assert f"(document {error['document']})" in err and error["document"] == len(healthy_cluster()) + 1
+
+
+def test_nag402_names_each_address_once(tmp_path, capsys):
+    unknown = spring_client("billing", server="nacos.elsewhere:8848")
+    app = unknown["spec"]["template"]["spec"]["containers"]
+    app.append({**app[0], "name": "sidecar"})
+    code, out, _ = lint(capsys, write(tmp_path, "c.yaml", healthy_cluster() + [unknown]), "-o", "json")
+    [nag402] = [f for f in json.loads(out)["findings"] if f["code"] == "NAG402"]
+    assert nag402["message"].count("nacos.elsewhere") == 1   # 4 settings in 2 containers name it
+
+
 def test_explain(capsys):
     assert main(["explain", "nag205"]) == 0
     out = capsys.readouterr().out

@@ -13,7 +13,7 @@ from .catalog import CATALOG, describe
 from .checks import CheckContext, run_checks
 from .manifests import read_manifests
 from .model import Severity
-from .report import RENDERERS, InputError, Report, render_text
+from .report import RENDERERS, InputError, Report, render_text, tool_version
 from .snapshot import build_snapshot
 
 FAIL_ON = {"error": Severity.ERROR, "warning": Severity.WARNING, "info": Severity.INFO, "none": None}
@@ -67,6 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="nacos-auth-guard",
         description="Finds the causes of Nacos authentication failures (token invalid!, token expired!, "
                     "user not found!, 403 identity errors) in Kubernetes manifests and clusters.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {tool_version()}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     lint = commands.add_parser("lint", help="check manifests offline (files, directories, - for stdin)",

@@ -105,7 +105,8 @@ def render_json(report: Report) -> str:
         "findings": [_finding_json(f, report.locations.get(f.obj)) for f in report.findings],
         "errors": [{"message": e.message, "file": e.location.path if e.location else None,
                     "line": e.location.line if e.location else None,
-                    "document": e.location.document if e.location else None} for e in report.errors],
+                    # 1-based, as the text report and editors count
+                    "document": e.location.document + 1 if e.location else None} for e in report.errors],
         "summary": {"error": counts["error"], "warning": counts["warning"], "info": counts["info"],
                     "objects": report.objects, "sources": report.sources},
     }
