@@ -45,6 +45,28 @@ def test_lint_outputs_hold_no_secret(manifest, capsys, fmt):
                {"NAG102", "NAG105", "NAG202", "NAG203", "NAG205", "NAG502", "NAG504"} <= codes, codes
 
 
+@pytest.mark.parametrize("fmt", ["text", "json", "sarif"])
+def test_notes_duplicates_and_templates_hold_no_secret(tmp_path, capsys, fmt):
+    """The input paths that are not checks: a duplicate warning over two copies of the canary Secrets, an OpenShift
+    Template whose parameter carries a canary, skipped kustomization/values files and a Helm template holding one."""
+    objects = canary_objects()
+    (tmp_path / "a.yaml").write_text(yaml.safe_dump_all(objects))
+    (tmp_path / "b.yaml").write_text(yaml.safe_dump_all([o for o in objects if o["kind"] == "Secret"]))
+    (tmp_path / "template.yaml").write_text(yaml.safe_dump({
+        "apiVersion": "template.openshift.io/v1", "kind": "Template", "metadata": {"name": "t"},
+        "parameters": [{"name": "PASSWORD", "value": canary.PASSWORD}],
+        "objects": [secret("from-template", {"password": "${PASSWORD}"})]}))
+    (tmp_path / "kustomization.yaml").write_text(
+        f"secretGenerator:\n- name: s\n  literals: [password={canary.PASSWORD}]\n")
+    (tmp_path / "values.yaml").write_text(f"nacos:\n  authToken: {canary.TOKEN_KEY}\n")
+    (tmp_path / "helm.yaml").write_text(f"token: {{{{ .Values.token | default \"{canary.TOKEN_KEY}\" }}}}\n")
+    main(["lint", str(tmp_path), "-o", fmt, "--strict-refs"])
+    out, err = capsys.readouterr()
+    assert "written 2 times" in (out + err) and "kustomize build" in (out + err)
+    canary.assert_no_secret(out, f"lint -o {fmt} stdout")
+    canary.assert_no_secret(err, f"lint -o {fmt} stderr")
+
+
 @pytest.mark.parametrize("leak", [
     lambda v: f"message with {v}", lambda v: base64.b64encode(v.encode()).decode(),
     lambda v: base64.urlsafe_b64encode(v.encode()).decode().rstrip("="), lambda v: v.encode().hex(),

@@ -97,6 +97,8 @@ def write_report(report: Report, args: argparse.Namespace) -> int:
         colour = args.color == "always" or (args.color == "auto" and sys.stdout.isatty()
                                             and not os.environ.get("NO_COLOR"))
         sys.stdout.write(render_text(report, colour))
+        for note in report.notes:
+            print(f"nacos-auth-guard: {note.level}: {note}", file=sys.stderr)
         for error in report.errors:
             print(f"nacos-auth-guard: input error: {error}", file=sys.stderr)
     else:
@@ -133,9 +135,16 @@ def lint_command(args: argparse.Namespace) -> int:
     with cyclic_gc_paused():
         manifests = read_manifests(args.paths, args.namespace)
         errors = list(manifests.errors)
-        findings = check_objects(manifests.objects, args, complete=args.strict_refs,
-                                 default_namespace=args.namespace, errors=errors)
-        report = Report(findings, errors, manifests.locations, len(manifests.objects), manifests.sources)
+        placed: dict[tuple, None] = {}   # (finding, location) in first-seen order: variants repeat the rest
+        for objects, locations in manifests.variants():
+            snapshot_errors: list[InputError] = []
+            for item in check_objects(objects, args, complete=args.strict_refs, default_namespace=args.namespace,
+                                      errors=snapshot_errors):
+                placed.setdefault((item, locations.get(item.obj)))
+            errors.extend(error for error in snapshot_errors if error not in errors)
+        findings = [item for item, _ in placed]
+        report = Report(findings, errors, manifests.locations, len(manifests.objects), manifests.sources,
+                        manifests.notes, [where for _, where in placed])
         return write_report(report, args)
 
 

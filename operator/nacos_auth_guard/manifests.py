@@ -1,54 +1,138 @@
 """Reads manifests for `lint`: files, directories (recursively), stdin; multi-document YAML, JSON, `kind: List`
-(Helm and kustomize output). Every problem becomes an InputError with file and document, and the rest is read."""
+(Helm and kustomize output) and OpenShift `Template`s. Every problem becomes an InputError with file and document,
+and the rest is read. YAML that is no Kubernetes object (a kustomization, a Helm chart's own files, another tool's
+config) is skipped with a note; the same object in two places is a warning, and each copy is checked on its own."""
 from __future__ import annotations
 
+import functools
 import os
+import re
 import sys
 from dataclasses import dataclass, field
-from typing import Iterable
+from typing import Iterable, Iterator
 
 from .model import ObjectRef
-from .report import InputError, Location
+from .report import InputError, InputNote, Location
+from .snapshot import CHECK_GROUP
 from .yamlio import split_documents
 
 EXTENSIONS = (".yaml", ".yml", ".json")
 MAX_FILE_BYTES = 64 * 1024 * 1024   # one manifest file larger than this is not a manifest
+KUSTOMIZATION_FILES = frozenset({"kustomization.yaml", "kustomization.yml", "Kustomization"})
+HELM_VALUES_FILE = re.compile(r"^values([-._][\w.-]*)?\.ya?ml$")
+HELM_TEMPLATE = "`helm template RELEASE CHART | nacos-auth-guard lint -`"
+KUSTOMIZE_BUILD = "`kustomize build DIR | nacos-auth-guard lint -` (or `kubectl kustomize DIR`)"
+# What only an unrendered Helm template holds; `{{ $labels }}`, `{{ range }}` also occur in rendered data
+# (Prometheus rules, Alertmanager templates in ConfigMaps)
+HELM_ACTION = re.compile(r"\{\{-?\s*(?:\.Values|\.Release|\.Chart|\.Capabilities|include\s|template\s)")
+# OpenShift Template parameters: `${NAME}` inside a string, `${{NAME}}` for a whole non-string value (oc process)
+TEMPLATE_PARAMETER = re.compile(r"\$\{\{?([A-Za-z0-9_]+)\}?\}")
 
 
 @dataclass(slots=True)
 class Manifests:
     objects: list[dict] = field(default_factory=list)
-    locations: dict[ObjectRef, Location] = field(default_factory=dict)
+    object_locations: list[Location] = field(default_factory=list)   # where each of `objects` is written
     errors: list[InputError] = field(default_factory=list)
+    notes: list[InputNote] = field(default_factory=list)
     sources: int = 0
+    default_namespace: str = "default"
+
+    def ref(self, obj: dict) -> ObjectRef:
+        metadata = obj["metadata"]
+        namespace = metadata.get("namespace") if isinstance(metadata.get("namespace"), str) else None
+        return ObjectRef(obj["kind"], namespace or self.default_namespace, metadata["name"])
+
+    @property
+    def locations(self) -> dict[ObjectRef, Location]:
+        """The first place each object is written."""
+        first: dict[ObjectRef, Location] = {}
+        for obj, location in zip(self.objects, self.object_locations, strict=True):
+            first.setdefault(self.ref(obj), location)
+        return first
+
+    def copies(self) -> dict[ObjectRef, list[int]]:
+        """Objects written more than once (kind, namespace, name), with the index of each copy in `objects`."""
+        places: dict[ObjectRef, list[int]] = {}
+        for index, obj in enumerate(self.objects):
+            places.setdefault(self.ref(obj), []).append(index)
+        return {ref: indexes for ref, indexes in places.items() if len(indexes) > 1}
+
+    def variants(self) -> Iterator[tuple[list[dict], dict[ObjectRef, Location]]]:
+        """The inputs to check: one when every object is written once; else one per file (and per repeat within it)
+        holding a copy, which takes that file's copies and the first of the others, so a file's objects are checked
+        together and no two copies are ever merged."""
+        copies = self.copies()
+        rounds: dict[tuple[str, int], None] = {}
+        for indexes in copies.values():
+            seen: dict[str, int] = {}
+            for index in indexes:
+                path = self.object_locations[index].path
+                rounds.setdefault((path, seen.get(path, 0)))
+                seen[path] = seen.get(path, 0) + 1
+        for path, repeat in rounds or {("", 0): None}:
+            skipped: set[int] = set()
+            for indexes in copies.values():
+                here = [i for i in indexes if self.object_locations[i].path == path]
+                keep = here[min(repeat, len(here) - 1)] if here else indexes[0]
+                skipped.update(i for i in indexes if i != keep)
+            chosen = [i for i in range(len(self.objects)) if i not in skipped]
+            yield ([self.objects[i] for i in chosen],
+                   {self.ref(self.objects[i]): self.object_locations[i] for i in chosen})
+
+    def duplicate_warnings(self) -> list[InputNote]:
+        warnings = []
+        for ref, indexes in self.copies().items():
+            places = [self.object_locations[i] for i in indexes]
+            listed = ", ".join(f"{place.path}:{place.line}" for place in places)
+            warnings.append(InputNote(
+                f"{ref} is written {len(places)} times ({listed}): each copy is checked on its own; apply only "
+                f"one of them, or rename the others", places[0], "warning"))
+        return warnings
 
 
 def read_manifests(paths: Iterable[str], default_namespace: str = "default") -> Manifests:
-    result = Manifests()
+    result = Manifests(default_namespace=default_namespace)
     for path in paths:
         if path == "-":
-            _read_text(result, "<stdin>", sys.stdin.buffer.read(MAX_FILE_BYTES + 1), default_namespace)
+            _read_text(result, "<stdin>", sys.stdin.buffer.read(MAX_FILE_BYTES + 1))
         elif os.path.isdir(path):
             found = sorted(os.path.join(root, name) for root, dirs, names in os.walk(path)
                            for name in names if name.endswith(EXTENSIONS) and not name.startswith("."))
             for file_path in found:
-                _read_file(result, file_path, default_namespace)
+                _read_file(result, file_path)
         else:
-            _read_file(result, path, default_namespace)
+            _read_file(result, path)
+    result.notes.extend(result.duplicate_warnings())
     return result
 
 
-def _read_file(result: Manifests, path: str, default_namespace: str) -> None:
+def _read_file(result: Manifests, path: str) -> None:
+    chart = _helm_chart_of(os.path.dirname(os.path.abspath(path)))
+    if chart is not None and os.path.relpath(path, chart).split(os.sep)[0] == "templates":
+        result.sources += 1
+        result.notes.append(InputNote(f"{path}: a template of the Helm chart in {chart}, skipped: lint the chart "
+                                      f"rendered, {HELM_TEMPLATE}"))
+        return
     try:
         with open(path, "rb") as handle:
             raw = handle.read(MAX_FILE_BYTES + 1)
     except (OSError, ValueError) as error:   # ValueError: a NUL byte in the path
         result.errors.append(InputError(f"{path}: cannot read: {getattr(error, 'strerror', None) or error}"))
         return
-    _read_text(result, path, raw, default_namespace)
+    _read_text(result, path, raw)
 
 
-def _read_text(result: Manifests, path: str, raw: bytes, default_namespace: str) -> None:
+@functools.lru_cache(maxsize=1024)
+def _helm_chart_of(directory: str) -> str | None:
+    """The Helm chart (a directory with Chart.yaml) that `directory` is in, if any."""
+    if os.path.isfile(os.path.join(directory, "Chart.yaml")):
+        return directory
+    parent = os.path.dirname(directory)
+    return None if parent == directory else _helm_chart_of(parent)
+
+
+def _read_text(result: Manifests, path: str, raw: bytes) -> None:
     result.sources += 1
     if len(raw) > MAX_FILE_BYTES:
         result.errors.append(InputError(f"{path}: larger than {MAX_FILE_BYTES // 2**20} MiB, not read"))
@@ -59,27 +143,66 @@ def _read_text(result: Manifests, path: str, raw: bytes, default_namespace: str)
     except UnicodeDecodeError as error:
         result.errors.append(InputError(f"{path}: not UTF-8 text (byte {error.start}), not read"))
         return
+    if HELM_ACTION.search(text):   # its YAML is either broken or holds `{{ .Values.x }}` instead of values
+        result.errors.append(InputError(f"{path}: an unrendered Helm template ({{{{ .Values ... }}}}), not read: "
+                                        f"lint the chart rendered, {HELM_TEMPLATE}"))
+        return
+    templated = "{{" in text
+    basename = os.path.basename(path)
     for document in split_documents(text):
         location = Location(path, document.line, document.index)
         if document.error:
-            result.errors.append(InputError(document.error, location))
+            hint = f"; if this is a Helm template, lint the chart rendered: {HELM_TEMPLATE}" if templated else ""
+            result.errors.append(InputError(document.error + hint, location))
         elif document.value is None:
             continue
         elif not isinstance(document.value, dict):
             result.errors.append(InputError(
                 f"a {type(document.value).__name__}, not a Kubernetes object (a mapping)", location))
+        elif (note := not_an_object(document.value, basename)) is not None:
+            result.notes.append(InputNote(f"{note}, skipped", location))
         else:
-            _add_object(result, document.value, location, default_namespace)
+            _add_object(result, document.value, location)
 
 
-def _add_object(result: Manifests, obj: dict, location: Location, default_namespace: str) -> None:
+def _builtin_group(api_version: str) -> bool:
+    """An API group of Kubernetes itself (core `v1`, `apps/v1`, `*.k8s.io`) or this project's."""
+    group = api_version.rpartition("/")[0]
+    return "." not in group or group.endswith(".k8s.io") or group == CHECK_GROUP
+
+
+def not_an_object(document: dict, basename: str) -> str | None:
+    """Why a YAML mapping is not meant as a Kubernetes object (None: it is, and is checked as one)."""
+    kind, api_version, metadata = document.get("kind"), document.get("apiVersion"), document.get("metadata")
+    if basename in KUSTOMIZATION_FILES or (isinstance(api_version, str)
+                                           and api_version.startswith("kustomize.config.k8s.io/")):
+        return f"a kustomization, not a Kubernetes object: lint what it builds, {KUSTOMIZE_BUILD}"
+    if basename == "Chart.yaml" and kind is None:
+        return f"a Helm chart's Chart.yaml, not a Kubernetes object: lint the chart rendered, {HELM_TEMPLATE}"
+    if HELM_VALUES_FILE.match(basename) and kind is None:
+        return f"Helm values, not a Kubernetes object: lint the chart rendered with them, {HELM_TEMPLATE} -f FILE"
+    if isinstance(metadata, dict):
+        return None   # meant as an object: a missing kind or name is an error
+    if kind is None and api_version is None:
+        return "no kind, apiVersion or metadata: not a Kubernetes object"
+    if isinstance(kind, str) and isinstance(api_version, str) and not _builtin_group(api_version):
+        return f"kind {kind} of {api_version} without metadata: another tool's configuration, not a Kubernetes object"
+    return None
+
+
+def _add_object(result: Manifests, obj: dict, location: Location) -> None:
     kind = obj.get("kind")
     if isinstance(kind, str) and kind.endswith("List") and isinstance(obj.get("items"), list):
-        for index, item in enumerate(obj["items"]):
-            if isinstance(item, dict):
-                _add_object(result, item, location, default_namespace)
-            else:
-                result.errors.append(InputError(f"items[{index}] of the {kind} is not an object", location))
+        _add_items(result, obj["items"], "items", kind, location)
+        return
+    if kind == "Template" and isinstance(obj.get("objects"), list) and str(obj.get("apiVersion")) in (
+            "v1", "template.openshift.io/v1"):
+        try:
+            objects = _process_template(obj)
+        except RecursionError:
+            result.errors.append(InputError("the Template's objects nest too deep", location))
+            return
+        _add_items(result, objects, "objects", kind, location)
         return
     if not isinstance(kind, str) or not isinstance(obj.get("apiVersion"), str):
         result.errors.append(InputError("no kind/apiVersion: not a Kubernetes object", location))
@@ -88,6 +211,31 @@ def _add_object(result: Manifests, obj: dict, location: Location, default_namesp
     if not isinstance(metadata, dict) or not isinstance(metadata.get("name"), str) or not metadata["name"]:
         result.errors.append(InputError(f"{kind} without metadata.name", location))
         return
-    namespace = metadata.get("namespace") if isinstance(metadata.get("namespace"), str) else None
     result.objects.append(obj)
-    result.locations.setdefault(ObjectRef(kind, namespace or default_namespace, metadata["name"]), location)
+    result.object_locations.append(location)
+
+
+def _add_items(result: Manifests, items: list, field_name: str, kind: str, location: Location) -> None:
+    for index, item in enumerate(items):
+        if isinstance(item, dict):
+            _add_object(result, item, location)
+        else:
+            result.errors.append(InputError(f"{field_name}[{index}] of the {kind} is not an object", location))
+
+
+def _process_template(template: dict) -> list:
+    """The objects as `oc process` makes them with the parameters' own values; a parameter without a value
+    (required, or generated) stays as written."""
+    values = {p["name"]: p["value"] for p in template.get("parameters") or () if isinstance(p, dict)
+              and isinstance(p.get("name"), str) and isinstance(p.get("value"), str)}
+
+    def substitute(node: object) -> object:
+        if isinstance(node, dict):
+            return {key: substitute(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [substitute(value) for value in node]
+        if isinstance(node, str) and "${" in node:
+            return TEMPLATE_PARAMETER.sub(lambda m: values.get(m.group(1), m.group(0)), node)
+        return node
+
+    return substitute(template["objects"])

@@ -34,16 +34,30 @@ class Location:
     document: int
 
 
+def _placed(message: str, where: Location | None) -> str:
+    return message if where is None else f"{where.path}:{where.line} (document {where.document + 1}): {message}"
+
+
 @dataclass(frozen=True, slots=True)
 class InputError:
+    """Input that could not be checked: the run exits 2."""
     message: str
     location: Location | None = None
 
     def __str__(self) -> str:
-        if self.location is None:
-            return self.message
-        where = self.location
-        return f"{where.path}:{where.line} (document {where.document + 1}): {self.message}"
+        return _placed(self.message, self.location)
+
+
+@dataclass(frozen=True, slots=True)
+class InputNote:
+    """Input read but not checked as a Kubernetes object ("note"), or checked with a caveat ("warning"); the exit
+    code does not change."""
+    message: str
+    location: Location | None = None
+    level: str = "note"
+
+    def __str__(self) -> str:
+        return _placed(self.message, self.location)
 
 
 @dataclass(slots=True)
@@ -53,6 +67,13 @@ class Report:
     locations: dict[ObjectRef, Location] = field(default_factory=dict)
     objects: int = 0
     sources: int = 0
+    notes: list[InputNote] = field(default_factory=list)
+    finding_locations: list[Location | None] | None = None   # per finding, when an object is in two places
+
+    def location(self, index: int) -> Location | None:
+        if self.finding_locations is not None:
+            return self.finding_locations[index]
+        return self.locations.get(self.findings[index].obj)
 
     def counts(self) -> Counter:
         return Counter(str(f.severity) for f in self.findings)
@@ -70,11 +91,10 @@ def render_text(report: Report, colour: bool = False) -> str:
         return f"{code}{text}{RESET}" if colour else text
 
     lines: list[str] = []
-    by_object: dict[ObjectRef, list[Finding]] = {}
-    for item in report.findings:
-        by_object.setdefault(item.obj, []).append(item)
-    for obj, items in by_object.items():
-        where = report.locations.get(obj)
+    by_object: dict[tuple[ObjectRef, Location | None], list[Finding]] = {}
+    for index, item in enumerate(report.findings):
+        by_object.setdefault((item.obj, report.location(index)), []).append(item)
+    for (obj, where), items in by_object.items():
         suffix = f"  ({where.path}:{where.line})" if where else ""
         lines.append(paint(str(obj), BOLD) + suffix)
         for item in items:
@@ -102,11 +122,14 @@ def render_json(report: Report) -> str:
     counts = report.counts()
     document = {
         "tool": {"name": "nacos-auth-guard", "version": tool_version()},
-        "findings": [_finding_json(f, report.locations.get(f.obj)) for f in report.findings],
+        "findings": [_finding_json(f, report.location(i)) for i, f in enumerate(report.findings)],
         "errors": [{"message": e.message, "file": e.location.path if e.location else None,
                     "line": e.location.line if e.location else None,
                     # 1-based, as the text report and editors count
                     "document": e.location.document + 1 if e.location else None} for e in report.errors],
+        "notes": [{"level": n.level, "message": n.message, "file": n.location.path if n.location else None,
+                   "line": n.location.line if n.location else None,
+                   "document": n.location.document + 1 if n.location else None} for n in report.notes],
         "summary": {"error": counts["error"], "warning": counts["warning"], "info": counts["info"],
                     "objects": report.objects, "sources": report.sources},
     }
@@ -131,8 +154,8 @@ def render_sarif(report: Report) -> str:
         default_configuration=sarif.ReportingConfiguration(level=SARIF_LEVEL[CATALOG[code].severity].value),
     ) for code in codes]
     results = []
-    for item in report.findings:
-        location = report.locations.get(item.obj)
+    for index, item in enumerate(report.findings):
+        location = report.location(index)
         locations = _physical(location) or []
         logical = sarif.LogicalLocation(name=item.obj.name, fully_qualified_name=str(item.obj), kind="resource")
         if locations:
@@ -145,7 +168,11 @@ def render_sarif(report: Report) -> str:
     notifications = [{"level": "error", "message": {"text": error.message},
                       **({"locations": [loc.model_dump(by_alias=True, exclude_none=True)
                                         for loc in _physical(error.location)]} if error.location else {})}
-                     for error in report.errors]
+                     for error in report.errors] + [
+        {"level": note.level, "message": {"text": note.message},
+         **({"locations": [loc.model_dump(by_alias=True, exclude_none=True)
+                           for loc in _physical(note.location)]} if note.location else {})}
+        for note in report.notes]
     run = sarif.Run(
         tool=sarif.Tool(driver=sarif.ToolDriver(name="nacos-auth-guard", version=tool_version(),
                                                 information_uri=INFORMATION_URI, rules=rules)),

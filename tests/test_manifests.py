@@ -1,0 +1,155 @@
+"""Input as users feed it: files that are no Kubernetes object are notes, templates are named, OpenShift Templates
+are read through their objects, and an object written twice is a warning whose copies are checked apart."""
+from __future__ import annotations
+
+import json
+
+import pytest
+import yaml
+
+from nacos_auth_guard.cli import main
+from nacos_auth_guard.manifests import not_an_object, read_manifests
+from nacos_auth_guard.nacos import OLD_DEFAULT_KEY
+from support.objects import auth_secret, env, healthy_cluster, spring_client, statefulset
+
+NO_CREDS = spring_client("billing")
+NO_CREDS["spec"]["template"]["spec"]["containers"][0]["env"] = NO_CREDS["spec"]["template"]["spec"][
+    "containers"][0]["env"][:2]
+
+
+def lint_json(capsys, *args: str) -> tuple[int, dict, str]:
+    code = main(["lint", *args, "-o", "json"])
+    out, err = capsys.readouterr()
+    return code, json.loads(out), err
+
+
+KUSTOMIZATION = "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [nacos.yaml]\n"
+
+
+@pytest.mark.parametrize("name, text, says", [
+    ("kustomization.yaml", "resources: [nacos.yaml]\nnamespace: shop\n", "kustomize build"),
+    ("base.yaml", KUSTOMIZATION, "kustomize build"),
+    ("components.yaml", "apiVersion: kustomize.config.k8s.io/v1alpha1\nkind: Component\n", "kustomize build"),
+    ("Chart.yaml", "apiVersion: v2\nname: nacos\nversion: 1.0.0\n", "helm template"),
+    ("values.yaml", "nacos:\n  authToken: nil\n", "helm template"),
+    ("values-prod.yml", "replicaCount: 3\n", "helm template"),
+    ("kind.yaml", "apiVersion: kind.x-k8s.io/v1alpha4\nkind: Cluster\nnodes: [{role: control-plane}]\n",
+     "another tool's configuration"),
+    ("docker-compose.yml", "version: '3'\nservices: {nacos: {image: nacos/nacos-server}}\n", "not a Kubernetes"),
+])
+def test_yaml_that_is_no_kubernetes_object_is_a_note(tmp_path, capsys, name, text, says):
+    (tmp_path / name).write_text(text)
+    write_cluster(tmp_path)
+    code, report, err = lint_json(capsys, str(tmp_path))
+    assert code == 1 and report["errors"] == []   # the real finding still fails the run; no input error
+    [note] = report["notes"]
+    assert note["level"] == "note" and says in note["message"] and note["file"].endswith(name)
+    assert note["line"] == 1 and note["document"] == 1
+    assert [f["code"] for f in report["findings"]] == ["NAG401"]
+
+
+def write_cluster(directory) -> None:
+    (directory / "cluster.yaml").write_text(yaml.safe_dump_all(healthy_cluster() + [NO_CREDS]))
+
+
+@pytest.mark.parametrize("document", [
+    {"apiVersion": "v1", "kind": "Secret", "data": {}},                    # a Kubernetes kind without metadata
+    {"kind": "Deployment", "metadata": {"name": "x"}},                      # meant as an object: no apiVersion
+    {"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {}},     # a custom resource without a name
+])
+def test_broken_kubernetes_objects_stay_errors(document):
+    assert not_an_object(document, "app.yaml") is None
+
+
+def test_a_helm_charts_own_files_are_notes_when_a_directory_is_linted(tmp_path, capsys):
+    chart = tmp_path / "chart"
+    (chart / "templates").mkdir(parents=True)
+    (chart / "Chart.yaml").write_text("apiVersion: v2\nname: nacos\nversion: 1.0.0\n")
+    (chart / "values.yaml").write_text("image: nacos/nacos-server:v2.4.3\n")
+    (chart / "templates" / "statefulset.yaml").write_text(
+        "{{- if .Values.enabled }}\napiVersion: apps/v1\nkind: StatefulSet\n{{- end }}\n")
+    write_cluster(tmp_path)
+    code, report, _ = lint_json(capsys, str(tmp_path))
+    assert code == 1 and report["errors"] == [] and report["summary"]["sources"] == 4
+    messages = sorted(note["message"] for note in report["notes"])
+    assert len(messages) == 3 and all("helm template" in m for m in messages)
+    assert any("a template of the Helm chart" in m and "statefulset.yaml" in m for m in messages)
+
+
+@pytest.mark.parametrize("text", [
+    "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {{ .Release.Name }}\n",     # broken YAML
+    "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: \"{{ .Values.name }}\"\n",  # valid YAML
+    "{{- include \"nacos.labels\" . }}\n",
+])
+def test_an_unrendered_helm_template_names_helm_template(tmp_path, capsys, text):
+    path = tmp_path / "deployment.yaml"
+    path.write_text(text)
+    code, report, _ = lint_json(capsys, str(path))
+    [error] = report["errors"]
+    assert code == 2 and "unrendered Helm template" in error["message"] and "helm template" in error["message"]
+
+
+def test_broken_yaml_with_template_braces_hints_at_rendering(tmp_path, capsys):
+    path = tmp_path / "app.yaml"
+    path.write_text("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ name }}\n  labels: [\n")
+    code, report, _ = lint_json(capsys, str(path))
+    [error] = report["errors"]
+    assert code == 2 and error["message"].startswith("invalid YAML") and "helm template" in error["message"]
+
+
+def test_rendered_go_template_text_in_data_is_not_a_template(tmp_path, capsys):
+    """Prometheus rules and Alertmanager templates carry `{{ $labels }}` / `{{ range }}` in rendered output."""
+    rules = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "alerts", "namespace": "shop"},
+             "data": {"rules.yaml": "summary: '{{ $labels.instance }} down'\n{{ range .Alerts }}{{ end }}"}}
+    path = tmp_path / "alerts.yaml"
+    path.write_text(yaml.safe_dump_all(healthy_cluster() + [rules]))
+    code, report, _ = lint_json(capsys, str(path))
+    assert code == 0 and report["errors"] == [] and report["notes"] == []
+
+
+def test_openshift_template_is_linted_through_its_objects_with_its_parameters(tmp_path, capsys):
+    sts = statefulset(env_list=[env("NACOS_AUTH_ENABLE", "true"), env("NACOS_AUTH_TOKEN", "${TOKEN}")],
+                      namespace="${NAMESPACE}")
+    template = {"apiVersion": "template.openshift.io/v1", "kind": "Template", "metadata": {"name": "nacos"},
+                "parameters": [{"name": "NAMESPACE", "value": "midware"},
+                               {"name": "TOKEN", "value": OLD_DEFAULT_KEY}],
+                "objects": [sts]}
+    path = tmp_path / "template.yaml"
+    path.write_text(yaml.safe_dump(template))
+    code, report, _ = lint_json(capsys, str(path), "--exclude", "NAG105,NAG301")
+    assert report["errors"] == [] and report["summary"]["objects"] == 1
+    assert {(f["code"], f["object"]["namespace"], f["line"]) for f in report["findings"]} == {
+        ("NAG204", "midware", 1)}
+
+
+def test_an_object_in_two_files_is_a_warning_and_each_copy_is_checked_alone(tmp_path, capsys):
+    """Two alternative manifests of one Deployment: one sends credentials, one does not. Merged, the good one's env
+    would hide the other; each must be judged as it is, at its own file and line."""
+    (tmp_path / "a.yaml").write_text(yaml.safe_dump_all(healthy_cluster()))
+    (tmp_path / "b.yaml").write_text("# the same app without credentials\n---\n" + yaml.safe_dump(
+        {**NO_CREDS, "metadata": {**NO_CREDS["metadata"], "name": "orders"}}))
+    code, report, err = lint_json(capsys, str(tmp_path / "a.yaml"), str(tmp_path / "b.yaml"))
+    assert code == 1 and report["errors"] == []
+    [warning] = report["notes"]
+    assert warning["level"] == "warning" and "Deployment/shop/orders is written 2 times" in warning["message"]
+    assert "a.yaml:" in warning["message"] and "b.yaml:2" in warning["message"]
+    assert [(f["code"], f["object"]["name"], f["file"].rsplit("/", 1)[1], f["line"]) for f in report["findings"]] == [
+        ("NAG401", "orders", "b.yaml", 2)]
+
+
+def test_a_duplicated_secret_is_judged_per_copy(tmp_path, capsys):
+    """The same Secret once with a random key and once with the published default: the default is found, and its
+    finding points at the StatefulSet, which is written once."""
+    published = auth_secret(key=OLD_DEFAULT_KEY)
+    (tmp_path / "a.yaml").write_text(yaml.safe_dump_all(healthy_cluster()))
+    (tmp_path / "b.yaml").write_text(yaml.safe_dump(published))
+    code, report, _ = lint_json(capsys, str(tmp_path / "a.yaml"), str(tmp_path / "b.yaml"))
+    assert "Secret/shop/nacos-auth is written 2 times" in report["notes"][0]["message"]
+    assert [(f["code"], f["file"].rsplit("/", 1)[1]) for f in report["findings"]] == [("NAG204", "a.yaml")]
+
+
+def test_without_duplicates_there_is_one_variant(tmp_path):
+    (tmp_path / "a.yaml").write_text(yaml.safe_dump_all(healthy_cluster()))
+    manifests = read_manifests([str(tmp_path / "a.yaml")])
+    [(objects, locations)] = list(manifests.variants())
+    assert objects == manifests.objects and len(locations) == len(objects) and manifests.notes == []
