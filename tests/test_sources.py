@@ -186,6 +186,31 @@ CLIENT_CASES = [
                                             args=["--spring.config.location=/cfg/app.properties"])],
      [config_map("props", {"app.properties": "spring.cloud.nacos.config.serverAddr=nacos:8848\n"})],
      [{"name": "c", "configMap": {"name": "props"}}], None, "serverAddr", ("nacos:8848", State.KNOWN)),
+    # Spring's other env forms (SystemEnvironmentPropertySource tries the name as given; SPRING_APPLICATION_JSON)
+    ("dotted env name (mall-swarm)", [app([env("spring.cloud.nacos.discovery.server-addr", "http://n:8848")])],
+     [], [], None, "serverAddr", ("http://n:8848", State.KNOWN)),
+    ("dotted env name, camelCase", [app([env("spring.cloud.nacos.username", "orders")])], [], [], None,
+     "username", ("orders", State.KNOWN)),
+    ("dotted env name from a Secret", [app([secret_env("spring.cloud.nacos.password", "auth", "pw")])],
+     [AUTH_SECRET], [], None, "password", ("p4ss", State.KNOWN)),
+    ("SPRING_APPLICATION_JSON", [app([env("SPRING_APPLICATION_JSON",
+                                          '{"spring": {"cloud": {"nacos": {"server-addr": "nacos:8848"}}}}')])],
+     [], [], None, "serverAddr", ("nacos:8848", State.KNOWN)),
+    ("SPRING_APPLICATION_JSON with dotted keys", [app([env("SPRING_APPLICATION_JSON",
+                                                           '{"spring.cloud.nacos.username": "orders"}')])],
+     [], [], None, "username", ("orders", State.KNOWN)),
+    ("SPRING_APPLICATION_JSON over env", [app([env("SPRING_CLOUD_NACOS_USERNAME", "env-user"), env(
+        "SPRING_APPLICATION_JSON", '{"spring.cloud.nacos.username": "json-user"}')])], [], [], None,
+     "username", ("json-user", State.KNOWN)),
+    ("command-line args over SPRING_APPLICATION_JSON", [app([env(
+        "SPRING_APPLICATION_JSON", '{"spring.cloud.nacos.username": "json-user"}')],
+        args=["--spring.cloud.nacos.username=arg-user"])], [], [], None, "username", ("arg-user", State.KNOWN)),
+    ("-Dspring.application.json", [app([env("JAVA_TOOL_OPTIONS",
+                                            "-Dspring.application.json='{\"nacos.username\":\"orders\"}'")])],
+     [], [], None, "username", ("orders", State.KNOWN)),
+    ("SPRING_APPLICATION_JSON from a Secret not in the input", [app([
+        env("SPRING_CLOUD_NACOS_USERNAME", "env-user"), secret_env("SPRING_APPLICATION_JSON", "app-json", "json")])],
+     [], [], None, "username", (None, State.UNKNOWN)),
 ]
 
 
@@ -194,6 +219,19 @@ CLIENT_CASES = [
 def test_client_setting_sources(containers, objects, volumes, annotations, setting, expected):
     found = resolve(containers, objects, server=False, volumes=volumes, annotations=annotations)[setting]
     assert (found.value, found.state) == expected
+
+
+def test_spring_application_json_that_is_not_json_is_no_setting():
+    settings = resolve([app([env("SPRING_APPLICATION_JSON", "{not json"), env("NACOS_USERNAME", "u")])],
+                       server=False)
+    assert settings["username"].value == "u" and "serverAddr" not in settings
+
+
+def test_spring_application_json_says_where_a_value_came_from():
+    found = resolve([app([secret_env("SPRING_APPLICATION_JSON", "auth", "pw")])], [secret(
+        "auth", {"pw": '{"spring": {"cloud": {"nacos": {"password": "p"}}}}'})], server=False)["password"]
+    assert found.origin is Origin.SECRET and found.carrier == ObjectRef("Secret", "shop", "auth")
+    assert found.where.startswith("spring.cloud.nacos.password in env SPRING_APPLICATION_JSON (Secret auth")
 
 
 def test_unset_client_settings_are_absent():

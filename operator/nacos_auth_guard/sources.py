@@ -1,8 +1,9 @@
 """Where a container's settings come from, resolved the way Spring Boot resolves them.
 
-Precedence (highest first), as Spring Boot applies it: `--key=value` command-line args, `-Dkey=value` Java system
-properties (command, args, JAVA_OPT, JAVA_OPT_EXT, JAVA_OPTS, JAVA_TOOL_OPTIONS), OS env by relaxed binding
-(NACOS_CORE_AUTH_ENABLED), then config files (a mounted application.properties / Spring yml, or the image's own
+Precedence (highest first), as Spring Boot applies it: `--key=value` command-line args, the JSON of
+SPRING_APPLICATION_JSON (env, or spring.application.json as a flag), `-Dkey=value` Java system properties (command,
+args, JAVA_OPT, JAVA_OPT_EXT, JAVA_OPTS, JAVA_TOOL_OPTIONS), OS env by relaxed binding (NACOS_CORE_AUTH_ENABLED, or
+the property's own dotted name as the env name), then config files (a mounted application.properties / Spring yml, or the image's own
 file), whose `${ENV:default}` placeholders resolve against the environment when the process starts.
 
 Values that live in Secrets and ConfigMaps are looked up in the Snapshot; a value is kept in memory only to be
@@ -11,6 +12,7 @@ compared and checked, and never leaves the engine.
 from __future__ import annotations
 
 import functools
+import json
 import posixpath
 import re
 import shlex
@@ -69,6 +71,9 @@ class ContainerEnvironment:
     args: dict[str, _Value] = field(default_factory=dict)          # normalized property -> value
     system: dict[str, _Value] = field(default_factory=dict)        # normalized property -> value
     env: dict[str, _Value] = field(default_factory=dict)           # env name -> value
+    dotted_env: dict[str, _Value] = field(default_factory=dict)    # normalized property -> env named like it
+    application_json: dict[str, _Value] = field(default_factory=dict)   # normalized property -> value
+    application_json_unknown: _Value | None = None                 # SPRING_APPLICATION_JSON of unknown content
     opaque: list[str] = field(default_factory=list)                # envFrom sources whose keys are unknown
     files: list[_ConfigFile] = field(default_factory=list)
     startup_script: bool = False                                   # runs nacos-docker's docker-startup.sh
@@ -81,12 +86,20 @@ class ContainerEnvironment:
 
     def property(self, prop: str, depth: int = 0) -> _Value | None:
         norm = normalize(prop)
-        found = self.args.get(norm) or self.system.get(norm)
+        found = self.args.get(norm) or self.application_json.get(norm)
+        if found:
+            return found
+        if self.application_json_unknown is not None:
+            return _Value(None, f"{prop} (maybe in {self.application_json_unknown.where})", Origin.POD_SPEC,
+                          State.UNKNOWN)
+        found = self.system.get(norm)
         if found:
             return found
         for name in env_candidates(prop):
             if name in self.env:
                 return self.env[name]
+        if norm in self.dotted_env:
+            return self.dotted_env[norm]
         for config in self.files:   # highest precedence first: a file whose content is unknown hides the rest
             if config.properties is None:
                 return _Value(None, f"{prop} (maybe in {config.where})", Origin.POD_SPEC, State.UNKNOWN)
@@ -220,6 +233,38 @@ def _environment_variables(ctx: _PodContext, container: dict, environment: Conta
         text = as_text(var.get("value"))
         environment.env[name] = _Value(text if text is not None else "", f"env {name} of container {cname}",
                                        Origin.POD_SPEC)
+
+
+def _spring_env_forms(environment: ContainerEnvironment) -> None:
+    """The env forms Spring Boot reads besides the upper-case one: an env var named like the property itself
+    (`spring.cloud.nacos.server-addr`; SystemEnvironmentPropertySource tries the name as given first), and the
+    SPRING_APPLICATION_JSON env or spring.application.json flag (SpringApplicationJsonEnvironmentPostProcessor: its
+    properties rank above system properties and env, below command-line args)."""
+    for name, value in environment.env.items():
+        if "." in name:
+            environment.dotted_env[normalize(name)] = value
+    source = (environment.args.get(normalize(APPLICATION_JSON_PROPERTY))
+              or environment.system.get(normalize(APPLICATION_JSON_PROPERTY))
+              or next((environment.env[n] for n in (APPLICATION_JSON_ENV, APPLICATION_JSON_PROPERTY)
+                       if n in environment.env), None))
+    if source is None:
+        return
+    if source.state is not State.KNOWN or source.value is None:
+        environment.application_json_unknown = source
+        return
+    try:
+        document = json.loads(source.value)
+    except ValueError:   # Spring Boot fails to start on it; nothing of it reaches a property
+        return
+    flat: dict[str, str] = {}
+    if isinstance(document, dict):
+        _flatten(document, "", flat)
+    for prop, text in flat.items():
+        environment.application_json[normalize(prop)] = _Value(
+            text, f"{prop} in {source.where}", source.origin, State.KNOWN, source.carrier, source.key)
+
+
+APPLICATION_JSON_ENV, APPLICATION_JSON_PROPERTY = "SPRING_APPLICATION_JSON", "spring.application.json"
 
 
 def _command_line(environment: ContainerEnvironment, container: dict, startup_script: bool) -> None:
@@ -433,6 +478,7 @@ def container_environment(ctx: _PodContext, container: dict, server: bool) -> Co
     _command_line(environment, container, startup_script)
     if startup_script:
         _startup_script_flags(environment, version)
+    _spring_env_forms(environment)
     mounted = _mounted_files(ctx, container)
     # The startup script fixes the config location (--spring.config.additional-location=file:/home/nacos/conf/).
     locations = set() if startup_script else _config_locations(environment)
