@@ -11,6 +11,7 @@ import pytest
 from nacos_auth_guard.catalog import CATALOG
 from nacos_auth_guard.checks import CheckContext, run_checks
 from nacos_auth_guard.discovery import service_candidates, split_addresses
+from nacos_auth_guard.nacos import OLD_DEFAULT_KEY
 from nacos_auth_guard.snapshot import build_snapshot
 from support.objects import (KEY_A, KEY_B, NS, auth_secret, config_map, deployment, env, healthy_cluster,
                              nacos_token, pods_of, secret, secret_env, server_env, spring_client, statefulset)
@@ -127,6 +128,37 @@ CASES = [
     ("NAG204 published key", replace(HEALTHY, "Secret", "nacos-auth", auth_secret(
         key="SecretKey012345678901234567890123456789012345678901234567890123456789")), True,
      [("NAG204", "nacos", "error")]),   # 69 characters: 2.3.0+ drops the lone last one and gets 51 bytes
+    # Published keys in the forms users copy (nacos.WELL_KNOWN_KEY_TEXTS); severity follows what checks tokens.
+    ("NAG204 the Base64 of the published text", replace(HEALTHY, "Secret", "nacos-auth", auth_secret(
+        key=base64.b64encode(OLD_DEFAULT_KEY.encode()).decode())), True, [("NAG204", "nacos", "error")]),
+    ("NAG204 the Base64 of its Base64", replace(HEALTHY, "Secret", "nacos-auth", auth_secret(
+        key=base64.b64encode(base64.b64encode(OLD_DEFAULT_KEY.encode())).decode())), True,
+     [("NAG204", "nacos", "error")]),
+    ("NAG204 the Base64 of the Base64 of Nacos' example", replace(HEALTHY, "Secret", "nacos-auth", auth_secret(
+        key=base64.b64encode(b"VGhpc0lzTXlDdXN0b21TZWNyZXRLZXkwMTIzNDU2Nzg=").decode())), True,
+     [("NAG204", "nacos", "error")]),
+    ("the decoded text of Nacos' example is too short to sign: NAG203, not NAG204", replace(
+        HEALTHY, "Secret", "nacos-auth", auth_secret(key="ThisIsMyCustomSecretKey012345678")), True,
+     [("NAG203", "nacos", "error")]),
+    ("the chart's 'nil' key with auth on: too short, no forgery", replace(HEALTHY, "Secret", "nacos-auth",
+                                                                       auth_secret(key="nil")), True,
+     [("NAG203", "nacos", "error")]),
+    ("NAG204 warning: auth off everywhere (2.4.3)", replace(
+        with_env("nacos", server_env_with(NACOS_AUTH_ENABLE="false")), "Secret", "nacos-auth",
+        auth_secret(key=OLD_DEFAULT_KEY)), True, [("NAG204", "nacos", "warning")]),
+    ("NAG204 warning: an old image's default key with auth off (2.0.3)", with_env(
+        "nacos", [env("MODE", "cluster")], image="nacos/nacos-server:v2.0.3"), True, [("NAG204", "nacos", "warning")]),
+    ("NAG204 error: 3.x auth off, admin and console auth on by default", replace(with_env(
+        "nacos", server_env_with(NACOS_AUTH_ENABLE=None), image="nacos/nacos-server:v3.0.3"), "Secret", "nacos-auth",
+        auth_secret(key=OLD_DEFAULT_KEY)), True, [("NAG204", "nacos", "error")]),
+    ("NAG204 error: 3.x with only admin auth on", replace(with_env(
+        "nacos", server_env_with(NACOS_AUTH_ENABLE=None, NACOS_AUTH_CONSOLE_ENABLE="false"),
+        image="nacos/nacos-server:v3.0.3"), "Secret", "nacos-auth", auth_secret(key=OLD_DEFAULT_KEY)), True,
+     [("NAG204", "nacos", "error")]),
+    ("NAG204 warning: 3.x with every kind of auth off", replace(with_env(
+        "nacos", server_env_with(NACOS_AUTH_ENABLE=None, NACOS_AUTH_CONSOLE_ENABLE="false",
+                                 NACOS_AUTH_ADMIN_ENABLE="false"), image="nacos/nacos-server:v3.0.3"),
+        "Secret", "nacos-auth", auth_secret(key=OLD_DEFAULT_KEY)), True, [("NAG204", "nacos", "warning")]),
     ("NAG202 warning where the server falls back to the text's bytes (2.2.1-2.2.x)",
      replace(with_env("nacos", server_env(), image="nacos/nacos-server:v2.2.3"), "Secret", "nacos-auth",
              auth_secret(key="this-is-not-base64-but-it-is-long-enough!")), True, [("NAG202", "nacos", "warning")]),
@@ -288,6 +320,18 @@ MESSAGE_CASES = [
     ("an old image's default key says it is the default", with_env("nacos", [env("NACOS_AUTH_ENABLE", "true")],
                                                                     image="nacos/nacos-server:v2.0.3"), "NAG204",
      "is a published default value (the image's default: nothing sets the key)", "ignores"),
+    ("NAG204 names the kinds of auth a forged token passes (3.x defaults: admin API and console)", replace(
+        with_env("nacos", server_env_with(NACOS_AUTH_ENABLE=None), image="nacos/nacos-server:v3.0.3"),
+        "Secret", "nacos-auth", auth_secret(key=OLD_DEFAULT_KEY)), "NAG204",
+     "that the admin API (nacos.core.auth.admin.enabled) and the console (nacos.core.auth.console.enabled) accept",
+     "client and open API"),
+    ("NAG204 with auth on says the client API accepts forged tokens", replace(HEALTHY, "Secret", "nacos-auth",
+                                                                             auth_secret(key=OLD_DEFAULT_KEY)),
+     "NAG204", "anyone can sign a token for any user, the admin nacos included, that the client and open API "
+     "(nacos.core.auth.enabled) accepts", "auth is off"),
+    ("NAG204 with auth off everywhere forges nothing today", replace(
+        with_env("nacos", server_env_with(NACOS_AUTH_ENABLE="false")), "Secret", "nacos-auth",
+        auth_secret(key=OLD_DEFAULT_KEY)), "NAG204", "auth is off, so no request checks a token today", "accepts"),
     ("identity mismatch reads as English", HEALTHY + [OLD_IDENTITY]
      + pods_of(STS, [LATE] * 3, env_overrides={0: POD_ENV_OTHER_ID}), "NAG302",
      "with different server identity values:", "identity value:"),

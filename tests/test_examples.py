@@ -50,7 +50,7 @@ EXPECTED: dict[str, list[tuple[str, str]]] = {
                                    ("NAG105", "Deployment/plaintext-credentials/orders"),
                                    ("NAG105", "Deployment/plaintext-credentials/payments")],
     "helm-chart-defaults.yaml": [("NAG105", "StatefulSet/nacos/nacos"), ("NAG105", "StatefulSet/nacos/nacos"),
-                                 ("NAG203", "StatefulSet/nacos/nacos"), ("NAG204", "StatefulSet/nacos/nacos")],
+                                 ("NAG203", "StatefulSet/nacos/nacos")],
     "mounted-properties.yaml": [("NAG105", "StatefulSet/mounted-properties/nacos"),
                                 ("NAG201", "StatefulSet/mounted-properties/nacos")],
     "invalid-check.yaml": [("NAG002", "NacosAuthCheck/invalid-check/nacos")],

@@ -138,6 +138,13 @@ def test_lenient_decoder_agrees_with_base64_on_canonical_input():
     (PUBLISHED + "\n", (2, 4, 3), True),                       # the same HMAC key to the server
     ("VGhpc0lzTXlDdXN0b21TZWNyZXRLZXkwMTIzNDU2Nzg=", None, True),
     (B64_32, None, False),
+    # The forms users copy: the text, its Base64, the Base64 of that (issue 12.5)
+    (base64.b64encode(PUBLISHED.encode()).decode(), None, True),
+    (base64.b64encode(base64.b64encode(PUBLISHED.encode())).decode(), (2, 2, 0), True),
+    ("ThisIsMyCustomSecretKey012345678", None, True),            # the text Nacos' example is the Base64 of
+    (base64.b64encode(b"VGhpc0lzTXlDdXN0b21TZWNyZXRLZXkwMTIzNDU2Nzg=").decode(), None, True),
+    (base64.b64encode(b"nil").decode(), None, True),
+    (base64.b64encode(B64_32.encode()).decode(), None, False),
 ])
 def test_well_known_key(text, version, expected):
     assert nacos.is_well_known_key(text, version) is expected

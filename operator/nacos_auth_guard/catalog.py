@@ -106,11 +106,14 @@ _ENTRIES = [
           "start, older versions when the first login signs a token."),
     Entry("NAG204", "TokenKeyWellKnown", ERROR, TOKEN_KEY_VALID,
           "The token secret key is a published default",
-          "The token secret key of {obj} ({where}) is a published default value{why}: anyone can forge an admin "
-          "token for this cluster.",
+          "The token secret key of {obj} ({where}) is a published default value{why}: {impact}.",
           "{remedy}replace it with a random key (`openssl rand -base64 32`) stored in a Secret, and restart all "
           "server pods together.",
-          "Published keys (the pre-2.2.0.1 default, documentation and chart examples) let anyone sign tokens."),
+          "Published keys (the pre-2.2.0.1 default, documentation and chart examples), as written or in the forms "
+          "users copy them (the text, its Base64, the Base64 of that), let anyone sign tokens. An error where a kind "
+          "of auth checks tokens (auth.enabled: client and open API; 3.x also admin.enabled and console.enabled, both "
+          "on by default); a warning where auth is off everywhere, since turning it on would make forged tokens "
+          "valid. A key that is too short or not Base64 signs nothing: NAG202/NAG203 say so instead."),
     Entry("NAG205", "TokenKeyMismatch", ERROR, TOKEN_KEY_CONSISTENT,
           "Server pods of one cluster use different token keys",
           "{groups} of {obj} are configured with different token secret keys: a token issued by one group is "

@@ -186,8 +186,8 @@ def reads_user_agent_white(version: Version | None) -> bool:
 
 # --- well-known values ---------------------------------------------------------------------------------------------
 
-# Published keys: anyone can sign an admin token with them.
-WELL_KNOWN_TOKEN_KEYS = frozenset({
+# Published keys, as their text is published: anyone can sign tokens with them.
+WELL_KNOWN_KEY_TEXTS = (
     OLD_DEFAULT_KEY,                                  # jar default up to 2.2.0, nacos-docker's up to v2.2.0.1,
                                                       # and the nacos-k8s operator's fallback (operator/Kind.go)
     "VGhpc0lzTXlDdXN0b21TZWNyZXRLZXkwMTIzNDU2Nzg=",   # example in alibaba/nacos distribution/conf/application
@@ -195,7 +195,23 @@ WELL_KNOWN_TOKEN_KEYS = frozenset({
     "VGhpc0lzTXlDdXN0b21TZWNyZXRLZXkwMTIzNDU2Nzg5",   # the widely copied 33-byte variant of that example
     "nil",                                            # nacos-k8s Helm chart values.yaml default (the string "nil",
                                                       # rendered as a literal env value; chart 1.0.0, 6fe83e3)
-})
+)
+
+
+def _copied_forms(text: str) -> set[str]:
+    """A published key as users copy it: its text, the text it is the Base64 of, that text's Base64 and the Base64
+    of that (encoded once more for a Secret's data, or because "the key must be Base64")."""
+    raw = [text.encode()]
+    decoded = _strict_base64(text)
+    if decoded is not None and decoded.isascii() and decoded.decode().isprintable():
+        raw.append(decoded)
+    forms = set()
+    for value in raw:
+        once = base64.b64encode(value)
+        forms |= {value.decode(), once.decode(), base64.b64encode(once).decode()}
+    return forms
+
+
 # (identity key, identity value) pairs published as defaults.
 WELL_KNOWN_IDENTITIES = frozenset({
     ("serverIdentity", "security"),                   # jar and nacos-docker defaults up to 2.2.0.1 (2.2.1 removed)
@@ -381,9 +397,12 @@ def decode_key(text: str, version: Version | None = None) -> KeyDecoding:
     return KeyDecoding(None, False)
 
 
+WELL_KNOWN_TOKEN_KEYS = frozenset(form for text in WELL_KNOWN_KEY_TEXTS for form in _copied_forms(text))
+
+
 def is_well_known_key(text: str, version: Version | None = None) -> bool:
     """A published key, written as published or in any form that gives the server the same HMAC key."""
-    if text in WELL_KNOWN_TOKEN_KEYS:
+    if text.strip() in WELL_KNOWN_TOKEN_KEYS:
         return True
     key = decode_key(text, version).key
     return key is not None and any(decode_key(known, version).key == key for known in WELL_KNOWN_TOKEN_KEYS)

@@ -509,6 +509,7 @@ def server_settings(environment: ContainerEnvironment, version: nacos.Version | 
     lookups = {
         "auth_enabled": (nacos.AUTH_ENABLED,),
         "console_auth_enabled": (nacos.CONSOLE_AUTH_ENABLED,),
+        "admin_auth_enabled": (nacos.ADMIN_AUTH_ENABLED,),
         "standalone": (nacos.STANDALONE,),
         "token_key": nacos.token_key_properties(version),
         "token_expire": nacos.token_expire_properties(version),

@@ -99,6 +99,11 @@ def console_auth(settings: dict, version) -> bool:
     return nacos.newest(version) and _known_true(settings, "console_auth_enabled")
 
 
+def admin_auth(settings: dict, version) -> bool:
+    """3.x: auth for the admin API (nacos.core.auth.admin.enabled, on by default), checked with the same key."""
+    return nacos.newest(version) and _known_true(settings, "admin_auth_enabled")
+
+
 def key_needed_because(settings: dict, version) -> str | None:
     return nacos.key_needed_because(version, auth_enabled(settings) is True, console_auth(settings, version))
 

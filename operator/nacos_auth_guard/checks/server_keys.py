@@ -8,7 +8,8 @@ from .. import nacos
 from ..catalog import finding
 from ..model import Finding, Origin, ServerCluster, Severity, State
 from ..sources import STARTUP_ENV_SETTING
-from . import CheckContext, auth_enabled, identity_needed_because, key_needed_because, server_settings
+from . import (CheckContext, admin_auth, auth_enabled, console_auth, identity_needed_because, key_needed_because,
+               server_settings)
 
 
 NO_KEY_IMPACT = "the server cannot derive its signing key and refuses to start"
@@ -35,9 +36,11 @@ def check_token_key(ctx: CheckContext) -> Iterable[Finding]:
                           why=SCRIPT_REASON, impact=SCRIPT_IMPACT)
             continue
         why = key_needed_because(settings, server.version)
-        if why is None:
-            continue
         key = settings.get("token_key")
+        if why is None:   # not loaded, or loaded and nothing checks tokens: what a published key means later
+            if key is not None and key.state is State.KNOWN:
+                yield from _well_known_key(key, server, settings)
+            continue
         if _unset(key):
             names = " / ".join(nacos.token_key_properties(server.version) + ("env NACOS_AUTH_TOKEN",))
             yield finding("NAG201", server.ref, cluster=server.ref, properties=names, why=why,
@@ -47,8 +50,7 @@ def check_token_key(ctx: CheckContext) -> Iterable[Finding]:
             yield finding("NAG202", server.ref, cluster=server.ref, where=key.where, impact=NO_KEY_IMPACT)
         if key.state is not State.KNOWN:
             continue
-        if nacos.is_well_known_key(key.value, server.version):
-            yield finding("NAG204", server.ref, cluster=server.ref, where=key.where, **_well_known_context(key, server))
+        yield from _well_known_key(key, server, settings)
         decoding = nacos.decode_key(key.value, server.version)
         if not decoding.base64:
             fallback = decoding.key is not None
@@ -58,6 +60,32 @@ def check_token_key(ctx: CheckContext) -> Iterable[Finding]:
         if decoding.key is not None and len(decoding.key) < nacos.MIN_KEY_BYTES:
             yield finding("NAG203", server.ref, cluster=server.ref, where=key.where, length=len(decoding.key),
                           impact=nacos.missing_key_impact(server.version))
+
+
+def _well_known_key(key, server: ServerCluster, settings: dict) -> Iterable[Finding]:
+    """NAG204 for a published key the server can sign with (one that fails NAG202/NAG203 signs nothing): an error
+    where some kind of auth checks tokens, a warning where none does yet."""
+    if not nacos.is_well_known_key(key.value, server.version):
+        return
+    decoded = nacos.decode_key(key.value, server.version).key
+    if decoded is None or len(decoded) < nacos.MIN_KEY_BYTES:
+        return
+    # 3.x checks tokens per scope: server API (auth.enabled), admin API and console (AuthAdminFilter,
+    # NacosConsoleAuthFilter; NacosServerAdminAuthConfig.java:115@3.0.3); before 3.0 auth.enabled covers all
+    scopes = [label for label, on in (
+        ("the client and open API (nacos.core.auth.enabled)", auth_enabled(settings) is True),
+        ("the admin API (nacos.core.auth.admin.enabled)", admin_auth(settings, server.version)),
+        ("the console (nacos.core.auth.console.enabled)", console_auth(settings, server.version))) if on]
+    if scopes:
+        impact = ("anyone can sign a token for any user, the admin nacos included, that "
+                  f"{' and '.join(scopes)} accept{'s' if len(scopes) == 1 else ''}")
+        severity = None
+    else:
+        impact = ("auth is off, so no request checks a token today; once auth is turned on with this key, anyone can "
+                  "sign a token for any user, the admin nacos included")
+        severity = Severity.WARNING
+    yield finding("NAG204", server.ref, cluster=server.ref, where=key.where, impact=impact, severity=severity,
+                  **_well_known_context(key, server))
 
 
 def _well_known_context(key, server: ServerCluster) -> dict:
