@@ -115,11 +115,26 @@ def test_openshift_template_is_linted_through_its_objects_with_its_parameters(tm
                                {"name": "TOKEN", "value": OLD_DEFAULT_KEY}],
                 "objects": [sts]}
     path = tmp_path / "template.yaml"
-    path.write_text(yaml.safe_dump(template))
+    text = yaml.safe_dump(template)
+    path.write_text(text)
     code, report, _ = lint_json(capsys, str(path), "--exclude", "NAG105,NAG301")
     assert report["errors"] == [] and report["summary"]["objects"] == 1
+    item_line = text.splitlines().index("- apiVersion: apps/v1") + 1
     assert {(f["code"], f["object"]["namespace"], f["line"]) for f in report["findings"]} == {
-        ("NAG204", "midware", 1)}
+        ("NAG204", "midware", item_line)}
+
+
+@pytest.mark.parametrize("as_json", [False, True])
+def test_each_item_of_a_list_points_at_its_own_line(tmp_path, capsys, as_json):
+    """`kubectl get -o yaml` is one List document: a finding names the item's line, not the List's."""
+    listing = {"apiVersion": "v1", "kind": "List", "items": healthy_cluster() + [NO_CREDS]}
+    text = json.dumps(listing, indent=1) if as_json else "# kubectl get all -o yaml\n" + yaml.safe_dump(listing)
+    path = tmp_path / ("list.json" if as_json else "list.yaml")
+    path.write_text(text)
+    code, report, _ = lint_json(capsys, str(path))
+    [nag401] = report["findings"]
+    item = "\n".join(text.splitlines()[nag401["line"] - 1:nag401["line"] + 6])   # the item's first lines
+    assert nag401["line"] > 3 and ("name: billing" in item or '"name": "billing"' in item), item
 
 
 def test_an_object_in_two_files_is_a_warning_and_each_copy_is_checked_alone(tmp_path, capsys):

@@ -9,12 +9,14 @@ import os
 import re
 import sys
 from dataclasses import dataclass, field
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
+
+import yaml
 
 from .model import ObjectRef
 from .report import InputError, InputNote, Location
 from .snapshot import CHECK_GROUP
-from .yamlio import split_documents
+from .yamlio import KubeLoader, split_documents
 
 EXTENSIONS = (".yaml", ".yml", ".json")
 MAX_FILE_BYTES = 64 * 1024 * 1024   # one manifest file larger than this is not a manifest
@@ -162,7 +164,7 @@ def _read_text(result: Manifests, path: str, raw: bytes) -> None:
         elif (note := not_an_object(document.value, basename)) is not None:
             result.notes.append(InputNote(f"{note}, skipped", location))
         else:
-            _add_object(result, document.value, location)
+            _add_object(result, document.value, location, lambda name: _item_lines(text, document.line, name))
 
 
 def _builtin_group(api_version: str) -> bool:
@@ -190,10 +192,11 @@ def not_an_object(document: dict, basename: str) -> str | None:
     return None
 
 
-def _add_object(result: Manifests, obj: dict, location: Location) -> None:
+def _add_object(result: Manifests, obj: dict, location: Location,
+                item_lines: Callable[[str], list[int]] | None = None) -> None:
     kind = obj.get("kind")
     if isinstance(kind, str) and kind.endswith("List") and isinstance(obj.get("items"), list):
-        _add_items(result, obj["items"], "items", kind, location)
+        _add_items(result, obj["items"], "items", kind, location, item_lines)
         return
     if kind == "Template" and isinstance(obj.get("objects"), list) and str(obj.get("apiVersion")) in (
             "v1", "template.openshift.io/v1"):
@@ -202,7 +205,7 @@ def _add_object(result: Manifests, obj: dict, location: Location) -> None:
         except RecursionError:
             result.errors.append(InputError("the Template's objects nest too deep", location))
             return
-        _add_items(result, objects, "objects", kind, location)
+        _add_items(result, objects, "objects", kind, location, item_lines)
         return
     if not isinstance(kind, str) or not isinstance(obj.get("apiVersion"), str):
         result.errors.append(InputError("no kind/apiVersion: not a Kubernetes object", location))
@@ -215,12 +218,32 @@ def _add_object(result: Manifests, obj: dict, location: Location) -> None:
     result.object_locations.append(location)
 
 
-def _add_items(result: Manifests, items: list, field_name: str, kind: str, location: Location) -> None:
+def _add_items(result: Manifests, items: list, field_name: str, kind: str, location: Location,
+               item_lines: Callable[[str], list[int]] | None) -> None:
+    lines = item_lines(field_name) if item_lines is not None else []
     for index, item in enumerate(items):
+        # Each item at its own line (`kubectl get -o yaml` is one List), in its List's document
+        where = Location(location.path, lines[index], location.document) if len(lines) == len(items) else location
         if isinstance(item, dict):
-            _add_object(result, item, location)
+            _add_object(result, item, where)
         else:
-            result.errors.append(InputError(f"{field_name}[{index}] of the {kind} is not an object", location))
+            result.errors.append(InputError(f"{field_name}[{index}] of the {kind} is not an object", where))
+
+
+def _item_lines(text: str, first_line: int, field_name: str) -> list[int]:
+    """The 1-based line of each entry of the top-level sequence `field_name` of the document starting at
+    `first_line`; empty when they cannot be told (the lines then stay the document's)."""
+    try:
+        node = next(yaml.compose_all("\n" * (first_line - 1) + text.split("\n", first_line - 1)[-1],
+                                     Loader=KubeLoader), None)
+    except (yaml.YAMLError, RecursionError):
+        return []
+    if not isinstance(node, yaml.MappingNode):
+        return []
+    for key, value in node.value:
+        if isinstance(key, yaml.ScalarNode) and key.value == field_name and isinstance(value, yaml.SequenceNode):
+            return [item.start_mark.line + 1 for item in value.value]
+    return []
 
 
 def _process_template(template: dict) -> list:
