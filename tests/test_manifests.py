@@ -168,3 +168,18 @@ def test_without_duplicates_there_is_one_variant(tmp_path):
     manifests = read_manifests([str(tmp_path / "a.yaml")])
     [(objects, locations)] = list(manifests.variants())
     assert objects == manifests.objects and len(locations) == len(objects) and manifests.notes == []
+
+
+def test_notes_and_warnings_are_sarif_notifications(tmp_path, capsys):
+    import sarif_pydantic
+    (tmp_path / "kustomization.yaml").write_text(KUSTOMIZATION)
+    write_cluster(tmp_path)
+    (tmp_path / "copy.yaml").write_text(yaml.safe_dump(NO_CREDS))
+    main(["lint", str(tmp_path), "-o", "sarif"])
+    out = capsys.readouterr().out
+    sarif_pydantic.Sarif.model_validate_json(out)
+    [invocation] = json.loads(out)["runs"][0]["invocations"]
+    levels = sorted(n["level"] for n in invocation["toolExecutionNotifications"])
+    assert invocation["executionSuccessful"] is True and levels == ["note", "warning"]
+    assert all(n["locations"][0]["physicalLocation"]["region"]["startLine"] >= 1
+               for n in invocation["toolExecutionNotifications"])
