@@ -123,7 +123,15 @@ def test_bad_documents_are_reported_and_the_rest_checked(tmp_path, capsys):
     assert any("invalid YAML" in m for m in messages)
     assert any("not a Kubernetes object" in m for m in messages)
     assert any("not valid Base64" in m for m in messages)
-    assert all(e["document"] is not None for e in report["errors"] if "Base64" not in e["message"])
+    assert all(e["document"] is not None and e["line"] is not None for e in report["errors"])
+    [base64_error] = [e for e in report["errors"] if "Base64" in e["message"]]
+    assert base64_error["line"] == path_line(path, "---\napiVersion: v1\nkind: Secret\nmetadata: {name: b64")
+
+
+def path_line(path: str, text: str) -> int:
+    """The 1-based line where `text` starts."""
+    content = open(path).read()
+    return content[:content.index(text)].count("\n") + 1
 
 
 def test_crlf_and_bom_are_read_as_kubectl_reads_them(tmp_path, capsys):

@@ -12,8 +12,8 @@ from typing import Sequence
 from .catalog import CATALOG, describe
 from .checks import CheckContext, run_checks
 from .manifests import read_manifests
-from .model import Severity
-from .report import RENDERERS, InputError, Report, render_text, tool_version
+from .model import ObjectRef, Severity
+from .report import RENDERERS, InputError, Location, Report, render_text, tool_version
 from .snapshot import build_snapshot
 
 FAIL_ON = {"error": Severity.ERROR, "warning": Severity.WARNING, "info": Severity.INFO, "none": None}
@@ -107,11 +107,15 @@ def write_report(report: Report, args: argparse.Namespace) -> int:
 
 
 def check_objects(objects: list[dict], args: argparse.Namespace, *, complete: bool, default_namespace: str,
-                  errors: list[InputError]) -> list:
-    """Snapshot -> checks, shared by lint and scan. Snapshot problems (bad Base64) join `errors`."""
+                  errors: list[InputError], locations: dict[ObjectRef, Location] | None = None) -> list:
+    """Snapshot -> checks, shared by lint and scan. Snapshot problems (bad Base64) join `errors`, at the place of
+    their object when `locations` has it."""
     problems: list[tuple[dict, str]] = []
     snapshot = build_snapshot(objects, complete=complete, default_namespace=default_namespace, errors=problems)
-    errors.extend(InputError(message) for _, message in problems)
+    for obj, message in problems:
+        metadata = obj.get("metadata") or {}
+        ref = ObjectRef(str(obj.get("kind")), str(metadata.get("namespace")), str(metadata.get("name")))
+        errors.append(InputError(message, (locations or {}).get(ref)))
     now = args.now or datetime.now(timezone.utc)
     ctx = CheckContext.build(snapshot, now, timedelta(days=args.token_expiry_warning_days))
     return run_checks(ctx, exclude=[code for group in args.exclude for code in group])
@@ -139,7 +143,7 @@ def lint_command(args: argparse.Namespace) -> int:
         for objects, locations in manifests.variants():
             snapshot_errors: list[InputError] = []
             for item in check_objects(objects, args, complete=args.strict_refs, default_namespace=args.namespace,
-                                      errors=snapshot_errors):
+                                      errors=snapshot_errors, locations=locations):
                 placed.setdefault((item, locations.get(item.obj)))
             errors.extend(error for error in snapshot_errors if error not in errors)
         findings = [item for item, _ in placed]
