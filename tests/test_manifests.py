@@ -183,3 +183,12 @@ def test_notes_and_warnings_are_sarif_notifications(tmp_path, capsys):
     assert invocation["executionSuccessful"] is True and levels == ["note", "warning"]
     assert all(n["locations"][0]["physicalLocation"]["region"]["startLine"] >= 1
                for n in invocation["toolExecutionNotifications"])
+
+
+def test_item_lines_follow_indentation_and_fall_back_to_the_document_line():
+    from nacos_auth_guard.manifests import _item_lines
+    indented = ("apiVersion: v1\nkind: List\nitems:\n  # a comment\n  - kind: ConfigMap\n    data:\n      x: |\n"
+                "        - not an item\n  -   kind: Secret\nmetadata: {}\n")
+    assert _item_lines(indented, 1, "items") == [5, 9]
+    assert _item_lines("kind: List\nitems: []\n", 1, "items") == []
+    assert _item_lines("---\nkind: Template\nobjects:\n- a: 1\n- b: 2\n", 1, "objects") == [4, 5]
