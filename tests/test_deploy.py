@@ -17,6 +17,7 @@ from nacos_auth_guard.catalog import CONCERNS, PROBE_SUCCEEDED, finding
 from nacos_auth_guard.cli import build_parser
 from nacos_auth_guard.conditions import build_status
 from nacos_auth_guard.model import ObjectRef
+from support.tools import kustomize
 
 ROOT = Path(__file__).resolve().parents[1]
 DEPLOY = ROOT / "deploy"
@@ -173,11 +174,10 @@ def test_webhook_paths_are_the_handler_ids():
         assert hook["admissionReviewVersions"] == ["v1"]
 
 
-@pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl (with kustomize) is not installed")
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_the_small_renderer_agrees_with_kustomize(overlay):
     """rendered() above is a small kustomize; where kubectl exists, the real one must produce the same objects."""
-    output = subprocess.run(["kubectl", "kustomize", str(DEPLOY / overlay)], capture_output=True, text=True,
+    output = subprocess.run([*kustomize(), str(DEPLOY / overlay)], capture_output=True, text=True,
                             timeout=60, check=True).stdout
     real = [o for o in yaml.safe_load_all(output) if o]
     ours = rendered(overlay)
@@ -206,7 +206,6 @@ def test_bindings_follow_the_install_namespace(overlay):
     assert homes and all(subject_namespace == created == "shop" for *_, subject_namespace, created in homes)
 
 
-@pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl (with kustomize) is not installed")
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_kustomize_sets_the_namespace_of_every_binding(overlay, tmp_path):
     """The same with the real kustomize, on a copy whose overlay names another namespace."""
@@ -214,7 +213,7 @@ def test_kustomize_sets_the_namespace_of_every_binding(overlay, tmp_path):
     shutil.copytree(ROOT / "crds", tmp_path / "crds")
     overlay_file = tmp_path / "deploy" / overlay / "kustomization.yaml"
     overlay_file.write_text(overlay_file.read_text().replace("\nnamespace: ", "\nnamespace: shop\n# was: "))
-    output = subprocess.run(["kubectl", "kustomize", str(overlay_file.parent)], capture_output=True, text=True,
+    output = subprocess.run([*kustomize(), str(overlay_file.parent)], capture_output=True, text=True,
                             timeout=60, check=True).stdout
     homes = service_account_homes([o for o in yaml.safe_load_all(output) if o])
     assert homes and all(subject_namespace == created == "shop" for *_, subject_namespace, created in homes)

@@ -62,9 +62,9 @@ def add_report_options(parser: argparse.ArgumentParser) -> None:
                         help="colour the text report (auto: when stdout is a terminal and NO_COLOR is unset)")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(prog: str = "nacos-auth-guard") -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="nacos-auth-guard",
+        prog=prog,
         description="Finds the causes of Nacos authentication failures (token invalid!, token expired!, "
                     "user not found!, 403 identity errors) in Kubernetes manifests and clusters.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {tool_version()}")
@@ -165,8 +165,8 @@ def explain_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+def main(argv: Sequence[str] | None = None, prog: str = "nacos-auth-guard") -> int:
+    parser = build_parser(prog)
     args = parser.parse_args(argv)
     try:
         return args.handler(args)
@@ -175,6 +175,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     except KeyboardInterrupt:
         return 130
+
+
+def kubectl_plugin() -> int:
+    """`kubectl nacos-auth scan ...`: kubectl runs the executable kubectl-nacos_auth with the words after the plugin
+    name, so usage and errors name the command the user typed."""
+    return main(prog="kubectl nacos-auth")
 
 
 if __name__ == "__main__":

@@ -235,6 +235,7 @@ class Reconciler:
         """A failed reconcile is retried with backoff, forever: the status and Events it did not write are
         computed again from the same baseline (self.statuses is only updated after a successful write)."""
         attempt = self.failures[key] = self.failures.get(key, 0) + 1
+        metrics.RECONCILE_RETRIES.inc()
         delay = backoff(attempt)
         cause = kubeapi.failure(error)
         logger.warning("Writing NacosAuthCheck %s/%s failed (%s); retry %d in %.1fs", *key,

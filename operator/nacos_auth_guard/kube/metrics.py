@@ -17,6 +17,9 @@ STATUS_WRITES = prometheus_client.Counter(
     "nacos_auth_guard_status_writes", "Status patches written (only when the status changed)", registry=REGISTRY)
 EVENTS = prometheus_client.Counter(
     "nacos_auth_guard_events", "Kubernetes Events posted", ["type"], registry=REGISTRY)
+RECONCILE_RETRIES = prometheus_client.Counter(
+    "nacos_auth_guard_reconcile_retries", "Failed reconciles (status or Event writes) scheduled for a retry",
+    registry=REGISTRY)
 PROBE_RUNS = prometheus_client.Counter(
     "nacos_auth_guard_probe_runs", "Live probe runs by result (succeeded: no finding)", ["result"],
     registry=REGISTRY)
