@@ -25,6 +25,9 @@ def manifest(tmp_path):
     text = yaml.safe_dump_all(canary_objects())
     # A broken document that holds a canary: its error message must not quote it.
     text += f"---\nkind: Secret\nmetadata: {{name: broken\ndata: {{token: {canary.TOKEN_KEY}}}\n"
+    # Passwords YAML reads as tags (`!...`) or that a standard tag cannot read: errors name neither (issue 10.6).
+    for tagged in (f"!{canary.PASSWORD}", f"!!bool {canary.PASSWORD}", f"!!int {canary.PASSWORD}"):
+        text += f"---\napiVersion: v1\nkind: Secret\nmetadata: {{name: tagged}}\nstringData: {{password: {tagged}}}\n"
     path.write_text(text)
     return path
 

@@ -67,3 +67,82 @@ def test_a_broken_document_does_not_hide_the_next_and_does_not_quote_input():
     docs = list(split_documents("a: [unclosed SECRETVALUE\n---\nb: 2\n"))
     assert docs[0].error and "SECRETVALUE" not in docs[0].error and "line" in docs[0].error
     assert docs[1].value == {"b": 2}
+
+
+def _bomb(leaf: str) -> str:
+    """Nine anchors, each ten aliases of the one before: 10^9 leaves from about 700 bytes."""
+    lines = [f"a: &a [{', '.join([leaf] * 10)}]"]
+    lines += [f"{chr(97 + n)}: &{chr(97 + n)} [" + ", ".join([f"*{chr(96 + n)}"] * 10) + "]" for n in range(1, 9)]
+    return "\n".join(lines) + "\n"
+
+
+DEEP = 30_000   # yaml-rs 0.1.6 segfaults between 11,000 and 30,000 levels on an 8 MB stack (measured)
+
+
+@pytest.mark.parametrize("text", [
+    "data:\n  x: " + "- " * DEEP + "1\n",                                    # compact block sequences, 60 KB
+    "".join(" " * i + "k:\n" for i in range(1500)),                          # indented block mappings
+    "a:\n" + "".join(" " * i + "- k:\n" for i in range(0, 3000, 2)),          # sequences under keys, no columns
+    "a: " + "[" * DEEP + "]" * DEEP + "\n",                                   # flow sequences
+    "a: " + "{b: " * DEEP + "1" + "}" * DEEP + "\n",                          # flow mappings
+    "[" * DEEP + "]" * DEEP,                                                  # JSON
+    "a:\n" + "".join(" " * i + "- [" for i in range(0, 600, 2)) + "\n",      # block and flow together
+    "a0: &a0 " + "[" * 900 + "]" * 900 + "\nb: " + "[" * 200 + "*a0" + "]" * 200 + "\n",   # deep by an alias
+], ids=["compact-block", "indented-block", "seq-under-key", "flow-seq", "flow-map", "json", "mixed", "alias"])
+def test_nesting_too_deep_for_a_parser_is_an_input_error_with_a_line(text):
+    """Depth is bounded before any parser that recurses on the machine stack (yaml-rs), and in every value a
+    walker may recurse over; both loading paths give the same answer."""
+    documents = list(split_documents(text))
+    assert [d.value for d in documents] == [None] and "line" in documents[0].error, documents[0].error
+
+
+def test_deep_nesting_cannot_crash_lint(tmp_path):
+    """The reported crash (lint exits 139): a ConfigMap nested 30,000 levels, in a process of its own."""
+    import subprocess
+    path = tmp_path / "deep.yaml"
+    path.write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: deep}\ndata:\n  x: " + "- " * DEEP + "1\n"
+                    "---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: fine}\n")
+    result = subprocess.run([sys.executable, "-m", "nacos_auth_guard.cli", "lint", str(path), "-o", "json"],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2, (result.returncode, result.stderr[-500:])
+    import json
+    report = json.loads(result.stdout)
+    assert [e["line"] for e in report["errors"]] == [1] and report["summary"]["objects"] == 1
+
+
+def test_valid_nesting_below_the_limits_still_reads():
+    text = "a: " + "[" * 900 + "1" + "]" * 900 + "\nb:\n" + "".join(" " * i + "- k:\n" for i in range(0, 600, 2))
+    [document] = split_documents(text)
+    assert document.error is None and document.value["b"][0]["k"][0]["k"] is not None
+
+
+@pytest.mark.parametrize("text,problem", [
+    (_bomb("x"), "alias bomb"),
+    (_bomb("~"), "alias bomb"),                   # null leaves: nothing to count for a walker that skips them
+    ("a: &a [1, *a]\n", "its own anchor"),        # a cycle: every walker loops
+    ("a: &a {b: *a}\n", "its own anchor"),
+])
+def test_aliases_beyond_the_budget_are_refused_before_anything_expands_them(text, problem):
+    [document] = split_documents(text)
+    assert document.value is None and problem in document.error and "line" in document.error
+
+
+def test_ordinary_aliases_read_as_pyyaml_reads_them():
+    text = "base: &base {a: 1, b: [x, y]}\nm:\n  <<: *base\n  c: *base\nlist: [*base, *base]\n"
+    [document] = split_documents(text)
+    assert document.value == yaml.load(text, Loader=KubeLoader)
+
+
+@pytest.mark.parametrize("text", [
+    "password: !CANARY-pass\n",                   # a password starting with `!` is read as a tag
+    "password: !!bool CANARY\n", "port: !!int CANARY\n", "ratio: !!float CANARY\n",
+    "when: !!timestamp 2026-13-45\n", "x: !!binary CANARY%%%\n",
+    'password: "CANARY\\q"\n', "password: *CANARY\n", "password: @CANARY\n",
+    "password: CANARY\tx: [\n", "%TAG !CANARY! tag:x,2000:\n---\na: !CANARY!b c\n", "a: !<!CANARY> b\n",
+])
+def test_yaml_errors_name_a_line_and_never_quote_the_input(text):
+    """Any error PyYAML or a constructor raises becomes a message of fixed text and a line: no token, tag, alias
+    or character of the input, and no exception escapes."""
+    documents = list(split_documents(text))
+    errors = [d.error for d in documents if d.error]
+    assert errors and all("line" in e and "CANARY" not in e and "2026-13" not in e for e in errors), errors

@@ -5,6 +5,12 @@ timestamps stay strings (Kubernetes' JSON has no timestamp type). PyYAML's C loa
 resolver. yaml-rs (Rust, YAML 1.2) parses about five times faster; it takes a document only when nothing in it can
 read differently under 1.2 (no 1.1-only booleans, octal or sexagesimal numbers, tags, anchors or merge keys), and
 any document it rejects goes to PyYAML, whose errors name a line and never quote the input.
+
+Hostile input is bounded before any parser sees it (issue 10): yaml-rs recurses on the machine stack and crashes
+the process beyond about 11,000 levels, so it takes only documents whose nesting a cheap scan bounds far below
+that; libyaml refuses more than 1,000 levels itself. Aliases are expanded by every walker of the parsed value, so a
+document with aliases is first measured on PyYAML's event stream (no recursion, no objects) and refused when
+its aliases add more than MAX_ALIAS_NODES nodes, nest it deeper than MAX_DEPTH, or refer to themselves.
 """
 from __future__ import annotations
 
@@ -31,6 +37,22 @@ class KubeLoader(_BaseLoader):
         for first, resolvers in _BaseLoader.yaml_implicit_resolvers.items()
     }
 
+    def construct_object(self, node, deep=False):
+        # An explicit standard tag over a value it cannot read (`!!bool x`, `!!int abc`, `!!timestamp 2020-13-45`)
+        # raises KeyError/ValueError holding the value; say which tag failed where, without the value.
+        try:
+            return super().construct_object(node, deep)
+        except yaml.YAMLError:
+            raise
+        except Exception:  # noqa: BLE001 - whatever a constructor raises, its text may quote the input
+            raise yaml.constructor.ConstructorError(
+                None, None, f"a value tagged {_tag_name(node.tag)} that the tag cannot read", node.start_mark) from None
+
+
+def _tag_name(tag: str) -> str:
+    """A standard tag by its short name; any other tag is input (a password that starts with `!`) and not shown."""
+    return "!!" + tag.rsplit(":", 1)[1] if tag.startswith("tag:yaml.org,2002:") else "a custom tag"
+
 
 # Plain scalars that YAML 1.1 and 1.2 read differently, merge keys and tags: documents with one go to PyYAML.
 # Each pattern starts with a literal so the scan stays fast; over-matching costs only speed. A 1.1 boolean used
@@ -41,6 +63,14 @@ _1_1_SCALAR = (r"(?:[yY]es|YES|[nN]o|NO|[oO]n|ON|[oO]ff|OFF|[-+]?0[0-9oObBxX][0-
                r"|[-+]?\.(?:inf|Inf|INF|nan|NaN|NAN)|=|<<)(?=[ \t]*(?:[,\]}]|:(?:[ \t]|$)|#|$))")
 _NOT_1_2_SAFE = tuple(re.compile(pattern, re.MULTILINE) for pattern in (
     r": +" + _1_1_SCALAR, r"- +" + _1_1_SCALAR, r"[\[{,] *" + _1_1_SCALAR, r"[ \t]![^\s]", r"^!", r"<<:"))
+# yaml-rs takes a document only when its depth is bounded well below where it crashes: no line starts with a
+# long run of indentation and block indicators, and few flow brackets. Each bracket opens at most one level, and
+# each column of a line's leading run at most two (a block sequence under a key adds a level without a column).
+_FAST_PATH_MAX_DEPTH = 500
+_DEEP_BLOCK = re.compile(r"^[ \t?:-]{%d,}" % (_FAST_PATH_MAX_DEPTH // 4), re.MULTILINE)
+_ALIAS = re.compile(r"(?:^|[ \t\[{,])\*[^ \t\r\n\[\]{},]", re.MULTILINE)   # over-matching costs only speed
+MAX_DEPTH = 1000             # libyaml's own limit on written nesting; aliases must not go beyond it either
+MAX_ALIAS_NODES = 100_000    # nodes aliases may add to a document once expanded (manifests add a few hundred)
 _DOCUMENT_MARKER = re.compile(r"^(?:---|\.\.\.)(?=[ \t]|$)", re.MULTILINE)
 
 
@@ -53,7 +83,8 @@ class Document:
 
 
 def load_yaml_documents(text: str) -> list:
-    """All documents of a YAML stream (Spring config files); ValueError naming the line on invalid YAML."""
+    """All documents of a YAML stream (Spring config files); ValueError naming the line on invalid YAML (and on
+    nesting or aliases beyond the budgets)."""
     documents = []
     for document in split_documents(text):
         if document.error:
@@ -83,9 +114,14 @@ def _parse(chunk: str, index: int, line: int) -> Document:
     if chunk.lstrip()[:1] in "{[":  # JSON, e.g. `kubectl get -o json`: the json module is fastest
         try:
             return Document(index, line, json.loads(chunk), None)
-        except ValueError:
+        except (ValueError, RecursionError):   # RecursionError: nested deeper than the interpreter's limit
             pass
-    if yaml_rs is not None and not any(pattern.search(chunk) for pattern in _NOT_1_2_SAFE):
+    if "*" in chunk and _ALIAS.search(chunk):   # within budget, yaml-rs may replay them: it copies at most that
+        refused = _alias_budget_error(chunk, line)
+        if refused:
+            return Document(index, line, None, refused)
+    if (yaml_rs is not None and not _maybe_deep(chunk)
+            and not any(pattern.search(chunk) for pattern in _NOT_1_2_SAFE)):
         try:
             value = yaml_rs.loads(chunk, parse_datetime=False)
             if not isinstance(value, list) or chunk.lstrip().startswith("-"):
@@ -95,8 +131,64 @@ def _parse(chunk: str, index: int, line: int) -> Document:
     try:
         return Document(index, line, yaml.load(chunk, Loader=KubeLoader), None)
     except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        at = f" (line {line + mark.line})" if mark is not None else ""
-        return Document(index, line, None, f"invalid YAML{at}: {getattr(error, 'problem', None) or 'unparsable'}")
-    except RecursionError:
+        return Document(index, line, None, _error_message(error, line))
+    except RecursionError:   # PyYAML without libyaml composes recursively
         return Document(index, line, None, "invalid YAML: nesting too deep")
+
+
+def _maybe_deep(chunk: str) -> bool:
+    return chunk.count("[") + chunk.count("{") >= _FAST_PATH_MAX_DEPTH // 2 or _DEEP_BLOCK.search(chunk) is not None
+
+
+# PyYAML's problems quote the offending character, tag or alias name (%r); its token names ('<block end>') are not
+# input. Everything else in a problem is fixed text.
+_QUOTED_INPUT = re.compile(r"\s*(?:'(?!<[a-z ]+>')(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\")")
+
+
+def _error_message(error: yaml.YAMLError, line: int) -> str:
+    mark = getattr(error, "problem_mark", None)
+    at = f" (line {line + mark.line})" if mark is not None else ""
+    problem = _QUOTED_INPUT.sub("", getattr(error, "problem", None) or "") or "unparsable"
+    return f"invalid YAML{at}: {problem}"
+
+
+def _alias_budget_error(chunk: str, line: int) -> str | None:
+    """Why a document's aliases are refused, measured on the event stream: each node's size and depth once its
+    aliases are expanded, without building it. None when within budget or when the YAML is invalid (the parse
+    that follows says why)."""
+    anchors: dict[str, tuple[int, int]] = {}   # anchor -> (nodes, depth) of its node, expanded
+    open_frames: list[list] = []               # [anchor, nodes, depth of deepest child] per open collection
+    added = 0                                  # nodes aliases added so far
+    try:
+        for event in yaml.parse(chunk, Loader=_BaseLoader):
+            if isinstance(event, yaml.CollectionStartEvent):
+                open_frames.append([event.anchor, 1, 0])
+                continue
+            if isinstance(event, yaml.CollectionEndEvent):
+                anchor, nodes, depth = open_frames.pop()
+                node = (nodes, depth + 1)
+            elif isinstance(event, yaml.ScalarEvent):
+                anchor, node = event.anchor, (1, 1)
+            elif isinstance(event, yaml.AliasEvent):
+                anchor, node = None, anchors.get(event.anchor)
+                if node is None:   # undefined (the parse says so), or its own node, still open: a cycle
+                    if any(frame[0] == event.anchor for frame in open_frames):
+                        return f"invalid YAML (line {line + event.start_mark.line}): an alias inside its own anchor"
+                    return None
+                added += node[0]
+                if added > MAX_ALIAS_NODES:
+                    return (f"invalid YAML (line {line + event.start_mark.line}): its aliases expand to more than "
+                            f"{MAX_ALIAS_NODES:,} nodes (an alias bomb); not read")
+            else:
+                continue
+            if node[1] + len(open_frames) > MAX_DEPTH:
+                return (f"invalid YAML (line {line + event.start_mark.line}): nested deeper than {MAX_DEPTH:,} "
+                        "levels once its aliases are expanded; not read")
+            if anchor is not None:
+                anchors[anchor] = node
+            if open_frames:
+                open_frames[-1][1] += node[0]
+                open_frames[-1][2] = max(open_frames[-1][2], node[1])
+    except yaml.YAMLError:
+        return None
+    return None
