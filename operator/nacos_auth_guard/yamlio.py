@@ -3,7 +3,7 @@
 Manifests mean what kubectl makes of them: YAML 1.1 scalars (`on`/`yes` are booleans, `0644` is octal), but
 timestamps stay strings (Kubernetes' JSON has no timestamp type). PyYAML's C loader does that, minus its timestamp
 resolver. yaml-rs (Rust, YAML 1.2) parses about five times faster; it takes a document only when nothing in it can
-read differently under 1.2 (no 1.1-only booleans, octal or sexagesimal numbers, tags, anchors or merge keys), and
+read differently under 1.2 (no 1.1-only booleans, octal or sexagesimal numbers, tags or merge keys), and
 any document it rejects goes to PyYAML, whose errors name a line and never quote the input.
 
 Hostile input is bounded before any parser sees it (issue 10): yaml-rs recurses on the machine stack and crashes
@@ -140,15 +140,17 @@ def _maybe_deep(chunk: str) -> bool:
     return chunk.count("[") + chunk.count("{") >= _FAST_PATH_MAX_DEPTH // 2 or _DEEP_BLOCK.search(chunk) is not None
 
 
-# PyYAML's problems quote the offending character, tag or alias name (%r); its token names ('<block end>') are not
-# input. Everything else in a problem is fixed text.
-_QUOTED_INPUT = re.compile(r"\s*(?:'(?!<[a-z ]+>')(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\")")
+# PyYAML's problems quote the offending character, tag or alias name (%r); its token names ('<block end>') and
+# the flow indicators it expected (',' or ']') are not input. Everything else in a problem is fixed text.
+_QUOTED = re.compile(r"\s*(?:'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\")")
+_NOT_INPUT = re.compile(r"\s*'(?:<[a-z ]+>|[,:\[\]{}])'")
 
 
 def _error_message(error: yaml.YAMLError, line: int) -> str:
     mark = getattr(error, "problem_mark", None)
     at = f" (line {line + mark.line})" if mark is not None else ""
-    problem = _QUOTED_INPUT.sub("", getattr(error, "problem", None) or "") or "unparsable"
+    problem = _QUOTED.sub(lambda quoted: quoted.group() if _NOT_INPUT.fullmatch(quoted.group()) else "",
+                          getattr(error, "problem", None) or "") or "unparsable"
     return f"invalid YAML{at}: {problem}"
 
 
