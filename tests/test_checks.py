@@ -67,6 +67,15 @@ def key_in_mounted_file(env_list: list[dict]) -> list[dict]:
     return replace(healthy_cluster(), "StatefulSet", "nacos", sts) + [conf]
 
 
+def server_file(text: str) -> list[dict]:
+    """The healthy cluster with a mounted application.properties over the image's."""
+    sts = statefulset(pod_spec={"volumes": [{"name": "conf", "configMap": {"name": "nacos-conf"}}]})
+    sts["spec"]["template"]["spec"]["containers"][0]["volumeMounts"] = [
+        {"name": "conf", "mountPath": "/home/nacos/conf/application.properties", "subPath": "application.properties"}]
+    return replace(healthy_cluster(), "StatefulSet", "nacos", sts) + [
+        config_map("nacos-conf", {"application.properties": text})]
+
+
 HEALTHY = healthy_cluster()
 STS = statefulset()
 POD_ENV_KEY_B = [e if e["name"] != "NACOS_AUTH_TOKEN" else env("NACOS_AUTH_TOKEN", KEY_B) for e in server_env()]
@@ -253,6 +262,9 @@ CASES = [
     ("a half-done auth rollout is NAG207 alone, not also NAG205",
      HEALTHY + pods_of(STS, [LATE] * 3, env_overrides={2: [env("MODE", "cluster")]}), True,
      [("NAG207", "nacos", "error")]),
+    ("NAG106 a mounted server file Nacos refuses: OriginTrackedPropertiesLoader.java:225@2.4.3",
+     server_file("nacos.core.auth.enabled=true\nnacos.logs.path=C:\\users\\nacos\n"), True,
+     [("NAG106", "nacos", "error")]),
     ("valid token", HEALTHY + [secret("tok", {"t": token(KEY_A, NOW + timedelta(days=90))}), client(
         [secret_env("NACOS_ACCESS_TOKEN", "tok", "t")], "batch")], True, []),
 ]

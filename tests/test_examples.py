@@ -51,6 +51,7 @@ EXPECTED: dict[str, list[tuple[str, str]]] = {
                                    ("NAG105", "Deployment/plaintext-credentials/payments")],
     "helm-chart-defaults.yaml": [("NAG105", "StatefulSet/nacos/nacos"), ("NAG105", "StatefulSet/nacos/nacos"),
                                  ("NAG203", "StatefulSet/nacos/nacos")],
+    "config-file-unreadable.yaml": [("NAG106", "Deployment/config-file-unreadable/orders")],
     "mounted-properties.yaml": [("NAG105", "StatefulSet/mounted-properties/nacos"),
                                 ("NAG201", "StatefulSet/mounted-properties/nacos")],
     "invalid-check.yaml": [("NAG002", "NacosAuthCheck/invalid-check/nacos")],
@@ -131,7 +132,7 @@ def test_the_quick_start_exits_1(capsys, monkeypatch):
     monkeypatch.chdir(ROOT)
     assert main(["lint", "examples/"]) == 1
     out = capsys.readouterr().out
-    assert re.search(r"^\d+ error\(s\), \d+ warning\(s\), 1 info in \d+ object\(s\) from 21 source\(s\)$", out, re.M)
+    assert re.search(r"^\d+ error\(s\), \d+ warning\(s\), 1 info in \d+ object\(s\) from 22 source\(s\)$", out, re.M)
 
 
 def test_every_finding_code_lint_can_give_has_an_example():

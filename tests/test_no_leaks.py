@@ -44,8 +44,8 @@ def test_lint_outputs_hold_no_secret(manifest, capsys, fmt):
         quoted = [f for f in json.loads(out)["findings"] if f["code"] == "NAG402"]
         assert len(quoted) == len(canary.CREDENTIAL_ADDRESSES), quoted   # each address with credentials quoted
         # Proof the canaries went through the checks that read them.
-        assert {"NAG102", "NAG105", "NAG202", "NAG203", "NAG205", "NAG501"} <= codes or \
-               {"NAG102", "NAG105", "NAG202", "NAG203", "NAG205", "NAG502", "NAG504"} <= codes, codes
+        assert {"NAG102", "NAG105", "NAG106", "NAG202", "NAG203", "NAG205", "NAG501"} <= codes or \
+               {"NAG102", "NAG105", "NAG106", "NAG202", "NAG203", "NAG205", "NAG502", "NAG504"} <= codes, codes
 
 
 @pytest.mark.parametrize("fmt", ["text", "json", "sarif"])
@@ -122,7 +122,8 @@ def test_operator_webhook_and_scan_outputs_hold_no_secret(capsys):
             out, err = capsys.readouterr()
             canary.assert_no_secret(out + err, f"scan -o {fmt}")
             if fmt == "json":
-                assert {"NAG105", "NAG202", "NAG205", "NAG502"} <= {f["code"] for f in json.loads(out)["findings"]}
+                assert {"NAG105", "NAG106", "NAG202", "NAG205", "NAG502"} <= {
+                    f["code"] for f in json.loads(out)["findings"]}
     for index, reply in enumerate(replies):
         canary.assert_no_secret(reply, f"webhook reply {index}")
     canary.assert_no_secret(status_and_events, "NacosAuthCheck status and Events")
@@ -134,6 +135,7 @@ def test_operator_webhook_and_scan_outputs_hold_no_secret(capsys):
     denied = " ".join(v["status"]["message"] for v in verdicts if not v["allowed"])
     assert {"NAG105", "NAG202"} <= warned, warned   # a literal canary key; a canary that is not Base64
     assert all(code in denied for code in ("NAG101", "NAG502")), denied   # a canary token read and checked
+    assert "NAG106" in denied, denied   # the reviewed ConfigMap's unreadable files, canaries where they break
     assert len(verdicts) == 8 and len(replies) == 13
 
 

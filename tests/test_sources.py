@@ -5,7 +5,7 @@ import pytest
 
 from nacos_auth_guard.model import ObjectRef, Origin, State
 from nacos_auth_guard.snapshot import build_snapshot
-from nacos_auth_guard.sources import parse_config, pod_config
+from nacos_auth_guard.sources import ConfigProblem, parse_config, pod_config
 from support.objects import IMAGE, config_map, env, secret, secret_env
 
 CONF = "/home/nacos/conf/application.properties"
@@ -252,11 +252,68 @@ def test_only_auth_relevant_references_are_recorded():
 @pytest.mark.parametrize("text,path,expected", [
     ("a.b=1\nc: two\n# comment\n", "x.properties", {"a.b": "1", "c": "two"}),
     ("a:\n  b: 1\n  c: [x, y]\n", "x.yml", {"a.b": "1", "a.c[0]": "x", "a.c[1]": "y"}),
-    ("a: [unclosed\n", "x.yaml", None),
     ("---\na: 1\n---\nb: true\n", "x.yaml", {"a": "1", "b": "true"}),
+    ("path=C:\\\\users\nu=\\u0041\n# C:\\users in a comment\nnext=\\\n  \\u0042\n", "x.properties",
+     {"path": "C:\\users", "u": "A", "next": "B"}),   # escaped backslashes, comments and joined lines are fine
+    ("a: ~\nb: [~, ~]\n", "x.yml", {}),
 ])
 def test_parse_config(text, path, expected):
     assert parse_config(text, path) == expected
+
+
+@pytest.mark.parametrize("text,path,problem", [
+    ("a: [unclosed SECRET\n", "x.yaml", "invalid YAML (line 2): did not find expected ',' or ']'"),
+    ("ok: 1\npassword: !!bool SECRET\n", "x.yml", "line 2"),                    # a constructor's KeyError
+    ("when: !!timestamp 2026-13-45\n", "x.yml", "!!timestamp"),
+    ("a: " + "[" * 5000 + "]" * 5000 + "\n", "x.yml", "nesting"),
+    ("a: &a [~, ~, ~, ~, ~, ~, ~, ~, ~, ~]\n" + "".join(
+        f"{chr(98 + n)}: &{chr(98 + n)} [{', '.join([f'*{chr(97 + n)}'] * 10)}]\n" for n in range(8)),
+     "x.yml", "alias bomb"),                                                      # null leaves: 702 bytes
+    ("a=1\nlog.dir=C:\\users\\SECRET\n", "x.properties", "line 2"),            # Java refuses `\\users`
+    ("a=\\u12\n", "x.properties", "line 1"), ("a=\\u", "x.properties", "line 1"),
+    ("a=x\\\n\\uzz\n", "x.properties", "line 2"),
+])
+def test_a_config_file_its_reader_refuses_is_a_problem_with_a_line(text, path, problem):
+    """Every class of unreadable mounted file (issue 10.3, 10.10): a problem naming the line, never its text."""
+    found = parse_config(text, path)
+    assert isinstance(found, ConfigProblem), found
+    assert problem in found.problem and "SECRET" not in found.problem + found.impact + found.fix
+    if path.endswith(".properties"):   # what Nacos' loader throws: OriginTrackedPropertiesLoader.java:225@2.4.3
+        assert found.impact.endswith("java.lang.IllegalStateException: Malformed \\uxxxx encoding.")
+
+
+def test_a_bad_mounted_file_is_a_finding_and_the_rest_is_still_checked():
+    """NAG106 on the workload, naming the file, its ConfigMap key and the line; the other checks still run."""
+    from datetime import datetime, timezone
+    from nacos_auth_guard.checks import CheckContext, run_checks
+    from support.objects import config_map, healthy_cluster
+    objects = healthy_cluster()
+    client = objects[-1]
+    client["spec"]["template"]["spec"]["containers"][0]["volumeMounts"] = [{"name": "c", "mountPath": "/app/config"}]
+    client["spec"]["template"]["spec"]["volumes"] = [{"name": "c", "configMap": {"name": "orders-config"}}]
+    objects.append(config_map("orders-config", {"application.properties": "a=1\nlog.dir=C:\\users\n",
+                                                "application.yml": "password: !!bool SECRET\n"}))
+    objects.append(statefulset_without_key := statefulset_with_no_token_key())
+    findings = run_checks(CheckContext.build(build_snapshot(objects, complete=True), datetime.now(timezone.utc)))
+    bad = [f for f in findings if f.code == "NAG106"]
+    assert len(bad) == 2 and all(f.obj.name == client["metadata"]["name"] for f in bad)
+    messages = " ".join(f.message for f in bad)
+    assert "(ConfigMap orders-config key 'application.properties')" in messages and "line 2" in messages
+    assert "Malformed \\uxxxx encoding." in messages and "SECRET" not in messages
+    assert any(f.code == "NAG201" and f.obj.name == statefulset_without_key["metadata"]["name"] for f in findings)
+
+
+def test_spring_application_json_nested_beyond_the_recursion_limit_is_not_a_crash():
+    """json.loads raises RecursionError, not ValueError, on deep input (issue 10.1): the value is unreadable."""
+    containers = [app([env("SPRING_APPLICATION_JSON", "[" * 100_000), env("NACOS_SERVER_ADDR", "nacos:8848")])]
+    assert resolve(containers, server=False).keys() == {"serverAddr"}
+
+
+def statefulset_with_no_token_key() -> dict:
+    from support.objects import env, statefulset
+    sts = statefulset(env_list=[env("NACOS_AUTH_ENABLE", "true")])
+    sts["metadata"]["name"] = sts["spec"]["serviceName"] = "nacos-other"
+    return sts
 
 
 def test_wrong_types_do_not_raise():

@@ -82,6 +82,14 @@ _ENTRIES = [
           "move it into a Secret and reference it with valueFrom.secretKeyRef.",
           "Token keys, identity values, passwords and access tokens belong in Secrets, which RBAC can restrict; "
           "pod specs and ConfigMaps are readable far more widely."),
+    Entry("NAG106", "ConfigFileInvalid", ERROR, SECRETS_RESOLVED,
+          "A mounted config file cannot be read",
+          "{where} of {obj} cannot be read, {problem}: {impact} The settings in it are not checked.",
+          "{fix}.",
+          "A mounted application.properties or Spring YAML file is read when the process starts; one its reader "
+          "refuses stops the start (a `\\u` in a .properties file must be followed by four hex digits: Nacos and "
+          "Spring Boot throw `Malformed \\uxxxx encoding.`). The settings it would carry stay unknown. YAML is "
+          "refused beyond 1,000 levels of nesting or 100,000 values added by aliases (an alias bomb)."),
     Entry("NAG201", "TokenKeyMissing", ERROR, TOKEN_KEY_VALID,
           "The server needs a token secret key and has none",
           "{obj} sets no token secret key ({properties}) although {why}: {impact}.",

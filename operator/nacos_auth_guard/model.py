@@ -62,6 +62,16 @@ class Reference:
 
 
 @dataclass(frozen=True, slots=True)
+class ConfigFileError:
+    """A mounted config file its reader refuses, so the container fails at start-up. Never holds input text."""
+    where: str       # path, the ConfigMap/Secret and key it comes from, the container
+    problem: str     # what is wrong, with a line where one is known
+    impact: str      # what the reader does with it, in its own words
+    fix: str
+    fails_start: bool = True   # False: the file is fine, only beyond this tool's budget
+
+
+@dataclass(frozen=True, slots=True)
 class ContainerConfig:
     name: str
     image: str
@@ -79,6 +89,7 @@ class PodConfig:
     references: tuple[Reference, ...]
     revision: str | None = None         # controller-revision-hash of a StatefulSet pod
     annotations: dict[str, str] = field(default_factory=dict)
+    config_errors: tuple[ConfigFileError, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

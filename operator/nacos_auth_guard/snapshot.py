@@ -73,8 +73,19 @@ def compact_secret(obj: dict, errors: list[str] | None = None) -> KeyedData:
     string_data = obj.get("stringData")
     if isinstance(string_data, dict):  # the API server merges stringData over data
         for key, value in string_data.items():
-            data[str(key)] = value.encode() if isinstance(value, str) else str(value).encode()
+            # stringData is map[string]string: the API server refuses any other value. Never str() one: a
+            # list built from aliases prints its full expansion.
+            data[str(key)] = value.encode() if isinstance(value, str) else b"" if value is None else None
+            if data[str(key)] is None and errors is not None:
+                errors.append(f"stringData key {str(key)!r} is a {_json_type(value)}, not a string: the API "
+                              "server refuses the Secret")
     return KeyedData(data, _changed_at(_metadata(obj), ("f:data", "f:stringData")))
+
+
+def _json_type(value: object) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    return {int: "number", float: "number", list: "list", dict: "mapping"}.get(type(value), "value")
 
 
 def compact_config_map(obj: dict) -> KeyedData:

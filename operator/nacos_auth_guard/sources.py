@@ -23,7 +23,7 @@ import javaproperties
 
 from . import nacos
 from .shapes import as_dict, as_list, as_text
-from .model import ContainerConfig, ObjectRef, Origin, PodConfig, Reference, Setting, State
+from .model import ConfigFileError, ContainerConfig, ObjectRef, Origin, PodConfig, Reference, Setting, State
 from .snapshot import ABSENT, Snapshot, parse_time
 from .yamlio import load_yaml_documents
 
@@ -156,6 +156,7 @@ class _PodContext:
     volumes: dict[str, dict]
     references: dict[tuple, Reference] = field(default_factory=dict)
     relevant: set[tuple] = field(default_factory=set)   # references that can carry auth settings
+    config_errors: dict[str, ConfigFileError] = field(default_factory=dict)   # by where
 
     def refer(self, kind: str, name: str, key: str | None, optional: bool, where: str, relevant: bool = False,
               mount: bool = False) -> None:
@@ -254,11 +255,11 @@ def _spring_env_forms(environment: ContainerEnvironment) -> None:
         return
     try:
         document = json.loads(source.value)
-    except ValueError:   # Spring Boot fails to start on it; nothing of it reaches a property
+    except (ValueError, RecursionError):   # Spring Boot fails to start on it; nothing of it reaches a property
         return
     flat: dict[str, str] = {}
     if isinstance(document, dict):
-        _flatten(document, "", flat)
+        _flatten(document, "", flat, [MAX_CONFIG_NODES])
     for prop, text in flat.items():
         environment.application_json[normalize(prop)] = _Value(
             text, f"{prop} in {source.where}", source.origin, State.KNOWN, source.carrier, source.key)
@@ -402,7 +403,9 @@ def _config_file(ctx: _PodContext, mounted: _Mounted, cname: str) -> _ConfigFile
         return _ConfigFile(where, None if value.state in (State.UNKNOWN, State.UNREADABLE) else {})
     origin = Origin.SECRET if mounted.kind == "Secret" else Origin.CONFIG_MAP
     flat = parse_config(value.value, mounted.path)
-    if flat is None:
+    if isinstance(flat, ConfigProblem):   # the container cannot start with it; what it would have read is unknown
+        ctx.config_errors.setdefault(where, ConfigFileError(where, flat.problem, flat.impact, flat.fix,
+                                                            flat.fails_start))
         return _ConfigFile(where, None)
     carrier = ObjectRef(mounted.kind, ctx.ref.namespace, mounted.name)
     return _ConfigFile(where, {
@@ -410,39 +413,86 @@ def _config_file(ctx: _PodContext, mounted: _Mounted, cname: str) -> _ConfigFile
         for prop, text in flat.items()})
 
 
-def parse_config(text: str, path: str) -> dict[str, str] | None:
-    """Flattens a .properties or Spring YAML file to dotted keys; None when it cannot be parsed."""
+@dataclass(frozen=True, slots=True)
+class ConfigProblem:
+    """Why a config file cannot be read (a line, never its text), what its reader does then, and the fix."""
+    problem: str
+    impact: str
+    fix: str
+    fails_start: bool = True   # False: only beyond this tool's own budget
+
+
+# OriginTrackedPropertiesLoader.java:225@2.4.3 (the same in 1.4.1, 2.2.0 and 3.0.3; Nacos' copy of Spring Boot's,
+# which Spring Boot applications use for application.properties): a `\u` not followed by four hex digits throws,
+# and the process stops at start-up.
+MALFORMED_U_ESCAPE = "java.lang.IllegalStateException: Malformed \\uxxxx encoding."
+_ESCAPE = re.compile(r"\\(?:u[0-9a-fA-F]{4}|.|$)", re.DOTALL)
+U_ESCAPE_FIX = ("write each backslash that does not start a \\uXXXX escape as two (C:\\\\users), or write paths "
+                "with / (C:/users)")
+YAML_UNREADABLE = "the application stops at start-up: Spring Boot cannot load a YAML file it cannot parse."
+YAML_FIX = ("correct the YAML at that line: no tags (!!bool, or a value starting with ! that should be quoted), "
+            "no alias that refers to itself or expands it beyond 100,000 values, nesting under 1,000 levels")
+
+
+def parse_config(text: str, path: str) -> dict[str, str] | ConfigProblem:
+    """Flattens a .properties or Spring YAML file to dotted keys, or says why its reader refuses it."""
     if path.endswith((".yml", ".yaml")):
         try:
             documents = load_yaml_documents(text)
-        except ValueError:
-            return None
+        except ValueError as error:   # yamlio's messages hold a line, never input text
+            return ConfigProblem(str(error), YAML_UNREADABLE, YAML_FIX)
         flat: dict[str, str] = {}
+        budget = [MAX_CONFIG_NODES]
         for document in documents:
             if isinstance(document, dict):
-                _flatten(document, "", flat)
+                _flatten(document, "", flat, budget)
+        if budget[0] < 0:
+            return ConfigProblem(f"more than {MAX_CONFIG_NODES:,} values", "this tool reads no more of it.",
+                                 "split the file, or drop the values the application does not use", False)
         return flat
+    line = _malformed_u_escape_line(text)
+    if line is not None:
+        return ConfigProblem(f"a \\u escape without four hex digits (line {line})",
+                             f"the process stops at start-up: {MALFORMED_U_ESCAPE}", U_ESCAPE_FIX)
     try:
         return javaproperties.loads(text)
-    except Exception:  # javaproperties raises assorted errors on broken escapes: treat all as unparsable
-        return None
+    except Exception:  # noqa: BLE001 - javaproperties raises assorted errors whose text quotes the input
+        return ConfigProblem("not a .properties file Java can read", "the process stops at start-up.",
+                             U_ESCAPE_FIX)
 
 
-MAX_CONFIG_ENTRIES = 100_000   # a YAML alias bomb expands without bound when walked
+def _malformed_u_escape_line(text: str) -> int | None:
+    r"""The first line with a `\u` the loader refuses (`C:\users`), skipping comments as it does; None if none."""
+    continued = False
+    for number, row in enumerate(text.split("\n"), 1):
+        stripped = row.lstrip(" \t\f")
+        if not continued and stripped[:1] in ("#", "!"):
+            continue
+        continued = False
+        for escape in _ESCAPE.finditer(stripped.removesuffix("\r")):
+            if escape.group() == "\\u":
+                return number
+            continued = escape.group() == "\\"   # a backslash ending the line joins the next one
+    return None
 
 
-def _flatten(node: object, prefix: str, out: dict[str, str], depth: int = 0) -> None:
-    if depth > 64 or len(out) >= MAX_CONFIG_ENTRIES:
+MAX_CONFIG_NODES = 200_000   # every node counts, null leaves too: a walk costs what it visits
+MAX_CONFIG_DEPTH = 64        # deeper than any Spring property name
+
+
+def _flatten(node: object, prefix: str, out: dict[str, str], budget: list[int], depth: int = 0) -> None:
+    budget[0] -= 1
+    if depth > MAX_CONFIG_DEPTH or budget[0] < 0:
         return
     if isinstance(node, dict):
         for key, value in node.items():
-            _flatten(value, f"{prefix}.{key}" if prefix else str(key), out, depth + 1)
-            if len(out) >= MAX_CONFIG_ENTRIES:
+            _flatten(value, f"{prefix}.{key}" if prefix else str(key), out, budget, depth + 1)
+            if budget[0] < 0:
                 return
     elif isinstance(node, list):
         for index, value in enumerate(node):
-            _flatten(value, f"{prefix}[{index}]", out, depth + 1)
-            if len(out) >= MAX_CONFIG_ENTRIES:
+            _flatten(value, f"{prefix}[{index}]", out, budget, depth + 1)
+            if budget[0] < 0:
                 return
     else:
         text = as_text(node)
@@ -593,7 +643,8 @@ def pod_config(ref: ObjectRef, metadata: dict, spec: dict, snapshot: Snapshot, *
         ctx.relevant.update((s.carrier.kind, s.carrier.name, s.key) for s in settings.values() if s.carrier)
     labels = {k: v for k, v in as_dict(metadata.get("labels")).items() if isinstance(v, str)}
     references = tuple(ref for key, ref in ctx.references.items() if key in ctx.relevant)
-    return PodConfig(ref, labels, tuple(containers), references, labels.get("controller-revision-hash"), annotations)
+    return PodConfig(ref, labels, tuple(containers), references, labels.get("controller-revision-hash"), annotations,
+                     tuple(ctx.config_errors.values()))
 
 
 def _start_times(status: dict | None) -> dict:

@@ -97,8 +97,8 @@ def admission_reviews(namespace: str = "shop") -> list[tuple[str, dict | bytes]]
                                       env("NACOS_PASSWORD", PASSWORD), env("NACOS_ACCESS_TOKEN", ACCESS_TOKEN)],
                          namespace)
     properties = config_map("inventory-conf", {"application.properties": f"spring.cloud.nacos.password={PASSWORD}\n"
-                                                                          f"spring.cloud.nacos.server-addr={server}\n"},
-                            namespace)
+                                                                          f"spring.cloud.nacos.server-addr={server}\n",
+                                               **unreadable_config_files()}, namespace)
     literal_key = statefulset("nacos-short", namespace=namespace, env_list=[
         e if e["name"] != "NACOS_AUTH_TOKEN" else env("NACOS_AUTH_TOKEN", OTHER_KEY)
         for e in server_env("nacos-short-auth")])
@@ -135,8 +135,8 @@ def admission_reviews(namespace: str = "shop") -> list[tuple[str, dict | bytes]]
 def canary_objects(namespace: str = "shop") -> list[dict]:
     """A cluster that trips every check that handles a secret value, with canaries in every such place: literal
     env values, Secret data (keys, identity, passwords, a static token), a pod on another key."""
-    from .objects import (auth_secret, deployment, env, pods_of, secret, secret_env, server_env, service,
-                          spring_client, statefulset)
+    from .objects import (auth_secret, config_map, deployment, env, pods_of, secret, secret_env, server_env,
+                          service, spring_client, statefulset)
     server = f"nacos-headless.{namespace}.svc.cluster.local:8848"
     literal_env = [e for e in server_env() if e["name"] not in ("NACOS_AUTH_TOKEN", "NACOS_AUTH_IDENTITY_VALUE")]
     literal_env += [env("NACOS_AUTH_TOKEN", TOKEN_KEY), env("NACOS_AUTH_IDENTITY_VALUE", IDENTITY_VALUE)]
@@ -157,7 +157,12 @@ def canary_objects(namespace: str = "shop") -> list[dict]:
         secret("reports-token", {"token": ACCESS_TOKEN}, namespace),
         deployment("reports", [env("NACOS_SERVER_ADDR", server),
                                secret_env("NACOS_ACCESS_TOKEN", "reports-token", "token")], namespace),
+        config_map("billing-conf", unreadable_config_files(), namespace),
+        deployment("billing", [env("NACOS_SERVER_ADDR", server)], namespace,
+                   volumes=[{"name": "conf", "configMap": {"name": "billing-conf"}}]),
     ]
+    objects[-1]["spec"]["template"]["spec"]["containers"][0]["volumeMounts"] = [{"name": "conf",
+                                                                                "mountPath": "/app/config"}]
     # A token whose header names a canary as its algorithm: NAG501 must not quote the header.
     objects.append(deployment("foreign-token", [env("NACOS_SERVER_ADDR", server),
                                                 env("NACOS_ACCESS_TOKEN", FOREIGN_HEADER_TOKEN)], namespace))
@@ -165,6 +170,13 @@ def canary_objects(namespace: str = "shop") -> list[dict]:
     for index, address in enumerate(CREDENTIAL_ADDRESSES):
         objects.append(deployment(f"elsewhere-{index}", [env("NACOS_SERVER_ADDR", address)], namespace))
     return objects
+
+
+def unreadable_config_files() -> dict[str, str]:
+    """Mounted config files their readers refuse (NAG106), each with a canary where the error is (issue 10)."""
+    return {"application.yml": f"spring:\n  cloud:\n    nacos:\n      password: !!bool {PASSWORD}\n",
+            "bootstrap.yml": f"spring.cloud.nacos.password: !{PASSWORD}\n",
+            "bootstrap.properties": f"spring.cloud.nacos.password=C:\\users\\{PASSWORD}\n"}
 
 
 class CapturedLogs:

@@ -1,4 +1,5 @@
-"""NAG101-NAG104: references to Secrets/ConfigMaps that do not resolve; NAG105: credentials in plain text."""
+"""NAG101-NAG104: references to Secrets/ConfigMaps that do not resolve; NAG105: credentials in plain text;
+NAG106: mounted config files their reader refuses."""
 from __future__ import annotations
 
 from typing import Iterable
@@ -75,3 +76,21 @@ def _plaintext(settings: dict, owner: ObjectRef, cluster: ObjectRef | None) -> I
         if setting.state is State.KNOWN and setting.value and setting.origin in (Origin.POD_SPEC, Origin.CONFIG_MAP):
             yield finding("NAG105", owner, cluster=cluster, setting=SETTING_LABELS[name], where=setting.where,
                           origin="workload" if setting.origin is Origin.POD_SPEC else "ConfigMap")
+
+
+def check_config_files(ctx: CheckContext) -> Iterable[Finding]:
+    for server in ctx.topology.servers:
+        seen: set = set()
+        for pod in (server.template, *server.pods):
+            yield from _config_errors(pod, server.ref if pod is server.template else pod.ref, server.ref, seen)
+    for client in ctx.topology.clients:
+        yield from _config_errors(client.template, client.ref, client.servers[0] if client.servers else None, set())
+
+
+def _config_errors(pod: PodConfig, owner: ObjectRef, cluster: ObjectRef | None, seen: set) -> Iterable[Finding]:
+    for error in pod.config_errors:
+        if error.where not in seen:
+            seen.add(error.where)
+            yield finding("NAG106", owner, cluster=cluster, where=error.where, problem=error.problem,
+                          impact=error.impact, fix=error.fix,
+                          severity=None if error.fails_start else Severity.WARNING)
