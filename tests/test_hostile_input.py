@@ -1,6 +1,9 @@
 """Hostile input: nothing raises out of the engine or the CLI; bad input becomes a finding or a clear error.
 Property-based with hypothesis, plus sized cases (thousands of env vars, 1 MB ConfigMaps, deep nesting), and the
-operator's own path (tests/test_operator_hostile.py). The last test reports how many generated cases ran."""
+operator's own path (tests/test_operator_hostile.py). The last test reports how many generated cases ran.
+
+The long mode (`-m slow`, skipped by default) runs the YAML layer, the sources resolver and the webhook decision
+over LONG_CASES cases each (set NAG_LONG_CASES to change it)."""
 from __future__ import annotations
 
 import base64
@@ -8,6 +11,7 @@ import copy
 import functools
 import io
 import json
+import os
 from datetime import datetime, timezone
 
 import pytest
@@ -15,15 +19,19 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from nacos_auth_guard.admission import decide, with_change
 from nacos_auth_guard.checks import CheckContext, run_checks
 from nacos_auth_guard.cli import main
 from nacos_auth_guard.evaluation import InvalidSpec, evaluate, parse_spec
 from nacos_auth_guard.snapshot import build_snapshot
+from nacos_auth_guard.sources import ConfigProblem, parse_config
 from nacos_auth_guard.yamlio import split_documents
 from support.objects import config_map, env, healthy_cluster, pods_of, secret_env, statefulset
 
 NOW = datetime(2026, 11, 24, tzinfo=timezone.utc)
 CASES = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+LONG_CASES = settings(CASES, max_examples=int(os.environ.get("NAG_LONG_CASES", "34000")),
+                      suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 # The CLI properties reuse pytest's capsys and monkeypatch across examples (each example reads its own output).
 CLI_CASES = settings(CASES, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 
@@ -302,11 +310,132 @@ def test_a_huge_stream_through_lint(tmp_path, capsys):
     assert code == 2 and len(report["errors"]) == 4 and report["summary"]["objects"] == 12_000 - 4
 
 
+# --- hostile YAML and config files: the YAML layer, the sources resolver and the webhook decision ---------------
+
+MARK = "SECRETX"   # stands for a value no error message may quote
+fragments = st.sampled_from(list("ab:- \n[]{},&*!|>'\"#%@`\t?\\") + [
+    "---\n", "kind: Secret\n", "  data:\n", "&a ", "*a", "&b [*a, *a, *a, *a]\n", "<<: *a\n", "!!bool ", "!!int ",
+    "!!float ", "!!timestamp ", "!!binary ", "!!set ", f"!{MARK}", f"*{MARK}", MARK, f"\\u{MARK}", "\\u00e9",
+    "C:\\users\\", '"\\q"', "~", "null", "2026-13-45", "0x1G", "on", "=", "key=value\n"])
+nestings = st.tuples(st.sampled_from(["- ", "[", "{a: ", " ", "a:\n"]), st.integers(0, 3000)).map(
+    lambda form: form[0] * form[1] if form[0] != " " else "".join(" " * i + "k:\n" for i in range(form[1] // 20)))
+hostile_yaml = st.one_of(
+    yaml_streams,
+    st.lists(st.one_of(fragments, nestings), max_size=120).map("".join),
+    st.integers(1, 12).map(lambda width: "\n".join(   # alias bombs of every width, nulls and scalars as leaves
+        [f"a: &a [{', '.join(['~'] * width)}]"] + [f"{chr(97 + n)}: &{chr(97 + n)} [" + ", ".join(
+            [f"*{chr(96 + n)}"] * width) + "]" for n in range(1, 9)]) + "\n"))
+
+
+def yaml_layer_case(text: str) -> None:
+    """Each document parses or is an error of fixed text; as a mounted config file, it is settings or a
+    ConfigProblem; nothing raises and no error quotes the input."""
+    for document in split_documents(text):
+        assert document.error is None or (document.error.startswith("invalid YAML") and MARK not in document.error)
+    for path in ("application.yml", "application.properties"):
+        found = parse_config(text, path)
+        if isinstance(found, ConfigProblem):
+            assert MARK not in found.problem + found.impact + found.fix
+        else:
+            assert all(isinstance(k, str) and isinstance(v, str) for k, v in found.items())
+
+
+def mounted_config_case(containers: list[dict], files: dict[str, str]) -> None:
+    """The sources resolver on random containers that mount a ConfigMap of hostile config files."""
+    sts = statefulset()
+    pod = sts["spec"]["template"]["spec"]
+    pod["containers"] = containers + pod["containers"]
+    pod["volumes"] = [{"name": "conf", "configMap": {"name": "conf"}}]
+    for container in pod["containers"]:
+        if isinstance(container, dict):
+            container["volumeMounts"] = [{"name": "conf", "mountPath": "/home/nacos/conf"}]
+    client = copy.deepcopy(MOUNTED)
+    client["spec"]["template"]["spec"]["volumes"] = [{"name": "c", "configMap": {"name": "orders-config"}}]
+    objects = [o for o in CLUSTER if o["kind"] not in ("StatefulSet", "ConfigMap") and o is not MOUNTED]
+    objects += [sts, client, config_map("conf", files), config_map("orders-config", files)]
+    for found in engine(objects):
+        assert MARK not in found.message
+
+
+def decision_case(index: int, path: list, value: object, enforcement: str) -> None:
+    """The webhook's decision on a change that puts any value anywhere in any object of the cluster."""
+    before = build_snapshot(copy.deepcopy(CLUSTER), complete=True)
+    target = CLUSTER[index]
+    changed = mutate(target, path, value)
+    metadata = target["metadata"]
+    after = with_change(before, target["kind"], metadata.get("namespace", "shop"), metadata["name"], changed, NOW)
+    check = mutate(CHECK, ["spec", "enforcement"], enforcement)
+    verdict = decide([check], before, after, NOW, object_path="spec")
+    assert isinstance(verdict.allowed, bool) and all(isinstance(w, str) for w in verdict.warnings)
+    assert verdict.allowed or verdict.message.startswith("nacos-auth-guard: ")
+
+
+config_files = st.dictionaries(st.sampled_from(["application.properties", "application.yml", "bootstrap.yaml",
+                                                "other"]), hostile_yaml, max_size=3)
+containers = st.lists(st.dictionaries(st.sampled_from(FIELDS), values, max_size=7), max_size=2)
+changes = st.tuples(st.sampled_from(ALL_PATHS), values, st.sampled_from(["Deny", "Warn", "Audit"]))
+
+
+@CASES
+@given(hostile_yaml)
+@counted
+def test_hostile_yaml_is_values_or_errors_that_quote_nothing(text):
+    yaml_layer_case(text)
+
+
+@CASES
+@given(containers, config_files)
+@counted
+def test_hostile_mounted_config_files_are_findings_or_settings(containers, files):
+    mounted_config_case(containers, files)
+
+
+@CASES
+@given(changes)
+@counted
+def test_any_change_gets_a_webhook_decision(change):
+    (index, path), value, enforcement = change
+    decision_case(index, list(path), value, enforcement)
+
+
+@pytest.mark.slow
+@LONG_CASES
+@given(hostile_yaml)
+@counted
+def test_long_yaml_layer(text):
+    yaml_layer_case(text)
+
+
+@pytest.mark.slow
+@LONG_CASES
+@given(containers, config_files)
+@counted
+def test_long_sources_resolver(containers, files):
+    mounted_config_case(containers, files)
+
+
+@pytest.mark.slow
+@LONG_CASES
+@given(changes)
+@counted
+def test_long_webhook_decision(change):
+    (index, path), value, enforcement = change
+    decision_case(index, list(path), value, enforcement)
+
+
+@pytest.mark.slow
+def test_long_mode_ran_every_case():
+    """After the long properties (run them together: -m slow -k long): each generated all its cases."""
+    long = {name: count for name, count in RUNS.items() if name.startswith("test_long_")}
+    print(f"long mode: {sum(long.values())} generated cases; {long}")
+    assert long and all(count >= LONG_CASES.max_examples for count in long.values()), long
+
+
 def test_report_how_many_cases_ran(request):
     """Every property collected in this run generated its cases (hypothesis stops early only when a strategy runs
     out of distinct values, and none of these can); the counts go to the log and the terminal summary."""
     properties = {item.name for item in request.session.items
-                  if item.module is request.module and item.name in RUNS}
+                  if item.module is request.module and item.name in RUNS and not item.get_closest_marker("slow")}
     print(f"hypothesis cases run: {sum(RUNS.values())} in total; {RUNS}")
     assert properties, "no property ran: select the whole module"
     short = {name: RUNS[name] for name in properties if RUNS[name] < CASES.max_examples}

@@ -6,7 +6,6 @@ Audit allows silently.
 """
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -49,8 +48,9 @@ def with_change(snapshot: Snapshot, kind: str, namespace: str, name: str, new: d
         after.workloads = [w for w in after.workloads if not (
             w["kind"] == kind and w["metadata"].get("namespace") == namespace and w["metadata"].get("name") == name)]
         if new is not None:
-            obj = copy.copy(new)
-            obj["metadata"] = {**as_dict(new.get("metadata")), "namespace": namespace, "name": name}
+            # The review's kind, namespace and name are what is stored, whatever the object's body says.
+            obj = {**new, "kind": kind, "metadata": {**as_dict(new.get("metadata")), "namespace": namespace,
+                                                     "name": name}}
             after.workloads.append(slim_workload(obj))
     return after
 
