@@ -67,7 +67,8 @@ _NOT_1_2_SAFE = tuple(re.compile(pattern, re.MULTILINE) for pattern in (
 # long run of indentation and block indicators, and few flow brackets. Each bracket opens at most one level, and
 # each column of a line's leading run at most two (a block sequence under a key adds a level without a column).
 _FAST_PATH_MAX_DEPTH = 500
-_DEEP_BLOCK = re.compile(r"^[ \t?:-]{%d,}" % (_FAST_PATH_MAX_DEPTH // 4), re.MULTILINE)
+_DEEP_BLOCK = re.compile(r"[ \t?:-]{%d}" % (_FAST_PATH_MAX_DEPTH // 4))   # at the start of a line
+_DEEP_LINE = re.compile("\n" + _DEEP_BLOCK.pattern)
 _ALIAS = re.compile(r"(?:^|[ \t\[{,])\*[^ \t\r\n\[\]{},]", re.MULTILINE)   # over-matching costs only speed
 MAX_DEPTH = 1000             # libyaml's own limit on written nesting; aliases must not go beyond it either
 MAX_ALIAS_NODES = 100_000    # nodes aliases may add to a document once expanded (manifests add a few hundred)
@@ -137,7 +138,10 @@ def _parse(chunk: str, index: int, line: int) -> Document:
 
 
 def _maybe_deep(chunk: str) -> bool:
-    return chunk.count("[") + chunk.count("{") >= _FAST_PATH_MAX_DEPTH // 2 or _DEEP_BLOCK.search(chunk) is not None
+    if chunk.count("[") + chunk.count("{") >= _FAST_PATH_MAX_DEPTH // 2 or _DEEP_BLOCK.match(chunk):
+        return True
+    # "\n" + the run, searched without MULTILINE: five times faster than `^` over every line.
+    return _DEEP_LINE.search(chunk) is not None
 
 
 # PyYAML's problems quote the offending character, tag or alias name (%r); its token names ('<block end>') and
