@@ -12,8 +12,6 @@ import warnings
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-import jwt
-import jwt.warnings
 
 Version = tuple[int, ...]
 
@@ -445,6 +443,8 @@ def check_token(token: str, key: bytes | None, now: datetime, warn_within_second
                 version: Version | None = None) -> TokenVerdict:
     """Checks a static accessToken the way a Nacos node would: header, signature with the node's key (when given),
     then `exp`: valid while exp >= now in whole seconds (NacosSignatureAlgorithm.verify)."""
+    import jwt   # with its crypto backends, a third of a small lint's start-up: paid only where a token is checked
+    import jwt.warnings
     try:
         header = jwt.get_unverified_header(token)
         claims = jwt.decode(token, options={"verify_signature": False, "verify_exp": False})

@@ -5,22 +5,19 @@ from __future__ import annotations
 import json
 from collections import Counter
 from dataclasses import dataclass, field
-from importlib.metadata import PackageNotFoundError, version
-
-import sarif_pydantic as sarif
 
 from .catalog import CATALOG
 from .model import Finding, ObjectRef, Severity
 
 INFORMATION_URI = "https://github.com/nacos-auth-guard/nacos-auth-guard"
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
-SARIF_LEVEL = {Severity.ERROR: sarif.Level.ERROR, Severity.WARNING: sarif.Level.WARNING,
-               Severity.INFO: sarif.Level.NOTE}
+SARIF_LEVEL = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "note"}
 COLOURS = {Severity.ERROR: "\033[31m", Severity.WARNING: "\033[33m", Severity.INFO: "\033[36m"}
 BOLD, RESET = "\033[1m", "\033[0m"
 
 
 def tool_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version   # only JSON and SARIF reports name the version
     try:
         return version("nacos-auth-guard")
     except PackageNotFoundError:
@@ -136,7 +133,8 @@ def render_json(report: Report) -> str:
     return json.dumps(document, indent=2) + "\n"
 
 
-def _physical(location: Location | None) -> list[sarif.Location] | None:
+def _physical(location: Location | None) -> list | None:
+    import sarif_pydantic as sarif
     if location is None:
         return None
     return [sarif.Location(physical_location=sarif.PhysicalLocation(
@@ -145,13 +143,14 @@ def _physical(location: Location | None) -> list[sarif.Location] | None:
 
 
 def render_sarif(report: Report) -> str:
+    import sarif_pydantic as sarif   # pydantic: a third of a small lint's start-up, paid only for SARIF output
     codes = sorted(CATALOG)
     rules = [sarif.ReportingDescriptor(
         id=code, name=CATALOG[code].reason,
         short_description=sarif.Message(text=CATALOG[code].title),
         full_description=sarif.Message(text=CATALOG[code].explanation),
         help=sarif.Message(text=f"Run `nacos-auth-guard explain {code}`."),
-        default_configuration=sarif.ReportingConfiguration(level=SARIF_LEVEL[CATALOG[code].severity].value),
+        default_configuration=sarif.ReportingConfiguration(level=SARIF_LEVEL[CATALOG[code].severity]),
     ) for code in codes]
     results = []
     for index, item in enumerate(report.findings):
@@ -163,7 +162,7 @@ def render_sarif(report: Report) -> str:
         else:
             locations = [sarif.Location(logical_locations=[logical])]
         results.append(sarif.Result(rule_id=item.code, rule_index=codes.index(item.code),
-                                    level=SARIF_LEVEL[item.severity], message=sarif.Message(text=item.message),
+                                    level=sarif.Level(SARIF_LEVEL[item.severity]), message=sarif.Message(text=item.message),
                                     locations=locations))
     notifications = [{"level": "error", "message": {"text": error.message},
                       **({"locations": [loc.model_dump(by_alias=True, exclude_none=True)

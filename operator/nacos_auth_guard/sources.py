@@ -19,8 +19,6 @@ import shlex
 from dataclasses import dataclass, field
 from typing import Iterable
 
-import javaproperties
-
 from . import nacos
 from .shapes import as_dict, as_list, as_text
 from .model import ConfigFileError, ContainerConfig, ObjectRef, Origin, PodConfig, Reference, Setting, State
@@ -454,6 +452,7 @@ def parse_config(text: str, path: str) -> dict[str, str] | ConfigProblem:
     if line is not None:
         return ConfigProblem(f"a \\u escape without four hex digits (line {line})",
                              f"the process stops at start-up: {MALFORMED_U_ESCAPE}", U_ESCAPE_FIX)
+    import javaproperties   # it imports xml and urllib: a sixth of a small lint's start-up, paid only here
     try:
         return javaproperties.loads(text)
     except Exception:  # noqa: BLE001 - javaproperties raises assorted errors whose text quotes the input
