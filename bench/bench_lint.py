@@ -1,11 +1,14 @@
-"""Lint throughput and memory on generated, realistic manifests.
+"""Lint throughput and memory on generated, realistic manifests, against the parsers' own speed.
 
     python bench/bench_lint.py [--sizes 2500,5000,10000] [--repeat 3]
 
 Each namespace gets a Nacos cluster (StatefulSet, 3 Pods, 2 Services, an auth Secret) and its clients
 (Deployments with Spring env and credentials Secrets, ConfigMaps with bootstrap.yml); some namespaces carry a
 problem, so the checks do real work. Each run is a fresh `nacos-auth-guard lint DIR -o json` process; reported:
-wall time, documents/second and peak RSS (from wait4), best of --repeat.
+wall time, documents/second and peak RSS (from wait4), best of --repeat. Anchors, in the same run and also as
+whole processes: parse-only time of the same files with PyYAML's C loader and with yaml-rs, and lint's ratio to
+each. Then start-up: a lint of one small file, `--help` and `explain`, against the interpreter starting and
+importing nothing (`python -c pass`) and importing PyYAML.
 """
 from __future__ import annotations
 
@@ -124,6 +127,46 @@ def run_once(directory: str) -> tuple[float, int, int]:
     return elapsed, usage.ru_maxrss // 1024, findings
 
 
+PARSE_ONLY = {
+    "PyYAML-C": "import os, sys, yaml\n"
+                "for name in sorted(os.listdir(sys.argv[1])):\n"
+                "    with open(os.path.join(sys.argv[1], name)) as handle:\n"
+                "        list(yaml.load_all(handle.read(), Loader=yaml.CSafeLoader))\n",
+    "yaml-rs": "import os, sys, yaml_rs\n"
+               "for name in sorted(os.listdir(sys.argv[1])):\n"
+               "    with open(os.path.join(sys.argv[1], name)) as handle:\n"
+               "        yaml_rs.loads(handle.read(), parse_datetime=False)\n",
+}
+
+
+def timed(command: list[str]) -> float:
+    start = time.perf_counter()
+    subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+    return time.perf_counter() - start
+
+
+def parse_only(directory: str, parser: str) -> float | None:
+    if parser == "yaml-rs":
+        try:
+            import yaml_rs  # noqa: F401
+        except ImportError:
+            return None
+    return timed([sys.executable, "-c", PARSE_ONLY[parser], directory])
+
+
+def start_up(repeat: int) -> None:
+    small = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "examples", "healthy.yaml")
+    cli = [sys.executable, "-m", "nacos_auth_guard.cli"]
+    commands = {"python -c pass": [sys.executable, "-c", "pass"],
+                "python -c 'import yaml'": [sys.executable, "-c", "import yaml"],
+                "lint examples/healthy.yaml": cli + ["lint", small],
+                "lint -o json examples/healthy.yaml": cli + ["lint", "-o", "json", small],
+                "--help": cli + ["--help"], "explain NAG205": cli + ["explain", "NAG205"]}
+    print(f"\n{'start-up (best of ' + str(max(repeat, 5)) + ')':<40} {'seconds':>8}")
+    for name, command in commands.items():
+        print(f"{name:<40} {min(timed(command) for _ in range(max(repeat, 5))):>8.3f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="2500,5000,10000")
@@ -132,14 +175,22 @@ def main() -> None:
     import yaml as _yaml
     print(f"python {sys.version.split()[0]}, PyYAML {_yaml.__version__} (libyaml: {_yaml.__with_libyaml__}), "
           f"{os.cpu_count()} CPUs")
-    print(f"{'documents':>10} {'MB':>6} {'seconds':>8} {'docs/s':>8} {'peak RSS MB':>12} {'findings':>9}")
+    print(f"{'documents':>10} {'MB':>6} {'seconds':>8} {'docs/s':>8} {'peak RSS MB':>12} {'findings':>9} "
+          f"{'PyYAML-C s':>10} {'lint/PyYAML':>11} {'yaml-rs s':>9} {'lint/yaml-rs':>12}")
     for size in (int(s) for s in args.sizes.split(",")):
         with tempfile.TemporaryDirectory() as directory:
             count = generate(directory, size)
             megabytes = sum(os.path.getsize(os.path.join(directory, f)) for f in os.listdir(directory)) / 1e6
             runs = [run_once(directory) for _ in range(args.repeat)]
             elapsed, rss, findings = min(runs)
-            print(f"{count:>10} {megabytes:>6.1f} {elapsed:>8.2f} {count / elapsed:>8.0f} {rss:>12} {findings:>9}")
+            anchors = []
+            for parser in PARSE_ONLY:
+                times = [parse_only(directory, parser) for _ in range(args.repeat)]
+                best = None if None in times else min(times)
+                anchors += ["-", "-"] if best is None else [f"{best:.2f}", f"{elapsed / best:.2f}x"]
+            print(f"{count:>10} {megabytes:>6.1f} {elapsed:>8.2f} {count / elapsed:>8.0f} {rss:>12} {findings:>9} "
+                  f"{anchors[0]:>10} {anchors[1]:>11} {anchors[2]:>9} {anchors[3]:>12}")
+    start_up(args.repeat)
 
 
 if __name__ == "__main__":
