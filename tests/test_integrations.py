@@ -18,7 +18,7 @@ import yaml
 
 from support.harness import Cluster, free_port
 from support.objects import NS, healthy_cluster, pods_of, spring_client, statefulset
-from support.tools import VENV_BIN, kustomize, tool
+from support.tools import kustomize, tool
 
 ROOT = Path(__file__).resolve().parents[1]
 MONITORING = ROOT / "deploy" / "monitoring"
@@ -82,10 +82,10 @@ def test_the_hooks_lint_yaml_files_together():
 # kubectl plugin
 
 def test_kubectl_finds_and_runs_the_plugin():
-    kubectl = tool("kubectl")
-    env = {**os.environ, "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
+    kubectl, plugin = tool("kubectl"), tool("kubectl-nacos_auth")   # the plugin: an entry point of this install
+    env = {**os.environ, "PATH": f"{Path(plugin).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
     listed = run(kubectl, "plugin", "list", env=env)
-    assert str(VENV_BIN / "kubectl-nacos_auth") in listed.stdout, listed.stdout + listed.stderr
+    assert plugin in listed.stdout, listed.stdout + listed.stderr
     explained = run(kubectl, "nacos-auth", "explain", "NAG205", env=env)
     assert explained.returncode == 0 and explained.stdout.startswith("NAG205 TokenKeyMismatch")
     usage = run(kubectl, "nacos-auth", "--help", env=env)
