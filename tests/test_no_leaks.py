@@ -168,6 +168,12 @@ def test_operator_outputs_hold_no_secret_through_faults_and_a_restart():
         cluster.apply(auth_secret("nacos-short-auth", key=canary.OTHER_KEY))   # rotated onto another canary
         cluster.wait_for(lambda: cluster.reason("nacos-short", "TokenKeyValid") != "TokenKeyTooShort", 20,
                          message="the rotated key evaluated")
+        namespace = cluster.request("GET", "/api/v1/namespaces/shop")[1]   # deleted: its Events are refused
+        namespace["metadata"]["deletionTimestamp"] = "2026-11-22T11:00:00Z"
+        cluster.server.store_directly("", "v1", "namespaces", None, "shop", namespace)
+        cluster.delete("Secret", "orders-nacos")
+        cluster.wait_for(lambda: any("being terminated" in m for m in logs.messages()), 20,
+                         message="the refused Event logged")
         outputs = canary.operator_outputs(cluster, list(names))
     for where, text in outputs.items():
         canary.assert_no_secret(text, where)

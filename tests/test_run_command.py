@@ -29,7 +29,8 @@ def test_run_command_starts_serves_and_stops(scope):
         liveness, metrics_port = free_port(), free_port()
         process = subprocess.Popen(
             [sys.executable, "-m", "nacos_auth_guard.cli", "run", *scope, "--log-format", "plain",
-             "--liveness", f"http://127.0.0.1:{liveness}/healthz", "--metrics-port", str(metrics_port)],
+             "--liveness", f"http://127.0.0.1:{liveness}/healthz", "--metrics-port", str(metrics_port),
+             "--metrics-address", "127.0.0.1"],
             env={**os.environ, "KUBECONFIG": cluster.kubeconfig}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         try:
             cluster.wait_for(lambda: process.poll() is not None or cluster.condition("nacos", "Ready") == "True",
@@ -38,6 +39,8 @@ def test_run_command_starts_serves_and_stops(scope):
             assert _get(f"http://127.0.0.1:{liveness}/healthz")[0] == 200
             status, text = _get(f"http://127.0.0.1:{metrics_port}/metrics")
             assert status == 200 and 'nacos_auth_guard_checks{ready="True"} 1.0' in text
+            with pytest.raises(OSError):   # bound to 127.0.0.1 only: another loopback address is refused
+                _get(f"http://127.0.0.2:{metrics_port}/metrics")
         finally:
             process.send_signal(signal.SIGTERM)
             output = process.communicate(timeout=30)[0].decode()

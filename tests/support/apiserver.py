@@ -541,6 +541,9 @@ class ApiServer:
         with self.lock:
             if (namespace, metadata["name"]) in self._table(resource):
                 return self._status(409, "AlreadyExists", f'{resource.plural} "{metadata["name"]}" already exists')
+            home = self.objects[("", "v1", "namespaces")].get((None, namespace)) if namespace else None
+        if home and home["metadata"].get("deletionTimestamp"):
+            return self._terminating(resource, metadata["name"], namespace)
         obj["apiVersion"], obj["kind"] = resource.api_version, resource.kind
         metadata.update(uid=str(uuid.uuid4()), creationTimestamp=_now(), generation=1)
         if resource.status and resource.group not in ("", "apps", "batch"):
@@ -548,6 +551,19 @@ class ApiServer:
             #                           no kubelet or controller here would ever write it (tests set Pod status).
         self._store(resource, namespace, obj, "ADDED")
         return aiohttp.web.json_response(copy.deepcopy(obj), status=201)
+
+    @staticmethod
+    def _terminating(resource: Resource, name: str, namespace: str) -> aiohttp.web.Response:
+        """NamespaceLifecycle admission: nothing new in a namespace being deleted (k8s
+        plugin/pkg/admission/namespace/lifecycle/admission.go: NewForbidden plus a NamespaceTerminating cause)."""
+        message = (f'{resource.plural} "{name}" is forbidden: unable to create new content in namespace {namespace} '
+                   f'because it is being terminated')
+        return aiohttp.web.json_response(
+            {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure", "message": message,
+             "reason": "Forbidden", "code": 403,
+             "details": {"name": name, "kind": resource.plural,
+                         "causes": [{"reason": "NamespaceTerminating", "field": "metadata.namespace",
+                                     "message": f"namespace {namespace} is being terminated"}]}}, status=403)
 
     def _write(self, resource: Resource, namespace: str | None, name: str, subresource: str | None,
                new: dict) -> aiohttp.web.Response:

@@ -31,6 +31,9 @@ def add_commands(commands) -> None:
     run.add_argument("--liveness", metavar="URL", default=None,
                      help="serve kopf's liveness endpoint, e.g. http://0.0.0.0:8080/healthz")
     run.add_argument("--metrics-port", type=int, default=None, help="serve Prometheus metrics on this port")
+    run.add_argument("--metrics-address", default="0.0.0.0",
+                     help="listen address of the metrics (default: 0.0.0.0, every IPv4 address; 127.0.0.1: this "
+                          "host only, :: for IPv6)")
     run.add_argument("--webhook-port", type=int, default=None,
                      help="serve the validating admission webhooks on this port (default: off)")
     run.add_argument("--webhook-address", default="0.0.0.0", help="listen address of the webhooks (default: 0.0.0.0)")
@@ -74,7 +77,7 @@ def run_command(args: argparse.Namespace) -> int:
     from .settings import CONFIG
     CONFIG.namespaces = list(args.namespaces)
     CONFIG.auto_discover = not args.no_auto_discover
-    CONFIG.metrics_port = args.metrics_port
+    CONFIG.metrics_port, CONFIG.metrics_address = args.metrics_port, args.metrics_address
     CONFIG.resync_seconds = args.resync_seconds
     CONFIG.webhook_port, CONFIG.webhook_cert, CONFIG.webhook_key = args.webhook_port, args.webhook_cert, args.webhook_key
     CONFIG.webhook_address = args.webhook_address

@@ -314,8 +314,13 @@ class Reconciler:
         # neither lost (the status that would hide the transition is written only after them) nor posted twice.
         events = _transition_events(body, previous, status, findings, snapshot, now)
         for event in events:
-            if await asyncio.to_thread(kubeapi.create_event, event):
-                metrics.EVENTS.labels(type=event["type"]).inc()
+            try:
+                if await asyncio.to_thread(kubeapi.create_event, event):
+                    metrics.EVENTS.labels(type=event["type"]).inc()
+            except kubeapi.NamespaceTerminating as terminating:
+                # Expected while a namespace is deleted with its checks in it: not a failure, never retried.
+                logger.info("Not posting %s Event %s for NacosAuthCheck %s/%s: namespace %s is being terminated",
+                            event["type"], event["reason"], *key, terminating)
         try:
             await asyncio.to_thread(kubeapi.patch_check_status, key[0], key[1], status)
         except kubernetes.client.ApiException as error:
@@ -423,7 +428,7 @@ async def start(settings: kopf.OperatorSettings, **kwargs):
         "namespace_index")}
     RECONCILER = Reconciler(indices)
     if CONFIG.metrics_port:
-        metrics.serve(CONFIG.metrics_port)
+        metrics.serve(CONFIG.metrics_port, CONFIG.metrics_address)
 
 
 @kopf.on.cleanup()

@@ -57,12 +57,37 @@ def create_check(namespace: str, body: dict) -> None:
         GROUP, VERSION, namespace, PLURAL, body, _request_timeout=_timeout())
 
 
+class NamespaceTerminating(Exception):
+    """The apiserver refuses new objects in a namespace being deleted (NamespaceLifecycle admission): an Event
+    posted there can never succeed, so it is not retried."""
+
+
+def terminating(status: int, data: bytes) -> bool:
+    """Whether a refusal is the apiserver's 403 for a namespace being deleted: reason Forbidden, cause
+    NamespaceTerminating, message '... unable to create new content in namespace X because it is being
+    terminated' (k8s plugin/pkg/admission/namespace/lifecycle)."""
+    if status != 403:
+        return False
+    try:
+        document = json.loads(data)
+    except ValueError:
+        return False
+    document = as_dict(document)
+    causes = as_dict(document.get("details")).get("causes")
+    return (any(as_dict(cause).get("reason") == "NamespaceTerminating" for cause in causes or [])
+            if isinstance(causes, list) else False) or "because it is being terminated" in str(
+        document.get("message"))
+
+
 def create_event(body: dict) -> bool:
-    """Creates a core/v1 Event; False when one of that name exists (it was posted before: a retry or a restart)."""
+    """Creates a core/v1 Event; False when one of that name exists (it was posted before: a retry or a restart).
+    Raises NamespaceTerminating when the namespace is being deleted."""
     path = f"/api/v1/namespaces/{body['metadata']['namespace']}/events"
-    status, _ = _call(path, "POST", body)
+    status, data = _call(path, "POST", body)
     if status == 409:
         return False
+    if terminating(status, data):
+        raise NamespaceTerminating(body["metadata"]["namespace"])
     if status not in (200, 201):
         raise kubernetes.client.ApiException(status=status, reason=f"creating an Event in {path}")
     return True

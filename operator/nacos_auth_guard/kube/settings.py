@@ -17,6 +17,7 @@ class OperatorConfig:
     resync_seconds: float = 300.0    # re-evaluate every check this often (tokens expire as time passes)
     debounce_seconds: float = 0.02   # coalesce a burst of changes (a rollout) into one evaluation
     metrics_port: int | None = None
+    metrics_address: str = "0.0.0.0"   # every IPv4 address, as before the flag existed
     webhook_port: int | None = None   # serve the admission webhooks (kube/webhooks.py) on this port
     webhook_address: str = "0.0.0.0"
     webhook_cert: str | None = None   # PEM files (cert-manager's Secret); re-read when they change
@@ -61,9 +62,30 @@ def configure_kopf(settings) -> None:
     settings.posting.reporting_component = COMPONENT
     settings.posting.event_name_prefix = f"{COMPONENT}-"
     settings.posting.level = logging.INFO
+    _quiet_watch_handlers()
     settings.peering.standalone = True
     settings.persistence.finalizer = f"{GROUP}/finalizer"   # only used if a future handler needs one
     settings.watching.server_timeout = 300
     settings.networking.request_timeout = CONFIG.api_timeout_seconds
     settings.networking.connect_timeout = min(10.0, CONFIG.api_timeout_seconds)
     settings.networking.error_backoffs = RetryForever()
+
+
+class _WatchHandlerSuccesses(logging.Filter):
+    """kopf logs "Handler '...' succeeded." at INFO for every watch event (and admission review) it hands to a
+    handler (kopf/_core/actions/execution.py, kopf 1.x): on a busy cluster the log is nothing else. Those come
+    from kopf's local object loggers (k8s_skip: never posted as Events) and are kept only in --verbose runs;
+    everything else kopf and our handlers log, and every warning and error, passes."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno >= logging.WARNING or not getattr(record, "k8s_skip", False):
+            return True
+        message = record.getMessage()
+        return (not (message.startswith("Handler ") and message.endswith(" succeeded."))
+                or logging.getLogger().isEnabledFor(logging.DEBUG))
+
+
+def _quiet_watch_handlers() -> None:
+    objects = logging.getLogger("kopf.objects")
+    if not any(isinstance(f, _WatchHandlerSuccesses) for f in objects.filters):
+        objects.addFilter(_WatchHandlerSuccesses())
