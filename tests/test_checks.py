@@ -184,12 +184,13 @@ CASES = [
     ("NAG205 compares references when secrets are not in the input",
      [STS] + pods_of(STS, [LATE] * 2) + pods_of(statefulset(env_list=server_env("other")), [LATE] * 3)[2:], False,
      [("NAG205", "nacos", "error"), ("NAG302", "nacos", "error")]),
-    ("NAG206 secret rotated between pod starts",
+    # From managedFields alone a write is known, not a value change (KNOWN_CHANGE below: the operator's case).
+    ("NAG206 secret written between pod starts",
      replace(HEALTHY, "Secret", "nacos-auth", ROTATED_SECRET) + pods_of(STS, [EARLY, LATE, LATE]), True,
-     [("NAG206", "nacos", "error")]),
-    ("NAG206 secret rotated after all pods started",
-     replace(HEALTHY, "Secret", "nacos-auth", ROTATED_SECRET) + pods_of(STS, [EARLY, EARLY, EARLY]), True,
      [("NAG206", "nacos", "warning")]),
+    ("NAG206 secret written after all pods started",
+     replace(HEALTHY, "Secret", "nacos-auth", ROTATED_SECRET) + pods_of(STS, [EARLY, EARLY, EARLY]), True,
+     [("NAG206", "nacos", "info")]),
     ("NAG206 not raised when pods started after the change",
      replace(HEALTHY, "Secret", "nacos-auth", ROTATED_SECRET) + pods_of(STS, [LATE] * 3), True, []),
     ("NAG207 auth off on one pod", HEALTHY + pods_of(STS, [LATE] * 3, env_overrides={2: AUTH_OFF_POD}), True,
@@ -359,6 +360,35 @@ def test_messages_read_well(objects, code, wanted, unwanted):
     snapshot = build_snapshot(copy.deepcopy(objects), complete=True)
     [message] = [f.message for f in run_checks(CheckContext.build(snapshot, NOW)) if f.code == code]
     assert wanted in message and unwanted not in message, message
+
+
+# Each case: pod start times, when the key's value is known to have changed (None: only its managedFields write
+# time, ROTATED, is known), and the NAG206 severity and words.
+KNOWN_CHANGE = {
+    "changed between pod starts: error": ([EARLY, LATE, LATE], ROTATED, "error",
+                                           "changed at 2026-11-21T09:30:00Z, after pods {nacos-0} of"),
+    "changed after all pods started: warning": ([EARLY] * 3, ROTATED, "warning",
+                                                "every pod still runs the previous key, so nothing fails yet"),
+    "written between pod starts: warning": ([EARLY, LATE, LATE], None, "warning",
+                                            "was written at 2026-11-21T09:30:00Z (its managedFields time; whether "
+                                            "the key's value changed then cannot be told from it), after pods "
+                                            "{nacos-0} of StatefulSet/shop/nacos started: if it did, they still run "
+                                            "the previous key"),
+    "written after all pods started: info": ([EARLY] * 3, None, "info", "if it did, every pod still runs"),
+    "changed before every pod started: nothing": ([LATE] * 3, ROTATED, None, ""),
+}
+
+
+@pytest.mark.parametrize("started,changed,severity,words", KNOWN_CHANGE.values(), ids=KNOWN_CHANGE.keys())
+def test_a_stale_key_is_an_error_only_when_its_value_change_is_known(started, changed, severity, words):
+    snapshot = build_snapshot(copy.deepcopy(replace(HEALTHY, "Secret", "nacos-auth", ROTATED_SECRET)
+                                            + pods_of(STS, started)), complete=True)
+    if changed is not None:   # what the operator knows once it saw the value change
+        snapshot.secrets[("shop", "nacos-auth")].changed_at["token"] = datetime.fromisoformat(
+            changed.replace("Z", "+00:00"))
+    found = [f for f in run_checks(CheckContext.build(snapshot, NOW)) if f.code == "NAG206"]
+    assert [str(f.severity) for f in found] == ([severity] if severity else [])
+    assert all(words in f.message for f in found), [f.message for f in found]
 
 
 def test_group_message_names_pods():

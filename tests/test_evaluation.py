@@ -1,13 +1,14 @@
 """A NacosAuthCheck evaluated against a snapshot: spec validation, scoping to its server and clients."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from nacos_auth_guard.evaluation import InvalidSpec, evaluate, parse_spec, selects
+from nacos_auth_guard.evaluation import InvalidSpec, evaluate, parse_spec, selects, settle
+from nacos_auth_guard.model import ObjectRef
 from nacos_auth_guard.snapshot import build_snapshot
-from support.objects import NS, deployment, env, healthy_cluster, service, spring_client, statefulset
+from support.objects import NS, deployment, env, healthy_cluster, secret, service, spring_client, statefulset
 
 NOW = datetime(2026, 11, 24, tzinfo=timezone.utc)
 
@@ -119,3 +120,58 @@ def test_probe_spec():
         "intervalSeconds": 30, "timeoutSeconds": 60, "port": 8080, "scheme": "https"}})).probe
     assert (probe.username_key, probe.password_key, probe.interval, probe.timeout, probe.port, probe.scheme) == (
         "u", "w", 30, 60, 8080, "https")
+
+
+WINDOW = timedelta(seconds=15)
+ORDERS_SECRET = ObjectRef("Secret", NS, "orders-nacos")
+
+
+def _created(obj: dict, at: datetime | None) -> dict:
+    if at is not None:
+        obj["metadata"]["creationTimestamp"] = f"{at:%Y-%m-%dT%H:%M:%SZ}"
+    return obj
+
+
+# Each case: the client Deployment's age (None: no creationTimestamp), whether its Secret was seen before,
+# and whether its NAG101 is held back.
+@pytest.mark.parametrize("age,existed,held", [
+    (timedelta(seconds=2), False, True),      # applied moments before its Secret: wait
+    (timedelta(seconds=14), False, True),
+    (timedelta(seconds=15), False, False),    # the window is over: still missing, so reported
+    (timedelta(days=3), False, False),        # an old workload: its Secret is missing, not late
+    (timedelta(seconds=2), True, False),      # the Secret was there and is gone: deleted from under it
+    (None, False, False),                     # no creation time known: nothing to wait for
+], ids=["2s", "14s", "15s", "3d", "deleted", "no-creationTimestamp"])
+def test_a_missing_secret_of_a_new_workload_waits_the_settle_window(age, existed, held):
+    objects = [o for o in healthy_cluster() if o["metadata"]["name"] != "orders-nacos"]
+    for obj in objects:
+        if obj["kind"] == "Deployment":
+            _created(obj, NOW - age if age is not None else None)
+    snapshot = build_snapshot(objects, complete=True)
+    findings = evaluate(parse_spec(check({"server": {"statefulSetName": "nacos"}})), snapshot, NOW).findings
+    assert [(f.code, f.missing) for f in findings] == [("NAG101", ORDERS_SECRET)]
+    settled = settle(findings, snapshot, NOW, WINDOW, {ORDERS_SECRET} if existed else set())
+    assert (settled.held, settled.reported) == ((findings, []) if held else ([], findings))
+    if held:
+        assert settled.until == NOW - age + WINDOW
+        reason, message = settled.pending["SecretsResolved"]
+        assert settled.pending["Reconciling"] == (reason, message) and reason == "WaitingForReferences"
+        assert message == (f"Secret orders-nacos read by Deployment/{NS}/orders does not exist yet; reported as "
+                           f"SecretNotFound if still missing at {NOW - age + WINDOW:%Y-%m-%dT%H:%M:%SZ}.")
+    else:
+        assert settled.until is None and settled.pending == {}
+
+
+def test_the_settle_window_holds_only_missing_objects_and_zero_turns_it_off():
+    """A missing key of a Secret that exists is an edit to make, not an object on its way: reported at once."""
+    objects = [_created(o, NOW) for o in healthy_cluster() if o["metadata"]["name"] != "orders-nacos"]
+    objects.append(secret("orders-nacos", {"username": "orders"}))   # no password key
+    snapshot = build_snapshot(objects, complete=True)
+    findings = evaluate(parse_spec(check({"server": {"statefulSetName": "nacos"}})), snapshot, NOW).findings
+    assert [f.code for f in findings] == ["NAG102"]
+    assert settle(findings, snapshot, NOW, WINDOW, set()).reported == findings
+    missing = [o for o in objects if o["metadata"]["name"] != "orders-nacos"]
+    snapshot = build_snapshot(missing, complete=True)
+    findings = evaluate(parse_spec(check({"server": {"statefulSetName": "nacos"}})), snapshot, NOW).findings
+    assert settle(findings, snapshot, NOW, WINDOW, set()).held == findings
+    assert settle(findings, snapshot, NOW, timedelta(0), set()).reported == findings

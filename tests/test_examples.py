@@ -132,7 +132,7 @@ def test_the_quick_start_exits_1(capsys, monkeypatch):
     monkeypatch.chdir(ROOT)
     assert main(["lint", "examples/"]) == 1
     out = capsys.readouterr().out
-    assert re.search(r"^\d+ error\(s\), \d+ warning\(s\), 1 info in \d+ object\(s\) from 22 source\(s\)$", out, re.M)
+    assert re.search(r"^\d+ error\(s\), \d+ warning\(s\), 2 info in \d+ object\(s\) from 22 source\(s\)$", out, re.M)
 
 
 def test_every_finding_code_lint_can_give_has_an_example():

@@ -182,6 +182,7 @@ def test_operator_outputs_hold_no_secret_through_faults_and_a_restart():
     # Proof the trouble paths ran and logged.
     assert any("failed (HTTP 500" in m for m in messages), "a failed status write or Event post"
     assert any("deleted while a watch was down" in m for m in messages), "the sweeper"
+    assert '"keyChanges": [{"secret": "nacos-short-auth"' in outputs["status"], "the rotation recorded"
 
 
 def _kubeconfig(path, server: str, token: str) -> str:

@@ -157,6 +157,34 @@ def test_metadata_edit_after_pods_started_is_not_a_rotation(cluster):
     wait_condition(cluster, "TokenKeyConsistent", "False", "TokenKeyStale")
 
 
+def test_a_known_rotation_stays_an_error_after_a_restart(cluster):
+    """The operator saw the key's value change: an error. Restarted, it sees the Secret for the first time, and its
+    managedFields alone would only say "written"; the status recorded the change (names and a time, no value)."""
+    cluster.apply(auth_secret(key=KEY_B, changed={"token": now_iso()}))
+    wait_condition(cluster, "TokenKeyConsistent", "False", "TokenKeyStale")
+    status = cluster.check("nacos")["status"]
+    [stale] = [f for f in status["findings"] if f["code"] == "NAG206"]
+    assert stale["severity"] == "warning" and " changed at " in stale["message"]   # every pod is on the old key
+    assert [(c["secret"], c["key"]) for c in status["keyChanges"]] == [("nacos-auth", "token")]
+    writes = cluster.server.count("PATCH", "nacosauthchecks")
+    cluster.kill_operator()
+    cluster.start_operator()
+    time.sleep(1.0)
+    assert cluster.check("nacos")["status"] == status
+    assert cluster.server.count("PATCH", "nacosauthchecks") == writes
+    # A label edit by the same manager moves the write time past the recorded change: from then on, the write
+    # is all that is known, and the finding says so one level lower.
+    cluster.kill_operator()
+    relabelled = auth_secret(key=KEY_B, changed={"token": now_iso(2)})
+    relabelled["metadata"]["labels"] = {"helm.sh/chart": "nacos-2.0.2"}
+    cluster.apply(relabelled)
+    cluster.start_operator()
+    cluster.wait_for(lambda: [f["severity"] for f in cluster.check("nacos")["status"]["findings"]] == ["info"],
+                     message="NAG206 as info")
+    assert "whether the key's value changed then cannot be told" in cluster.check("nacos")["status"]["findings"][0][
+        "message"]
+
+
 def test_restart_posts_no_duplicate_events_and_keeps_status(cluster):
     cluster.delete("Secret", "orders-nacos")
     wait_condition(cluster, "SecretsResolved", "False", "SecretNotFound")

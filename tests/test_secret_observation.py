@@ -1,5 +1,7 @@
-"""When the operator dates a Secret key's last change (the stale-key check compares it with container start times):
-the API's managedFields time on first sight, and afterwards only when the value itself changed."""
+"""When the operator knows a Secret key's value changed (the stale-key check compares it with container start times):
+only once it saw the value itself change, dated by the API's managedFields time of that write when it is newer than
+the one seen before, else by its own clock. On first sight it knows only the write time (`written_at`): a label edit
+by the same manager moves that too."""
 from __future__ import annotations
 
 import base64
@@ -27,17 +29,18 @@ def secret(value: str, managed_time: str | None) -> dict:
 
 NOW = "now"   # the operator's own clock at the observation
 
-# Each case: observations as (value, managedFields time) and the change time the last one reports.
+# Each case: observations as (value, managedFields time) and the value change the last one knows (None: none).
 CASES = {
-    "first sight: the API's time": ([("a", T0)], T0),
+    "first sight: no change known": ([("a", T0)], None),
     "first sight without managedFields: unknown": ([("a", None)], None),
-    "same value, newer API time (a label edit)": ([("a", T0), ("a", T1)], T0),
-    "same value, several metadata edits": ([("a", T0), ("a", T1), ("a", T2)], T0),
+    "same value, newer API time (a label edit)": ([("a", T0), ("a", T1)], None),
+    "same value, several metadata edits": ([("a", T0), ("a", T1), ("a", T2)], None),
     "new value, newer API time: the API's": ([("a", T0), ("b", T1)], T1),
     "label edit, then a new value: the new value's": ([("a", T0), ("a", T1), ("b", T2)], T2),
     "new value, API time not newer: the operator's clock": ([("a", T1), ("b", T1)], NOW),
     "new value without managedFields: the operator's clock": ([("a", None), ("b", None)], NOW),
     "new value, then unchanged: stays": ([("a", T0), ("b", T1), ("b", T2)], T1),
+    "new value, then a label edit: stays": ([("a", T0), ("b", T1), ("b", T2), ("b", T2)], T1),
 }
 
 
@@ -65,3 +68,30 @@ def test_change_time_of_a_key(observations, expected):
 def test_the_memory_holds_no_value():
     handlers._observe_secret("ns", "auth", secret("canary-value-123", T0))
     assert "canary-value-123" not in repr(handlers._secret_digests)
+
+
+def test_first_sight_keeps_the_write_time_apart_and_a_later_metadata_edit_does_not_move_it():
+    data = handlers._observe_secret("ns", "auth", secret("a", T0))
+    assert (data.changed_at, data.written_at) == ({}, {"token": at(T0)})
+    data = handlers._observe_secret("ns", "auth", secret("a", T1))   # same value: a label edit
+    assert (data.changed_at, data.written_at) == ({}, {"token": at(T0)})
+    data = handlers._observe_secret("ns", "auth", secret("b", T2))
+    assert (data.changed_at, data.written_at) == ({"token": at(T2)}, {"token": at(T2)})
+
+
+# A change recorded in a NacosAuthCheck's status before a restart: (managedFields time now, recorded change, known).
+RECALL = {
+    "not written since: known again": (T1, T1, True),
+    "written before the recorded change (clock): known": (T0, T1, True),
+    "written since (maybe a label edit, maybe another change): not known": (T2, T1, False),
+    "no managedFields: known": (None, T1, True),
+}
+
+
+@pytest.mark.parametrize("written, recorded, known", RECALL.values(), ids=RECALL.keys())
+def test_a_recorded_change_is_recalled_after_a_restart(written, recorded, known):
+    data = handlers._observe_secret("ns", "auth", secret("b", written))
+    handlers._recall_key_change("ns", "auth", "token", at(recorded), data)
+    assert data.changed_at == ({"token": at(recorded)} if known else {})
+    again = handlers._observe_secret("ns", "auth", secret("b", written))   # the next event keeps what is known
+    assert again.changed_at == data.changed_at

@@ -130,11 +130,13 @@ _ENTRIES = [
           "A token is signed by the node that issued it and verified by whichever node serves the next request."),
     Entry("NAG206", "TokenKeyStale", ERROR, TOKEN_KEY_CONSISTENT,
           "Pods run a token key that is no longer the Secret's",
-          "Secret {name} (key {key!r}) changed at {changed}, after {stale} of {obj} started: {impact}.",
+          "Secret {name} (key {key!r}) {change}, after {stale} of {obj} started: {impact}.",
           "restart all pods of {obj} together so they all load the current key: {restart}.",
           "Env from a Secret is read once at container start; a rotated Secret reaches only pods started later. "
-          "lint and scan date a change by the Secret's managedFields, which also move when the same manager "
-          "edits only its labels or annotations; the operator compares values and tells the two apart."),
+          "An error when the value is known to have changed (the operator saw it change); from the Secret's "
+          "managedFields alone (lint, scan, an operator that has seen no change yet) a warning, or info when every "
+          "pod started before the write: those times also move when the same manager edits only labels or "
+          "annotations (every Helm upgrade), so whether the key changed cannot be told from them."),
     Entry("NAG207", "AuthEnabledMismatch", ERROR, TOKEN_KEY_CONSISTENT,
           "Auth is on in some server pods and off in others",
           "Auth is enabled in {enabled} and disabled in {disabled} of {obj}: requests succeed or fail with 403 "

@@ -47,7 +47,8 @@ def conditions_for(findings: list[Finding], *, stalled: tuple[str, str] | None =
                    concerns: tuple[str, ...] = CONCERNS,
                    pending: dict[str, tuple[str, str]] | None = None) -> list[tuple[str, str, str, str]]:
     """(type, status, reason, message) for each condition, in a stable order. `pending`: concern -> (reason,
-    message) for concerns with no verdict yet (Unknown, unless a finding already says False)."""
+    message) for concerns with no verdict yet (Unknown, unless a finding already says False); for Reconciling:
+    the status is not final yet (True)."""
     problems = [f for f in findings if f.severity >= Severity.WARNING]
     errors = [f for f in problems if f.severity is Severity.ERROR]
     by_concern = {concern: [f for f in problems if CATALOG[f.code].concern == concern] for concern in concerns}
@@ -64,8 +65,10 @@ def conditions_for(findings: list[Finding], *, stalled: tuple[str, str] | None =
                  f"No errors; {len(problems)} warning(s): {_summary_message(_ordered(problems))}"[:MAX_MESSAGE])
     else:
         ready = (READY, "True", "AllChecksPassed", "Every check passed.")
+    reconciling = (pending or {}).get(RECONCILING)
     result = [ready,
-              (RECONCILING, "False", "UpToDate", "The status reflects the current spec and cluster state."),
+              (RECONCILING, "True", *reconciling) if reconciling
+              else (RECONCILING, "False", "UpToDate", "The status reflects the current spec and cluster state."),
               (STALLED, "True", stalled[0], stalled[1]) if stalled
               else (STALLED, "False", "Progressing", "Checks are running.")]
     for concern in concerns:

@@ -2,6 +2,7 @@
 Pure, shared by the operator (status, Events) and the admission check."""
 from __future__ import annotations
 
+from collections.abc import Container
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -10,7 +11,7 @@ from .checks import CheckContext, run_checks
 from .discovery import discover
 from .model import Finding, ObjectRef
 from .shapes import as_dict, as_list
-from .snapshot import Snapshot
+from .snapshot import Snapshot, parse_time
 
 ENFORCEMENTS = ("Deny", "Warn", "Audit")
 MIN_PROBE_INTERVAL = 30   # seconds; the CRD's minimum too
@@ -177,3 +178,49 @@ def evaluate(spec: CheckSpec, snapshot: Snapshot, now: datetime) -> Evaluation:
     dependencies = frozenset((r.kind, pod.ref.namespace, r.name) for pod in pods for r in pod.references)
     return Evaluation(findings, len(server.pods) or 1, len(clients), None, dependencies)
 
+
+
+SETTLING_CODES = frozenset({"NAG101", "NAG103"})   # a Secret or ConfigMap that does not exist (yet)
+
+
+@dataclass(frozen=True, slots=True)
+class Settled:
+    """Findings split by the settle window: `reported` now; `held` until `until` (then evaluate again)."""
+    reported: list[Finding]
+    held: list[Finding]
+    until: datetime | None
+
+    @property
+    def pending(self) -> dict[str, tuple[str, str]]:
+        """Conditions for the status while findings are held: SecretsResolved Unknown, Reconciling True."""
+        if not self.held:
+            return {}
+        first = min(self.held, key=lambda f: (f.obj, f.code))
+        more = f" (and {len(self.held) - 1} more)" if len(self.held) > 1 else ""
+        message = (f"{first.missing.kind} {first.missing.name} read by {first.obj} does not exist yet{more}; "
+                   f"reported as {first.reason} if still missing at {self.until:%Y-%m-%dT%H:%M:%SZ}.")
+        return {CATALOG[first.code].concern: ("WaitingForReferences", message),
+                "Reconciling": ("WaitingForReferences", message)}
+
+
+def settle(findings: list[Finding], snapshot: Snapshot, now: datetime, window: timedelta,
+           existed: Container[ObjectRef]) -> Settled:
+    """A workload applied moments before the Secret or ConfigMap it reads (`kubectl apply -f dir/` goes by file
+    name, so statefulset.yaml before secret.yaml) is not broken: its missing object is held back until the
+    workload is `window` old. One the caller saw exist (`existed`: deleted from under the workload) and one
+    missing from an older workload are reported at once."""
+    if window <= timedelta(0):
+        return Settled(list(findings), [], None)
+    created = {ObjectRef(w["kind"], w["metadata"].get("namespace"), w["metadata"].get("name")):
+               parse_time(w["metadata"].get("creationTimestamp")) for w in snapshot.workloads}
+    reported, held, until = [], [], None
+    for item in findings:
+        born = created.get(item.obj)
+        due = born + window if born is not None else None
+        if (item.code in SETTLING_CODES and item.missing is not None and item.missing not in existed
+                and due is not None and now < due):
+            held.append(item)
+            until = due if until is None else min(until, due)
+        else:
+            reported.append(item)
+    return Settled(reported, held, until)

@@ -131,3 +131,4 @@ class Finding:
     reason: str
     severity: Severity
     cluster: ObjectRef | None = None     # the Nacos server cluster it concerns, for per-cluster status
+    missing: ObjectRef | None = None     # NAG101/NAG103: the Secret or ConfigMap that does not exist

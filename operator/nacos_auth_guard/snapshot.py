@@ -28,9 +28,12 @@ ABSENT = _Absent()   # lookup(): known not to exist (as opposed to None: not kno
 @dataclass(slots=True)
 class KeyedData:
     """A Secret's or ConfigMap's data. Secret values are bytes (None: not valid Base64); ConfigMap values str,
-    or bytes for binaryData. `changed_at`: per key, when it last changed, where the API or the operator knows."""
+    or bytes for binaryData. Per key: `changed_at`, when its value is known to have changed (the operator or the
+    admission check compared values); `written_at`, the managedFields time of the last write by a manager that
+    owns it, which also moves when that manager edits only labels or annotations (so no value change is known)."""
     data: dict[str, bytes | str | None]
     changed_at: dict[str, datetime] = field(default_factory=dict)
+    written_at: dict[str, datetime] = field(default_factory=dict)
 
 
 def parse_time(value: object) -> datetime | None:
@@ -79,7 +82,7 @@ def compact_secret(obj: dict, errors: list[str] | None = None) -> KeyedData:
             if data[str(key)] is None and errors is not None:
                 errors.append(f"stringData key {str(key)!r} is a {_json_type(value)}, not a string: the API "
                               "server refuses the Secret")
-    return KeyedData(data, _changed_at(_metadata(obj), ("f:data", "f:stringData")))
+    return KeyedData(data, written_at=_written_at(_metadata(obj), ("f:data", "f:stringData")))
 
 
 def _json_type(value: object) -> str:
@@ -98,10 +101,10 @@ def compact_config_map(obj: dict) -> KeyedData:
     if isinstance(binary, dict):
         for key, value in binary.items():
             data[str(key)] = _base64(value)
-    return KeyedData(data, _changed_at(_metadata(obj), ("f:data", "f:binaryData")))
+    return KeyedData(data, written_at=_written_at(_metadata(obj), ("f:data", "f:binaryData")))
 
 
-def _changed_at(metadata: dict, sections: tuple[str, ...]) -> dict[str, datetime]:
+def _written_at(metadata: dict, sections: tuple[str, ...]) -> dict[str, datetime]:
     """Per key, the newest managedFields time of a manager that owns it (server-side field tracking)."""
     changed: dict[str, datetime] = {}
     entries = metadata.get("managedFields")
@@ -145,7 +148,7 @@ def slim_workload(obj: dict) -> dict:
     return {
         "kind": kind,
         "metadata": {k: metadata[k] for k in ("name", "namespace", "labels", "annotations", "ownerReferences",
-                                              "uid", "generation") if k in metadata},
+                                              "uid", "generation", "creationTimestamp") if k in metadata},
         "spec": slim_spec,
         "status": slim_status,
     }

@@ -128,7 +128,8 @@ class Cluster:
                        webhook_cert: str | None = None, webhook_key: str | None = None,
                        webhook_exclude_namespaces: frozenset[str] = frozenset({"kube-system"}),
                        webhook_reload_seconds: float = 10.0, wait_for_webhooks: bool = True,
-                       retry_max_seconds: float = 15.0, api_timeout_seconds: float = 60.0) -> None:
+                       retry_max_seconds: float = 15.0, api_timeout_seconds: float = 60.0,
+                       settle_seconds: float = 0.0) -> None:
         import kopf
 
         from nacos_auth_guard.kube import handlers, kubeapi, settings
@@ -139,6 +140,9 @@ class Cluster:
         settings.CONFIG.namespaces = list(namespaces or [])
         settings.CONFIG.auto_discover = auto_discover
         settings.CONFIG.resync_seconds = resync_seconds
+        # Tests apply a cluster moments before they start the operator: a finding is expected at once unless a
+        # test is about the settle window (the command's default is 15 s).
+        settings.CONFIG.settle_seconds = settle_seconds
         settings.CONFIG.webhook_port = self.webhook_port
         settings.CONFIG.webhook_address = "127.0.0.1"
         settings.CONFIG.webhook_cert, settings.CONFIG.webhook_key = webhook_cert, webhook_key

@@ -121,7 +121,12 @@ def check_stale_keys(ctx: CheckContext) -> Iterable[Finding]:
             by_source.setdefault((setting.carrier, setting.key), []).append((pod, container.started_at))
         for (secret, key), pods in sorted(by_source.items(), key=lambda item: (item[0][0], item[0][1])):
             data = ctx.snapshot.secrets.get((secret.namespace, secret.name))
-            changed = data.changed_at.get(key) if data else None
+            if data is None:
+                continue
+            # A known value change, else the managedFields time of the last write: whether that write changed
+            # the key cannot be told from it (a label edit by the same manager moves it too).
+            known = key in data.changed_at
+            changed = data.changed_at.get(key) or data.written_at.get(key)
             if changed is None:
                 continue
             started = [(pod, at) for pod, at in pods if at is not None]
@@ -129,14 +134,19 @@ def check_stale_keys(ctx: CheckContext) -> Iterable[Finding]:
             fresh = [pod.ref.name for pod, at in started if at >= changed]
             if not stale:
                 continue
-            fields = dict(name=secret.name, key=key, changed=f"{changed:%Y-%m-%dT%H:%M:%SZ}",
-                          stale=describe_groups([stale]), restart=restart_command(server))
-            if fresh:
-                yield finding("NAG206", server.ref, cluster=server.ref, **fields,
-                              impact=f"they still run the previous key while {describe_groups([fresh])} run the "
-                                     f"new one, so clients routed between them get 403 "
-                                     f"\"{signature_error(server.version)}\"")
+            when = f"{changed:%Y-%m-%dT%H:%M:%SZ}"
+            fields = dict(name=secret.name, key=key, stale=describe_groups([stale]), restart=restart_command(server),
+                          change=f"changed at {when}" if known else
+                          f"was written at {when} (its managedFields time; whether the key's value changed then "
+                          f"cannot be told from it)")
+            split = (f"they still run the previous key while {describe_groups([fresh])} run the new one, so clients "
+                     f"routed between them get 403 \"{signature_error(server.version)}\"")
+            pending = ("every pod still runs the previous key, so nothing fails yet, but the next pod that "
+                       "restarts loads the new key and splits the cluster")
+            if known:
+                yield finding("NAG206", server.ref, cluster=server.ref, **fields, impact=split if fresh else pending,
+                              severity=None if fresh else Severity.WARNING)
             else:
-                yield finding("NAG206", server.ref, cluster=server.ref, severity=Severity.WARNING, **fields,
-                              impact="every pod still runs the previous key, so nothing fails yet, but the next "
-                                     "pod that restarts loads the new key and splits the cluster")
+                yield finding("NAG206", server.ref, cluster=server.ref, **fields,
+                              impact="if it did, " + (split if fresh else pending),
+                              severity=Severity.WARNING if fresh else Severity.INFO)

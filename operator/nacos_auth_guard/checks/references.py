@@ -2,6 +2,7 @@
 NAG106: mounted config files their reader refuses."""
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Iterable
 
 from ..catalog import finding
@@ -38,8 +39,9 @@ def _unresolved(ctx: CheckContext, pod: PodConfig, owner: ObjectRef, cluster: Ob
         if (kind, name) not in skip:
             skip.add((kind, name))
             required = [r for r in references if not r.optional]
-            yield _finding("NAG101" if kind == "Secret" else "NAG103", (required or references)[0], owner, cluster,
-                           more=len(references) - 1)
+            yield replace(_finding("NAG101" if kind == "Secret" else "NAG103", (required or references)[0], owner,
+                                   cluster, more=len(references) - 1),
+                          missing=ObjectRef(kind, owner.namespace, name))
 
 
 def _finding(code: str, reference: Reference, owner: ObjectRef, cluster: ObjectRef | None, more: int = 0):

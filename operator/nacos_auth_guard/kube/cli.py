@@ -47,6 +47,9 @@ def add_commands(commands) -> None:
     run.add_argument("--webhook-only", action="store_true",
                      help="serve only the webhooks (a Deployment of its own): indexes, no status writes, no Events, "
                           "no NacosAuthChecks created; needs --webhook-port")
+    run.add_argument("--settle-seconds", type=float, default=15.0,
+                     help="a missing Secret or ConfigMap of a workload created less than this long ago is reported "
+                          "only if still missing then (default: 15; 0: at once)")
     run.add_argument("--resync-seconds", type=float, default=300.0,
                      help="re-evaluate every check this often (default: 300)")
     run.add_argument("--log-format", choices=("json", "plain", "full"), default="json")
@@ -79,6 +82,7 @@ def run_command(args: argparse.Namespace) -> int:
     CONFIG.auto_discover = not args.no_auto_discover
     CONFIG.metrics_port, CONFIG.metrics_address = args.metrics_port, args.metrics_address
     CONFIG.resync_seconds = args.resync_seconds
+    CONFIG.settle_seconds = args.settle_seconds
     CONFIG.webhook_port, CONFIG.webhook_cert, CONFIG.webhook_key = args.webhook_port, args.webhook_cert, args.webhook_key
     CONFIG.webhook_address = args.webhook_address
     CONFIG.webhook_exclude_namespaces = args.webhook_exclude_namespaces

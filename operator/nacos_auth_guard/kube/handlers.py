@@ -13,17 +13,18 @@ import logging
 import socket
 import time
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import kopf
 import kubernetes
 
 from ..conditions import build_status, finding_keys, same_status, timestamp
 from ..discovery import is_server
-from ..evaluation import InvalidSpec, evaluate, parse_spec, selects
+from ..evaluation import InvalidSpec, evaluate, parse_spec, selects, settle
 from ..model import Finding, ObjectRef, Severity
-from ..shapes import as_dict
-from ..snapshot import KeyedData, Snapshot, compact_config_map, compact_secret, slim_service, slim_workload
+from ..shapes import as_dict, as_list
+from ..snapshot import (KeyedData, Snapshot, compact_config_map, compact_secret, parse_time, slim_service,
+                        slim_workload)
 from . import kopf_startup, kubeapi, metrics, probing
 from .settings import AUTO_CHECK_ANNOTATION, COMPONENT, CONFIG, GROUP, PLURAL, VERSION, backoff, configure_kopf
 from .sweep import Sweeper
@@ -49,7 +50,9 @@ def _raw(body) -> dict:
 
 # --- indexes -------------------------------------------------------------------------------------------------------
 
-_secret_digests: dict[tuple[str, str], dict[str, tuple[bytes, datetime | None]]] = {}
+# Per Secret and key: (digest of the value, when its value is known to have changed, the managedFields time of a
+# write not known to be a mere metadata edit).
+_secret_digests: dict[tuple[str, str], dict[str, tuple[bytes, datetime | None, datetime | None]]] = {}
 
 
 def _observe_secret(namespace: str, name: str, body: dict) -> KeyedData:
@@ -66,23 +69,38 @@ def _observe_secret(namespace: str, name: str, body: dict) -> KeyedData:
     for key, value in data.data.items():
         digest = hashlib.sha256(value).digest() if isinstance(value, bytes) else b""
         # The API's time for a key (managedFields) also moves when the same manager edits a label or an
-        # annotation, e.g. every Helm upgrade: trusted on first sight only, and then when the value changed.
-        reported = data.changed_at.get(key)
+        # annotation, e.g. every Helm upgrade: on first sight no value change is known, only that write time;
+        # a later write with the same value is such an edit (the earlier write time stays the one to report);
+        # a change is known when the value itself changed.
+        written = data.written_at.get(key)
         before = seen.get(key)
         if before is None:
-            changed = reported
+            changed = None
         elif before[0] == digest:
-            changed = before[1]
-        elif reported is not None and (before[1] is None or reported > before[1]):
-            changed = reported   # the apiserver's time of this write: not delayed by the watch
+            changed, written = before[1], before[2]
+        elif written is not None and (before[2] is None or written > before[2]):
+            changed = written   # the apiserver's time of this write: not delayed by the watch
         else:
             changed = now
-        seen[key] = (digest, changed)
-        if changed is None:
-            data.changed_at.pop(key, None)
-        else:
+        seen[key] = (digest, changed, written)
+        if changed is not None:
             data.changed_at[key] = changed
+        if written is None:
+            data.written_at.pop(key, None)
+        else:
+            data.written_at[key] = written
     return data
+
+
+def _recall_key_change(namespace: str, name: str, key: str, when: datetime, data: KeyedData) -> None:
+    """A value change a NacosAuthCheck's status recorded before a restart: known again, if the key has not been
+    written since (its managedFields time is not later)."""
+    seen = _secret_digests.get((namespace, name), {}).get(key)
+    written = data.written_at.get(key)
+    if seen is None or seen[1] is not None or (written is not None and written > when):
+        return
+    _secret_digests[(namespace, name)][key] = (seen[0], when, seen[2])
+    data.changed_at[key] = when
 
 
 @kopf.index("v1", "secrets")
@@ -158,6 +176,8 @@ class Reconciler:
         self.statuses: dict[tuple[str, str], dict] = {}
         self.written_at: dict[tuple[str, str], float] = {}
         self.failures: dict[tuple[str, str], int] = {}   # consecutive failed reconciles: the retry backoff
+        # Secrets and ConfigMaps seen since start (names only): one missing now was deleted, not late.
+        self.existed: set[ObjectRef] = set()
         self.tasks: list[asyncio.Task] = []
         self.prober = probing.Prober(self)
         self.sweeper = Sweeper(indices, self.gone_from_index)
@@ -187,6 +207,7 @@ class Reconciler:
         self.wake.set()
 
     def object_changed(self, kind: str, namespace: str, name: str) -> None:
+        self.existed.add(ObjectRef(kind, namespace, name))
         for key, dependencies in self.dependencies.items():
             if (kind, namespace, name) in dependencies:
                 self.mark(key)
@@ -298,12 +319,19 @@ class Reconciler:
         else:
             scope = self.scope_of(spec.namespace, spec.namespace_selector)
             snapshot = self.snapshot(scope)
+            _recall_key_changes(spec.namespace, previous, snapshot)
             result = evaluate(spec, snapshot, now)
             probe = self.prober.update(key, spec, snapshot, active=result.stalled is None)
-            findings = result.findings + probe.findings
+            settled = settle(result.findings, snapshot, now, timedelta(seconds=CONFIG.settle_seconds), self.existed)
+            if settled.until is not None:
+                self.mark_later(key, (settled.until - now).total_seconds() + 0.01)
+            findings = settled.reported + probe.findings
             status = build_status(findings, previous=previous, generation=generation, now=now,
                                   servers=result.servers, clients=result.clients, stalled=result.stalled,
-                                  concerns=probe.concerns, pending=probe.pending)
+                                  concerns=probe.concerns, pending={**(probe.pending or {}), **settled.pending})
+            changes = _key_changes(spec.namespace, snapshot, result.dependencies)
+            if changes:
+                status["keyChanges"] = changes
             self.scopes[key] = scope
             self.dependencies[key] = result.dependencies | probe.dependencies
         metrics.RECONCILE_SECONDS.observe(time.perf_counter() - started)
@@ -334,6 +362,28 @@ class Reconciler:
         self.written_at[key] = time.monotonic()
         ready = next(c["status"] for c in status["conditions"] if c["type"] == "Ready")
         metrics.record(key, Counter((f.code, str(f.severity)) for f in findings), ready)
+
+
+MAX_KEY_CHANGES = 50
+
+
+def _key_changes(namespace: str, snapshot: Snapshot, dependencies: frozenset[tuple[str, str, str]]) -> list[dict]:
+    """The value changes the operator saw in the Secrets of the check's namespace that it reads: names and times
+    only (never a value or a hash of one), so that a restarted operator still knows them (_recall_key_changes)."""
+    changes = [{"secret": name, "key": key, "changedAt": timestamp(when)}
+               for kind, where, name in dependencies if kind == "Secret" and where == namespace
+               for data in [snapshot.secrets.get((where, name))] if data is not None
+               for key, when in data.changed_at.items()]
+    return sorted(changes, key=lambda c: (c["changedAt"], c["secret"], c["key"]), reverse=True)[:MAX_KEY_CHANGES]
+
+
+def _recall_key_changes(namespace: str, status: dict | None, snapshot: Snapshot) -> None:
+    for entry in as_list(as_dict(status).get("keyChanges")):
+        entry = as_dict(entry)
+        name, key, when = entry.get("secret"), entry.get("key"), parse_time(entry.get("changedAt"))
+        data = snapshot.secrets.get((namespace, name)) if isinstance(name, str) else None
+        if data is not None and isinstance(key, str) and when is not None:
+            _recall_key_change(namespace, name, key, when, data)
 
 
 def _transition_events(body: dict, previous: dict | None, status: dict, findings: list[Finding],

@@ -16,6 +16,8 @@ class OperatorConfig:
     auto_discover: bool = True
     resync_seconds: float = 300.0    # re-evaluate every check this often (tokens expire as time passes)
     debounce_seconds: float = 0.02   # coalesce a burst of changes (a rollout) into one evaluation
+    # A workload created this recently may be waiting for its Secret or ConfigMap (applied after it).
+    settle_seconds: float = 15.0
     metrics_port: int | None = None
     metrics_address: str = "0.0.0.0"   # every IPv4 address, as before the flag existed
     webhook_port: int | None = None   # serve the admission webhooks (kube/webhooks.py) on this port
