@@ -10,8 +10,8 @@ import pytest
 from nacos_auth_guard.evaluation import parse_spec
 from nacos_auth_guard.model import Severity
 from nacos_auth_guard.probe import (Answer, Api, ClockReading, LoginResult, Outcome, ProbeResults, ReadResult,
-                                    classify_read, parse_login, plan_probe, probe_findings, server_message,
-                                    token_expiry, withhold_secrets)
+                                    classify_read, parse_login, plan_probe, probe_findings, read_answer,
+                                    token_expiry)
 from nacos_auth_guard.snapshot import build_snapshot
 from support.objects import NS, healthy_cluster, pods_of, secret, statefulset
 
@@ -55,28 +55,28 @@ def test_classify_read(status, message, outcome):
     assert classify_read(status, message) is outcome
 
 
-@pytest.mark.parametrize("body,content_type,message", [
+@pytest.mark.parametrize("body,content_type,described", [
     (b'{"timestamp":"2026-11-24T10:00:00.000+00:00","status":403,"error":"Forbidden","message":"Invalid signature",'
-     b'"path":"/nacos/v1/cs/configs"}', "application/json", "Invalid signature"),
-    (b'{"code":20004,"message":"resource not found","data":null}', "application/json", "resource not found"),
-    (b"user not found!", "text/plain", "user not found!"),
-    (b"config data not exist\n", "text/plain", "config data not exist"),
-    (b"<html><body><h1>Whitelabel Error Page</h1><div>token expired!</div></body></html>", "text/html",
-     "Whitelabel Error Page token expired!"),
-    (b'{"message": ""}', "application/json", '{"message": ""}'),
-    (b"a\x00b\r\n\tc", "text/plain", "a b c"),
-    (b"x" * 500, "text/plain", "x" * 159 + "…"),
-    (b"\xff\xfe", "", "\ufffd\ufffd"),
-    (b"token eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhIn0.c2ln here", "", "token <token> here"),
+     b'"path":"/nacos/v1/cs/configs"}', "application/json", 'HTTP 403 "Invalid signature"'),
+    (b'{"code":20004,"message":"resource not found","data":null}', "application/json", 'HTTP 403 "resource not found"'),
+    (b'{"code":403,"message":"access denied","data":"user not found!"}', "application/json",
+     'HTTP 403 "user not found!"'),
+    (b"user not found!", "text/plain", 'HTTP 403 "user not found!"'),
+    (b"config data not exist\n", "text/plain", 'HTTP 403 "config data not exist"'),
+    (b"Code: 401, Message: Invalid signature.", "text/plain", 'HTTP 403 "Code: 401, Message: Invalid signature."'),
+    (b"<html><body><h1>Whitelabel Error Page</h1><div>There was an unexpected error (type=Forbidden, status=403)."
+     b"</div><div>token expired!</div></body></html>", "text/html;charset=UTF-8", 'HTTP 403 "token expired!"'),
+    # Anything else: its shape, never its text.
+    (b'{"message": ""}', "application/json", "HTTP 403 with a body under 256 bytes of type application/json"),
+    (b"user not found! pw-123", "text/plain", "HTTP 403 with a body under 256 bytes of type text/plain"),
+    (b"Code: 401, Message: pw-123.", "text/plain", "HTTP 403 with a body under 256 bytes of type text/plain"),
+    (b"x" * 500, "text/plain; charset=pw-123", "HTTP 403 with a body under 4 KiB of type text/plain"),
+    (b"x" * 70000, "", "HTTP 403 with a body of 64 KiB or more and no content type"),
+    (b"\xff\xfe", "text/pw-123", "HTTP 403 with a body under 256 bytes of another content type"),
+    (b"", "", "HTTP 403 with an empty body"),
 ])
-def test_server_message(body, content_type, message):
-    assert server_message(body, content_type) == message
-
-
-def test_an_answer_that_quotes_a_credential_is_withheld():
-    withheld = "(answer withheld: it quotes the probe's credentials)"
-    assert withhold_secrets("bad password pw-123", ("pw-123",)) == withheld
-    assert withhold_secrets("user not found!", ("pw-123", "")) == "user not found!"
+def test_read_answer_quotes_only_what_nacos_says(body, content_type, described):
+    assert read_answer(403, body, content_type).describe() == described
 
 
 def token(claims: dict) -> str:
@@ -89,10 +89,10 @@ def token(claims: dict) -> str:
     (200, json.dumps({"accessToken": "tok-1", "tokenTtl": "300"}).encode(), True, 300, ""),
     (200, json.dumps({"accessToken": "tok-1"}).encode(), True, None, ""),
     (200, json.dumps({"accessToken": "tok-1", "tokenTtl": True}).encode(), True, None, ""),
-    (200, json.dumps({"accessToken": ""}).encode(), False, None, "the answer has no accessToken"),
-    (200, b'{"code":0,"data":"Bearer x"}', False, None, "the answer has no accessToken"),
-    (200, b"[]", False, None, "the answer has no accessToken"),
-    (200, b"<html>", False, None, "the answer is not JSON"),
+    (200, json.dumps({"accessToken": ""}).encode(), False, None, "a body without accessToken"),
+    (200, b'{"code":0,"data":"Bearer x"}', False, None, "a body without accessToken"),
+    (200, b"[]", False, None, "a body without accessToken"),
+    (200, b"<html>", False, None, "a body that is not JSON"),
     (403, b"user not found!", False, None, ""),
 ])
 def test_parse_login(status, body, ok, ttl, problem):

@@ -179,7 +179,8 @@ async def test_no_secret_in_any_output(caplog):
     users = {"nacos-probe": canary.PASSWORD}
     nodes = {"nacos-0": Node(base64.b64decode(canary.TOKEN_KEY), users),
              "nacos-1": Node(base64.b64decode(canary.OTHER_KEY), users, version=3),
-             "nacos-2": Node(base64.b64decode(canary.TOKEN_KEY), {}, echo_password=True),
+             "nacos-2": Node(base64.b64decode(canary.TOKEN_KEY), {},
+                             echo_password=lambda value: f"bad password {value}"),
              "nacos-3": Node(base64.b64decode(canary.TOKEN_KEY), users, clock_offset=25000)}
     with NacosEmulator(nodes) as emulator:
         results = await run_probe(emulator.targets(), Credentials("nacos-probe", canary.PASSWORD), timeout=2)
@@ -196,4 +197,32 @@ async def test_no_secret_in_any_output(caplog):
         canary.assert_no_secret(text, where)
         leaks = [form for form in forbidden if form in text]
         assert not leaks, f"{where} leaks an issued token"
-    assert "answer withheld" in outputs["findings"]
+    # nacos-2 quoted the password: only the shape of its answer is shown.
+    assert "nacos-2 answered HTTP 403 with a body under 256 bytes of type text/plain" in outputs["findings"]
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("mangle", list(canary.MANGLERS.values()), ids=list(canary.MANGLERS))
+async def test_no_mangled_copy_of_a_secret_in_any_output(caplog, mangle):
+    """A server that echoes the password (login) or the token (read) cut off, escaped, case-changed, spread out,
+    Base64-encoded or masked: findings, status, results and logs show the answer's shape, never its text."""
+    caplog.set_level(logging.DEBUG)
+    users = {"nacos-probe": canary.PASSWORD}
+    nodes = {"nacos-0": Node(base64.b64decode(canary.TOKEN_KEY), {}, echo_password=mangle),   # login fails: echoes it
+             "nacos-1": Node(base64.b64decode(canary.TOKEN_KEY), users, echo_token=mangle)}      # reads echo the token
+    with NacosEmulator(nodes) as emulator:
+        results = await run_probe(emulator.targets(), Credentials("nacos-probe", canary.PASSWORD), timeout=2)
+        issued = emulator.issued()
+    findings = probe_findings(SPEC, results)
+    assert {"NAG601", "NAG603"} <= set(codes(findings)), codes(findings)   # both echoing paths were taken
+    status = build_status(findings, previous=None, generation=1, now=datetime.now(timezone.utc), servers=2,
+                          clients=0)
+    outputs = {"findings": "\n".join(f.message for f in findings), "status": json.dumps(status),
+               "results": repr(results), "logs": caplog.text}
+    forbidden = set().union(*(canary.mangled_forms(secret) | canary.forbidden_forms(secret)
+                              for secret in (canary.PASSWORD, *issued)))
+    for where, text in outputs.items():
+        canary.assert_no_secret(text, where)
+        leaks = [form for form in forbidden if form in text]
+        assert not leaks, f"{where} holds a mangled copy of a secret, e.g. {leaks[0][:6]}..."
+    assert "answered HTTP 403 with a body" in outputs["findings"]

@@ -107,7 +107,8 @@ def test_probing_off_means_no_condition_and_disabling_stops_it():
 def test_operator_outputs_hold_no_probe_secret(caplog):
     """Canary password, key and the tokens signed with it: not in status, Events, logs at DEBUG or metrics."""
     caplog.set_level(logging.DEBUG)
-    node = Node(base64.b64decode(canary.TOKEN_KEY), {"probe-ok": canary.PASSWORD}, echo_password=True)
+    node = Node(base64.b64decode(canary.TOKEN_KEY), {"probe-ok": canary.PASSWORD},
+                echo_password=lambda value: f"bad password {value}")
     with NacosEmulator({"nacos": node}) as nacos, Cluster(namespaces=[NS]) as cluster:
         port = nacos.ports["nacos"]
         other = statefulset("nacos-b")
@@ -125,7 +126,7 @@ def test_operator_outputs_hold_no_probe_secret(caplog):
         issued = nacos.issued()
     outputs["logs"] = caplog.text
     assert len(issued) == 3 and "nacos_auth_guard_probe_runs" in outputs["metrics"]
-    assert "answer withheld" in outputs["status"]                # the server quoted the password; we did not
+    assert "answered HTTP 403 with a body under 256 bytes" in outputs["status"]   # it quoted the password; we did not
     assert "Probe of NacosAuthCheck shop/nacos-b" in outputs["logs"]   # the DEBUG logs were captured
     forbidden = set().union(*(canary.forbidden_forms(token) for token in issued))
     for where, text in outputs.items():

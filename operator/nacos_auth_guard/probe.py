@@ -47,7 +47,6 @@ READ_DATA_ID = "nacos-auth-guard.probe"   # a config nobody needs to create: "no
 READ_GROUP = "nacos-auth-guard"
 USER_AGENT = "nacos-auth-guard-probe"     # never "Nacos-Server...": that user agent skips auth where it is whitelisted
 CLOCK_SKEW_WARNING_SECONDS = 10
-MAX_MESSAGE = 160
 
 
 class Api(enum.Enum):
@@ -182,6 +181,9 @@ def _unreachable(server: ObjectRef, pods: str, detail: str, probe: ProbeSpec) ->
 
 # --- reading answers ------------------------------------------------------------------------------------------------
 
+_TAGS = re.compile(r"<[^>]*>")
+
+
 class Outcome(enum.Enum):
     ACCEPTED = "accepted"        # the token passed the pod's identity check
     SIGNATURE = "signature"      # the pod's key does not verify the token
@@ -192,24 +194,58 @@ class Outcome(enum.Enum):
 
 @dataclass(frozen=True, slots=True)
 class Answer:
-    """An HTTP answer, reduced to what findings may quote. `status` None: no answer; `message` then says why."""
+    """An HTTP answer, reduced to what findings may quote. `status` None: no answer; `message` then says why (our
+    own text). Otherwise `message` is one of KNOWN_ANSWERS or empty, and `shape` describes any other body."""
     status: int | None
     message: str
+    shape: str = ""
 
     def describe(self) -> str:
         if self.status is None:
             return self.message
-        return f"HTTP {self.status} {json.dumps(self.message, ensure_ascii=False)}" if self.message \
-            else f"HTTP {self.status}"
+        if self.message:
+            return f"HTTP {self.status} {json.dumps(self.message)}"
+        return f"HTTP {self.status} with {self.shape}" if self.shape else f"HTTP {self.status}"
 
 
-_TAGS = re.compile(r"<[^>]*>")
-_JWT = re.compile(r"eyJ[\w-]*\.[\w-]*\.?[\w-]*")
+# The reasons Nacos itself gives on the probe's two requests, the only server text a finding quotes: a server's
+# answer may echo what it was sent (a mangled copy of the password or token is still a copy), so any other body is
+# described by its shape alone. Tags are where each text was read in alibaba/nacos.
+KNOWN_ANSWERS = (
+    "User not found! Please check user exist or password is right!",   # AbstractAuthenticationManager.java:41@3.0.3
+    "user not found!",                 # NacosAuthManager.java:155@2.2.0, AbstractAuthenticationManager.java:58@2.4.3,
+                                       # NacosSignatureAlgorithm.java:95@2.2.3 (no token)
+    "unknown user!",                   # NacosAuthManager.java:141@2.2.0
+    "authorization failed!",           # NacosAuthManager.java:97@2.2.0, AbstractAuthenticationManager.java:105@3.0.3
+    "unsupported signature algorithm",  # NacosSignatureAlgorithm.java:107@2.2.3
+    "Invalid signature",               # NacosSignatureAlgorithm.java:128@2.2.3
+    "token invalid!",                  # NacosAuthManager.java:163@2.2.0, NacosSignatureAlgorithm.java:99@2.2.3
+    "token expired!",                  # NacosAuthManager.java:161@2.2.0, NacosSignatureAlgorithm.java:135@2.2.3
+    "config data not exist",           # ConfigServletInner.java:356@2.2.3, :167@3.0.3
+    "resource not found",              # ErrorCode.java:66 (RESOURCE_NOT_FOUND, 20004)@2.2.0-3.0.3
+    "Login failed",                    # UserController.java:298@2.4.3 (Spring Security login)
+)
+# 3.x wraps an AuthFilter reason as "Code: 401, Message: Invalid signature." (AuthResult.java:26@3.0.3).
+_WRAPPED = re.compile(r"Code: (\d{3}), Message: (.*)\.")
+# Media types a summary may name; the header is the server's text too.
+_CONTENT_TYPES = ("application/json", "application/problem+json", "text/plain", "text/html", "application/xml",
+                  "text/xml", "application/octet-stream")
+_SIZES = ((1, "an empty body"), (256, "a body under 256 bytes"), (4096, "a body under 4 KiB"),
+          (65536, "a body under 64 KiB"))
 
 
-def server_message(body: bytes, content_type: str = "") -> str:
-    """The reason a Nacos answer gives: `message` of Spring's error JSON or of a Nacos Result, else the text (HTML
-    stripped), on one line, at most MAX_MESSAGE characters. Anything token-shaped is masked."""
+def read_answer(status: int, body: bytes, content_type: str = "") -> Answer:
+    """The reason a Nacos answer gives, when it is one Nacos is known to give (the `message` of Spring's error
+    JSON or of a Nacos Result, the text of a plain or HTML body); otherwise only its size and content type."""
+    for reason in _reasons(body):
+        wrapped = _WRAPPED.fullmatch(reason)
+        text = wrapped.group(2) if wrapped else reason
+        if text in KNOWN_ANSWERS:
+            return Answer(status, f"Code: {wrapped.group(1)}, Message: {text}." if wrapped else text)
+    return Answer(status, "", answer_shape(body, content_type))
+
+
+def _reasons(body: bytes) -> list[str]:
     text = body[:8192].decode("utf-8", "replace").strip()
     if text.startswith("{"):
         try:
@@ -217,21 +253,23 @@ def server_message(body: bytes, content_type: str = "") -> str:
         except ValueError:
             parsed = None
         if isinstance(parsed, dict):
-            for key in ("message", "msg", "error"):
-                if isinstance(parsed.get(key), str) and parsed[key].strip():
-                    text = parsed[key]
-                    break
-    elif "html" in content_type.lower() or text.lower().startswith(("<!doctype", "<html")):
-        text = html.unescape(_TAGS.sub(" ", text))
-    text = _JWT.sub("<token>", " ".join("".join(ch if ch.isprintable() else " " for ch in text).split()))
-    return text if len(text) <= MAX_MESSAGE else text[: MAX_MESSAGE - 1] + "…"
+            # (a Nacos Result puts an AccessException's reason in `data`: NacosApiExceptionHandler.java:122@2.4.3)
+            return [parsed[key].strip() for key in ("message", "msg", "error", "data")
+                    if isinstance(parsed.get(key), str)]
+        return []
+    if text.lower().startswith(("<!doctype", "<html")):
+        # Spring's Whitelabel page holds the reason as the text of one element.
+        return [html.unescape(part).strip() for part in _TAGS.split(text)]
+    return [text]
 
 
-def withhold_secrets(message: str, secrets: tuple[str, ...]) -> str:
-    """An answer that quotes a credential or token is not quoted at all (a mask could still leak its length)."""
-    if any(secret and secret in message for secret in secrets):
-        return "(answer withheld: it quotes the probe's credentials)"
-    return message
+def answer_shape(body: bytes, content_type: str) -> str:
+    """A fixed-size description of a body: a size class and a known media type, never its text."""
+    size = next((label for limit, label in _SIZES if len(body) < limit), "a body of 64 KiB or more")
+    media = content_type.split(";", 1)[0].strip().lower()
+    if not media:
+        return f"{size} and no content type" if body else size
+    return f"{size} of type {media}" if media in _CONTENT_TYPES else f"{size} of another content type"
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,7 +277,7 @@ class LoginAnswer:
     ok: bool
     token: str | None = field(default=None, repr=False)
     ttl: int | None = None
-    problem: str = ""            # why a 200 still gave no token
+    problem: str = ""            # why a 200 still gave no token: the shape of its body
 
 
 def parse_login(status: int, body: bytes) -> LoginAnswer:
@@ -248,10 +286,10 @@ def parse_login(status: int, body: bytes) -> LoginAnswer:
     try:
         parsed = json.loads(body.decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
-        return LoginAnswer(False, problem="the answer is not JSON")
+        return LoginAnswer(False, problem="a body that is not JSON")
     token = parsed.get("accessToken") if isinstance(parsed, dict) else None
     if not isinstance(token, str) or not token:
-        return LoginAnswer(False, problem="the answer has no accessToken")
+        return LoginAnswer(False, problem="a body without accessToken")
     ttl = parsed.get("tokenTtl")
     if isinstance(ttl, str) and ttl.isdigit():
         ttl = int(ttl)

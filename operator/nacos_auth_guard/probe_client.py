@@ -19,7 +19,7 @@ import yarl
 
 from .probe import (LOGIN_PATHS, READ_REQUESTS, USER_AGENT, Answer, Api, ClockReading, Credentials, LoginResult,
                     Outcome, ProbeResults, ProbeTarget, ReadResult, classify_read, needs_v1_fallback, parse_login,
-                    server_message, token_expiry, withhold_secrets)
+                    read_answer, token_expiry)
 
 logger = logging.getLogger("nacos_auth_guard.probe")
 
@@ -78,7 +78,6 @@ async def run_probe(targets: list[ProbeTarget] | tuple[ProbeTarget, ...], creden
         raise ValueError("scheme must be http or https")
     limit = asyncio.Semaphore(max(1, concurrency))
     request_timeout = aiohttp.ClientTimeout(total=timeout)
-    secrets = (credentials.password,)
     connector = aiohttp.TCPConnector(limit=max(1, concurrency), ssl=ssl_context if ssl_context else True,
                                      use_dns_cache=False)
     started = time.monotonic()
@@ -131,10 +130,9 @@ async def run_probe(targets: list[ProbeTarget] | tuple[ProbeTarget, ...], creden
             if parsed.ok:
                 return LoginResult(target.pod, True, Answer(reply.status, ""), ttl=parsed.ttl), parsed.token, api, \
                     clock
-            message = withhold_secrets(server_message(reply.body, reply.content_type), secrets)
-            if parsed.problem:
-                message = parsed.problem
-            return LoginResult(target.pod, False, Answer(reply.status, message)), None, api, clock
+            answer = Answer(reply.status, "", parsed.problem) if parsed.problem else \
+                read_answer(reply.status, reply.body, reply.content_type)
+            return LoginResult(target.pod, False, answer), None, api, clock
 
         logins = await asyncio.gather(*(login(target) for target in targets))
         tokens = {result.pod: token for result, token, _, _ in logins if token}
@@ -148,8 +146,8 @@ async def run_probe(targets: list[ProbeTarget] | tuple[ProbeTarget, ...], creden
                 reply = await send("GET", target, path, params=params, token=token)
             except _NoAnswer as error:
                 return ReadResult(issuer, target.pod, Outcome.UNREACHABLE, Answer(None, error.reason))
-            message = withhold_secrets(server_message(reply.body, reply.content_type), (*secrets, token))
-            return ReadResult(issuer, target.pod, classify_read(reply.status, message), Answer(reply.status, message))
+            answer = read_answer(reply.status, reply.body, reply.content_type)
+            return ReadResult(issuer, target.pod, classify_read(reply.status, answer.message), answer)
 
         reads = await asyncio.gather(*(read(issuer, target) for issuer in tokens for target in answering))
     results = ProbeResults(tuple(t.pod for t in targets), tuple(result for result, *_ in logins), tuple(reads),

@@ -64,6 +64,26 @@ def forbidden_forms(value: str) -> set[str]:
     return {form for form in forms if len(form) >= 8}
 
 
+# How a server's answer can echo a secret without quoting it exactly (what an exact-copy filter misses).
+MANGLERS = {
+    "prefix": lambda v: f"bad password {v[: len(v) // 2]}",
+    "percent": lambda v: "".join(f"%{b:02X}" for b in v.encode()),
+    "html": lambda v: "".join(f"&#{ord(c)};" for c in v),
+    "json": lambda v: '{"message": "' + "".join(f"\\u{ord(c):04x}" for c in v) + '"}',
+    "swapcase": lambda v: f"user not found! {v.swapcase()}",
+    "spaced": lambda v: " \t ".join(v),
+    "base64": lambda v: base64.b64encode(v.encode()).decode(),
+    "masked": lambda v: f"{v[:4]}{'*' * (len(v) - 8)}{v[-4:]}",
+    "wrapped": lambda v: f"Code: 401, Message: {v}.",
+}
+
+
+def mangled_forms(value: str) -> set[str]:
+    """Each mangled copy of `value`, and the pieces of it a message might keep (cut at 12 characters)."""
+    forms = {mangle(value) for mangle in MANGLERS.values()}
+    return forms | {form[-12:] for form in forms} | {" ".join(form.split()) for form in forms}
+
+
 FORBIDDEN = set().union(*(forbidden_forms(v) for v in SECRETS)) | {"CANARY"}
 # Compared without case: a copy that an output lower- or upper-cased is still a copy.
 _FORBIDDEN_FOLDED = {form.casefold() for form in FORBIDDEN}

@@ -27,6 +27,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from typing import Callable
 
 from aiohttp import web
 
@@ -102,7 +103,8 @@ class Node:
     down: bool = False                           # nothing listens on its port
     # Not Nacos: hostile answers for the probe's own safety tests.
     redirect_to: str | None = None               # answer every request with 307 to this URL
-    echo_password: bool = False                  # quote the password in a login failure
+    echo_password: Callable[[str], str] | None = None   # a failed login answers echo_password(password)
+    echo_token: Callable[[str], str] | None = None      # every read answers echo_token(token)
 
     def now(self) -> float:
         return time.time() + self.clock_offset
@@ -191,7 +193,8 @@ class NacosNode:
             else:
                 user, password = form.get("username", ""), form.get("password", "")
                 if not user.strip() or not password.strip() or node.users.get(user) != password:
-                    raise AccessDenied(f"bad password {password}" if node.echo_password else LOGIN_FAILED[node.version])
+                    raise AccessDenied(node.echo_password(password) if node.echo_password
+                                       else LOGIN_FAILED[node.version])
                 token = issue_token(node.key, user, node.now(), node.token_ttl)
                 self.stats.issued.append(token)
         except AccessDenied as denied:   # the controller's AccessException, as ConsoleExceptionHandler answers it
@@ -207,6 +210,8 @@ class NacosNode:
         key, value = node.identity
         if request.headers.get(key) != value:   # the identity header of a peer skips user auth
             token = self.bearer(request) or request.query.get("accessToken", "")
+            if node.echo_token:
+                return self.filter_denied(request, node.echo_token(token), 403)
             try:
                 user = verify_token(node.key, token, node.now())
             except AccessDenied as denied:
