@@ -212,3 +212,27 @@ def test_scan_kubeconfig_errors_hold_no_secret(tmp_path, capsys, server, token, 
     assert code == 2
     assert expected.format(port=port) in out + err
     canary.assert_no_secret(out + err, "scan with a kubeconfig that carries credentials")
+
+
+@pytest.mark.parametrize("command", ["lint", "scan"])
+def test_a_crash_exits_3_naming_where_never_what(tmp_path, capsys, monkeypatch, command):
+    """An internal error has its own exit code (never 1, "findings"), and its message names the exception type and
+    our line, never the exception's text: a KeyError holds the value it choked on."""
+    import nacos_auth_guard.cli
+
+    def crash(*_, **__):
+        raise KeyError(canary.PASSWORD)
+    monkeypatch.setattr(nacos_auth_guard.cli, "run_checks", crash)
+    from support.harness import free_port
+    if command == "lint":
+        path = tmp_path / "c.yaml"
+        path.write_text(yaml.safe_dump_all(canary_objects()))
+        args = ["lint", str(path)]
+    else:   # nothing listens: scan still checks what it read (nothing), and the checks crash
+        args = ["scan", "--kubeconfig", _kubeconfig(tmp_path / "kubeconfig", f"http://127.0.0.1:{free_port()}", "t")]
+    code = main(args)
+    out, err = capsys.readouterr()
+    assert code == 3
+    assert "nacos-auth-guard: internal error (KeyError at test_no_leaks.py:" not in err   # ours, not the test's
+    assert "nacos-auth-guard: internal error (KeyError at cli.py:" in err and "this is a bug" in err, err
+    canary.assert_no_secret(out + err, f"{command} crash")

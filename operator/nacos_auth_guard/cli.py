@@ -6,6 +6,7 @@ import contextlib
 import gc
 import os
 import sys
+import traceback
 from datetime import datetime, timedelta, timezone
 from typing import Sequence
 
@@ -17,6 +18,8 @@ from .report import RENDERERS, InputError, Location, Report, render_text, tool_v
 from .snapshot import build_snapshot
 
 FAIL_ON = {"error": Severity.ERROR, "warning": Severity.WARNING, "info": Severity.INFO, "none": None}
+# 0 clean, 1 findings, 2 usage or input error (Report.exit_code, argparse); a crash must never read as a verdict.
+EXIT_INTERNAL_ERROR = 3
 
 
 def _codes(text: str) -> list[str]:
@@ -73,7 +76,7 @@ def build_parser(prog: str = "nacos-auth-guard") -> argparse.ArgumentParser:
     lint = commands.add_parser("lint", help="check manifests offline (files, directories, - for stdin)",
                                description="Check rendered manifests (kubectl, Helm, kustomize output) offline. "
                                            "Exit codes: 0 clean, 1 findings at or above --fail-on, 2 usage or "
-                                           "input error.")
+                                           "input error, 3 internal error.")
     lint.add_argument("paths", nargs="+", metavar="PATH", help="file, directory (recursive) or - for stdin")
     lint.add_argument("--strict-refs", action="store_true",
                       help="treat a Secret/ConfigMap that is not in the input as missing (default: unknown)")
@@ -175,6 +178,22 @@ def main(argv: Sequence[str] | None = None, prog: str = "nacos-auth-guard") -> i
         return 0
     except KeyboardInterrupt:
         return 130
+    except Exception as error:  # noqa: BLE001 - a bug: say so, with its own exit code
+        print(f"nacos-auth-guard: internal error ({crash_site(error)}): this is a bug, not a verdict on the input; "
+              f"please report it with the command that caused it", file=sys.stderr)
+        return EXIT_INTERNAL_ERROR
+
+
+def crash_site(error: BaseException) -> str:
+    """The exception's type and the innermost line of ours it passed, never its message (a KeyError or a parser
+    error can hold the value it choked on, and that value can be a secret)."""
+    frames = traceback.extract_tb(error.__traceback__)
+    ours = [frame for frame in frames if f"{os.sep}nacos_auth_guard{os.sep}" in frame.filename] or frames
+    if not ours:
+        return type(error).__name__
+    frame = ours[-1]
+    module = frame.filename.rsplit(f"{os.sep}nacos_auth_guard{os.sep}", 1)[-1]
+    return f"{type(error).__name__} at {module}:{frame.lineno} in {frame.name}"
 
 
 def kubectl_plugin() -> int:

@@ -24,6 +24,16 @@ logger = logging.getLogger("nacos_auth_guard.admission")
 
 # A Secret or ConfigMap holds up to 1 MiB; an UPDATE review carries the old and the new object, JSON-encoded.
 MAX_REVIEW_BYTES = 8 * 1024 * 1024
+# Workloads, Secrets and ConfigMaps nest about 15 levels (managedFields included); far deeper input would only
+# exhaust the recursion of a JSON or diff walk further on (kopf diffs old and new).
+MAX_DEPTH = 100
+# Slow or idle clients must not hold the process's descriptors: the apiserver's own webhook timeout is 10 s by
+# default (30 s at most), so a review whose body takes longer is dead anyway, and a connection that has sent no
+# complete request for IDLE_SECONDS (idle keep-alive, or headers trickling in) is closed. Past MAX_CONNECTIONS the
+# oldest connection is closed (after its request in progress, if any): those are the idle and the slow ones.
+BODY_SECONDS = 10.0
+IDLE_SECONDS = 30.0
+MAX_CONNECTIONS = 256
 OPERATIONS = ("CREATE", "UPDATE", "DELETE", "CONNECT")
 REVIEW_API_VERSION = "admission.k8s.io/v1"   # what deploy/webhook asks for (admissionReviewVersions: [v1])
 
@@ -55,6 +65,10 @@ def review_problem(review: object, path: str, routes: Mapping[str, tuple[str, st
     for key in ("object", "oldObject"):
         if request.get(key) is not None and not isinstance(request[key], dict):
             return f"request.{key} must be an object or null"
+    for key in ("object", "oldObject"):
+        problem = _metadata_problem(request.get(key))
+        if problem:
+            return f"request.{key}.metadata{problem}"
     if request["operation"] == "DELETE" and request.get("oldObject") is None:
         return "a DELETE review must carry request.oldObject"
     if request["operation"] != "DELETE" and request.get("object") is None:
@@ -64,17 +78,50 @@ def review_problem(review: object, path: str, routes: Mapping[str, tuple[str, st
     return None
 
 
+def _metadata_problem(obj: dict | None) -> str | None:
+    """What is wrong with an object's metadata where kopf and the checks read it (kopf builds its body, logger and
+    memo from name, namespace, uid, labels and annotations), or None."""
+    if obj is None or "metadata" not in obj:
+        return None
+    metadata = obj["metadata"]
+    if not isinstance(metadata, dict):
+        return " must be an object"
+    for key in ("name", "namespace", "uid", "generateName"):
+        if metadata.get(key) is not None and not isinstance(metadata[key], str):
+            return f".{key} must be a string"
+    for key in ("labels", "annotations"):
+        if metadata.get(key) is not None and not isinstance(metadata[key], dict):
+            return f".{key} must be an object"
+    return None
+
+
+def depth_exceeds(value: object, limit: int) -> bool:
+    """Whether `value` nests more than `limit` lists or objects deep (iterative: deep input is what it checks)."""
+    stack = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else None
+        if children is None:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+    return False
+
+
 class AdmissionServer:
     """Serves kopf's webhook function on addr:port; HTTPS when certfile/keyfile are given (re-read every
     `reload_seconds` when their files change, as cert-manager's renewals do through the mounted Secret)."""
 
     def __init__(self, *, addr: str, port: int, routes: Mapping[str, tuple[str, str, str]],
                  certfile: str | None = None, keyfile: str | None = None, reload_seconds: float = 10.0,
-                 ready: Callable[[], bool] = lambda: True) -> None:
+                 ready: Callable[[], bool] = lambda: True, body_seconds: float = BODY_SECONDS,
+                 idle_seconds: float = IDLE_SECONDS, max_connections: int = MAX_CONNECTIONS) -> None:
         if (certfile is None) != (keyfile is None):
             raise ValueError("certfile and keyfile go together")
         self.addr, self.port, self.routes, self.ready = addr, port, dict(routes), ready
         self.certfile, self.keyfile, self.reload_seconds = certfile, keyfile, reload_seconds
+        self.body_seconds, self.idle_seconds, self.max_connections = body_seconds, idle_seconds, max_connections
 
     async def __call__(self, fn) -> AsyncIterator[dict]:
         context = self._load_context() if self.certfile else None
@@ -89,8 +136,12 @@ class AdmissionServer:
 
         app.router.add_post("/{path}", serve)
         app.router.add_get("/readyz", readiness)   # the Deployment's readinessProbe: no traffic before the indexes
-        runner = aiohttp.web.AppRunner(app, handle_signals=False, access_log=None)
+        # keepalive_timeout also bounds a connection whose request head never completes (aiohttp arms it at
+        # connection start and closes a connection still waiting for a request when it fires).
+        runner = aiohttp.web.AppRunner(app, handle_signals=False, access_log=None,
+                                       keepalive_timeout=self.idle_seconds)
         await runner.setup()
+        self._bound_connections(runner.server)
         watcher = None
         try:
             site = aiohttp.web.TCPSite(runner, self.addr, self.port, ssl_context=context)
@@ -106,6 +157,30 @@ class AdmissionServer:
                 watcher.cancel()
             await runner.cleanup()
 
+    def _bound_connections(self, server: aiohttp.web.Server) -> None:
+        """Past max_connections, close the oldest connection as a new one opens. aiohttp has no such limit; its
+        Server is told of every connection (connection_made), so that call is wrapped on this one instance."""
+        made = server.connection_made
+        closing: set = set()   # told to close; aiohttp lists them until their task ends
+
+        def connection_made(handler, transport) -> None:
+            made(handler, transport)
+            connections = server.connections
+            closing.intersection_update(connections)
+            open_ = [h for h in connections if h.transport is not None and h not in closing]
+            if len(open_) > self.max_connections:
+                oldest = open_[0]
+                closing.add(oldest)
+                # A request in progress finishes first (close); an idle or slow one goes at once (force_close:
+                # close() alone leaves a half-received request head waiting). tests/test_admission_server.py
+                # notices if aiohttp renames the flag.
+                if getattr(oldest, "_request_in_progress", False):
+                    oldest.close()
+                else:
+                    oldest.force_close()
+
+        server.connection_made = connection_made
+
     async def _serve(self, fn, request: aiohttp.web.Request) -> aiohttp.web.StreamResponse:
         path = request.match_info["path"]
         if path not in self.routes:
@@ -113,9 +188,19 @@ class AdmissionServer:
             return aiohttp.web.Response(status=404, text="nacos-auth-guard: no webhook at this path; the webhooks are "
                                                          + ", ".join(f"/{p}" for p in sorted(self.routes)) + "\n")
         try:
-            review = json.loads(await request.read())
+            async with asyncio.timeout(self.body_seconds):
+                body = await request.read()
+        except TimeoutError:
+            return aiohttp.web.Response(status=408, text=f"nacos-auth-guard: the review did not arrive within "
+                                                         f"{self.body_seconds:g} s\n")
+        try:
+            review = json.loads(body)
         except (ValueError, UnicodeDecodeError) as error:   # JSONDecodeError is a ValueError
             return _bad_request(f"the body is not JSON ({type(error).__name__})")
+        except RecursionError:
+            return _bad_request(f"the body nests deeper than {MAX_DEPTH} levels")
+        if depth_exceeds(review, MAX_DEPTH):
+            return _bad_request(f"the body nests deeper than {MAX_DEPTH} levels")
         problem = review_problem(review, path, self.routes)
         if problem is not None:
             return _bad_request(problem)

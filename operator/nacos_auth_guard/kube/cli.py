@@ -58,7 +58,8 @@ def add_commands(commands) -> None:
 
     scan = commands.add_parser("scan", help="check a live cluster once (kubeconfig), with lint's reports and exits",
                                description="List the objects the checks read and check them once. Exit codes as "
-                                           "lint: 0 clean, 1 findings at or above --fail-on, 2 usage/API error.")
+                                           "lint: 0 clean, 1 findings at or above --fail-on, 2 usage/API error, "
+                                           "3 internal error.")
     scan.add_argument("--kubeconfig", default=None, help="kubeconfig file (default: KUBECONFIG or ~/.kube/config)")
     scan.add_argument("--context", default=None, help="kubeconfig context")
     where = scan.add_mutually_exclusive_group()
