@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import copy
 import hashlib
 import json
 import logging
@@ -149,6 +150,16 @@ def admission_reviews(namespace: str = "shop") -> list[tuple[str, dict | bytes]]
     reviews.append(("/validate-deployments", wrong_operation))
     reviews.append((f"/validate-{TOKEN_KEY}", review("CREATE", literal)))
     reviews.append(("/validate-secrets", f'{{"apiVersion": "{ACCESS_TOKEN}", '.encode()))
+    wrong_metadata = review("CREATE", copy.deepcopy(literal))
+    wrong_metadata["request"]["object"]["metadata"] = PASSWORD
+    reviews.append(("/validate-deployments", wrong_metadata))
+    deep = review("CREATE", copy.deepcopy(literal))
+    node = deep["request"]["object"]["spec"]
+    for _ in range(150):
+        node["x"] = {}
+        node = node["x"]
+    node["password"] = PASSWORD
+    reviews.append(("/validate-deployments", deep))
     return reviews
 
 
