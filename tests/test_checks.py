@@ -13,7 +13,7 @@ from nacos_auth_guard.checks import CheckContext, run_checks
 from nacos_auth_guard.discovery import service_candidates, split_addresses
 from nacos_auth_guard.nacos import OLD_DEFAULT_KEY
 from nacos_auth_guard.snapshot import build_snapshot
-from support.objects import (KEY_A, KEY_B, NS, auth_secret, config_map, deployment, env, healthy_cluster,
+from support.objects import (IMAGE, KEY_A, KEY_B, NS, auth_secret, config_map, deployment, env, healthy_cluster,
                              nacos_token, pods_of, secret, secret_env, server_env, spring_client, statefulset)
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=timezone.utc)
@@ -67,9 +67,9 @@ def key_in_mounted_file(env_list: list[dict]) -> list[dict]:
     return replace(healthy_cluster(), "StatefulSet", "nacos", sts) + [conf]
 
 
-def server_file(text: str) -> list[dict]:
+def server_file(text: str, image: str = IMAGE) -> list[dict]:
     """The healthy cluster with a mounted application.properties over the image's."""
-    sts = statefulset(pod_spec={"volumes": [{"name": "conf", "configMap": {"name": "nacos-conf"}}]})
+    sts = statefulset(image=image, pod_spec={"volumes": [{"name": "conf", "configMap": {"name": "nacos-conf"}}]})
     sts["spec"]["template"]["spec"]["containers"][0]["volumeMounts"] = [
         {"name": "conf", "mountPath": "/home/nacos/conf/application.properties", "subPath": "application.properties"}]
     return replace(healthy_cluster(), "StatefulSet", "nacos", sts) + [
@@ -227,17 +227,23 @@ CASES = [
     ("NAG501 token made by another tool (typ header): 2.2.1+ rejects it",
      HEALTHY + [secret("tok", {"t": token(KEY_A, NOW + timedelta(days=90), typ="JWT")}),
                 client([secret_env("NACOS_ACCESS_TOKEN", "tok", "t")], "batch")], True, [("NAG501", "batch", "error")]),
-    ("NAG501 token without exp: 2.2.1+ reads exp 0 and answers token expired!",
+    # NacosJwtPayload.java:31@2.2.1: exp starts as the parse time; jjwt before 2.2.1 checks exp only when present.
+    ("NAG505 token without exp: 2.2.1+ accepts it forever",
      HEALTHY + [secret("tok", {"t": no_exp_token(KEY_A)}), client([secret_env("NACOS_ACCESS_TOKEN", "tok", "t")],
-                                                                  "batch")], True, [("NAG501", "batch", "error")]),
-    ("token without exp: jjwt-based 2.2.0 never expires it",
+                                                                  "batch")], True, [("NAG505", "batch", "warning")]),
+    ("NAG505 token without exp: jjwt-based 2.2.0 never expires it either",
      with_env("nacos", server_env(), image="nacos/nacos-server:v2.2.0") + [
          secret("tok", {"t": no_exp_token(KEY_A)}), client([secret_env("NACOS_ACCESS_TOKEN", "tok", "t")], "batch")],
-     True, []),
+     True, [("NAG505", "batch", "warning")]),
     # Version rules (alibaba/nacos JwtTokenManager, AuthConfigs; nacos-docker docker-startup.sh).
     ("2.4.3, auth off, no key: the key is not loaded", with_env("nacos", [env("MODE", "cluster")]), True, []),
-    ("2.2.3 loads the key at startup even with auth off", with_env(
-        "nacos", [env("MODE", "cluster")], image="nacos/nacos-server:v2.2.3"), True, [("NAG201", "nacos", "error")]),
+    # JwtTokenManager.java:73@2.2.1 throws on a bad key whatever auth says; :80@2.2.2 only with auth on.
+    ("2.2.1 loads the key at startup even with auth off", with_env(
+        "nacos", [env("MODE", "cluster")], image="nacos/nacos-server:v2.2.1"), True, [("NAG201", "nacos", "error")]),
+    ("2.2.2, auth off, no key: it starts", with_env(
+        "nacos", [env("MODE", "cluster")], image="nacos/nacos-server:v2.2.2"), True, []),
+    ("2.2.3, auth off, no key: it starts", with_env(
+        "nacos", [env("MODE", "cluster")], image="nacos/nacos-server:v2.2.3"), True, []),
     ("3.x, auth off: console auth (on by default) needs a valid key",
      replace(with_env("nacos", server_env_with(NACOS_AUTH_ENABLE=None), image="nacos/nacos-server:v3.2.3"),
              "Secret", "nacos-auth", auth_secret(key="c2hvcnQta2V5")), True, [("NAG203", "nacos", "error")]),
@@ -258,6 +264,23 @@ CASES = [
     ("standalone 2.3.0 with auth on still needs one", with_env("nacos", server_env_with(
         MODE="standalone", NACOS_AUTH_IDENTITY_KEY=None, NACOS_AUTH_IDENTITY_VALUE=None),
         image="nacos/nacos-server:v2.3.0"), True, [("NAG301", "nacos", "error")]),
+    # AuthFilter.java:74@1.4.0 bypasses for the User-Agent unconditionally; :76@1.4.1 only with the setting, whose
+    # code default is true (AuthConfigs.java:71@1.4.1, no line in the jar); false in the jar from 1.4.2
+    # (console application.properties:130@1.4.2); 2.5.0's filter no longer reads it (AuthFilter.java:93@2.5.0).
+    ("NAG208 1.4.0 skips auth for the User-Agent whatever the setting", with_env("nacos", server_env() + [
+        env("NACOS_AUTH_USER_AGENT_AUTH_WHITE_ENABLE", "false")], image="nacos/nacos-server:1.4.0"), True,
+     [("NAG208", "nacos", "error")]),
+    ("1.4.1 image: nacos-docker's file sets it false (build/conf/application.properties:27@0e15aa0)", with_env(
+        "nacos", server_env(), image="nacos/nacos-server:1.4.1"), True, []),
+    ("NAG208 1.4.1 with its own file: the jar leaves the setting at its code default, true",
+     server_file("nacos.core.auth.enabled=true\n", image="nacos/nacos-server:1.4.1"), True,
+     [("NAG204", "nacos", "error"), ("NAG208", "nacos", "error"), ("NAG303", "nacos", "error")]),   # jar defaults
+    ("1.4.2's jar turns the bypass off", with_env("nacos", server_env(), image="nacos/nacos-server:1.4.2"), True, []),
+    ("NAG208 2.4.3 still reads userAgentAuthWhite", with_env("nacos", server_env() + [
+        env("NACOS_AUTH_USER_AGENT_AUTH_WHITE_ENABLE", "true")], image="nacos/nacos-server:v2.4.3"), True,
+     [("NAG208", "nacos", "error")]),
+    ("2.5.0 no longer reads userAgentAuthWhite", with_env("nacos", server_env() + [
+        env("NACOS_AUTH_USER_AGENT_AUTH_WHITE_ENABLE", "true")], image="nacos/nacos-server:v2.5.0"), True, []),
     ("3.x no longer reads userAgentAuthWhite", with_env("nacos", server_env() + [
         env("NACOS_AUTH_USER_AGENT_AUTH_WHITE_ENABLE", "true")], image="nacos/nacos-server:v3.2.3"), True, []),
     ("a half-done auth rollout is NAG207 alone, not also NAG205",

@@ -26,6 +26,10 @@ def no_exp(key: bytes) -> str:
     return jwt.encode({"sub": "nacos"}, key, "HS256", headers={"typ": None})
 
 
+def with_exp(key: bytes, exp) -> str:
+    return jwt.encode({"sub": "nacos", "exp": exp}, key, "HS256", headers={"typ": None})
+
+
 EXP_FUTURE = int(datetime(2099, 1, 1, tzinfo=timezone.utc).timestamp())
 EXP_PAST = int(datetime(2024, 3, 1, tzinfo=timezone.utc).timestamp())
 
@@ -49,15 +53,28 @@ TOKEN_CASES = [
      KEY_32, (2, 2, 1), ("malformed", "unsupported signature algorithm")),
     ("typ header: jjwt-based 2.2.0 accepts it", nacos_token(KEY_32, EXP_FUTURE, typ=True), KEY_32, (2, 2, 0),
      (None, "token invalid!")),
-    ("no exp: 2.2.1+ reads 0 (NacosJwtPayload's long), token expired!", no_exp(KEY_32), KEY_32, (2, 4, 3),
-     ("malformed", "token expired!")),
-    ("no exp, version unknown: read as 2.2.1+", no_exp(KEY_32), None, None, ("malformed", "token expired!")),
+    # NacosJwtPayload.java:31@2.2.1 (and @3.0.3): exp starts as the parse time, so a token without one never expires.
+    ("no exp: 2.2.1+ accepts it forever", no_exp(KEY_32), KEY_32, (2, 4, 3), ("unexpiring", "token invalid!")),
+    ("no exp, version unknown: read as the newest", no_exp(KEY_32), None, None, ("unexpiring", "token invalid!")),
     ("no exp and another key: the signature is checked first", no_exp(OTHER), KEY_32, (2, 4, 3),
      ("signature", "Invalid signature")),
     ("no exp: jjwt-based 2.2.0 checks exp only when present", no_exp(KEY_32), KEY_32, (2, 2, 0),
+     ("unexpiring", "token invalid!")),
+    # Jackson reads exp into a long (NacosSignatureAlgorithm.java:130@2.4.3): it coerces what it can.
+    ("exp a numeric string: coerced, valid", with_exp(KEY_32, str(EXP_FUTURE)), KEY_32, (2, 4, 3),
      (None, "token invalid!")),
-    ("exp not a number", jwt.encode({"sub": "nacos", "exp": "soon"}, KEY_32, "HS256", headers={"typ": None}),
-     KEY_32, (2, 4, 3), ("malformed", "token invalid!")),
+    ("exp a numeric string in the past: expired", with_exp(KEY_32, str(EXP_PAST)), KEY_32, (2, 4, 3),
+     ("expired", "token expired!")),
+    ("exp a float: truncated, valid", with_exp(KEY_32, EXP_FUTURE + 0.5), KEY_32, (2, 4, 3), (None, "token invalid!")),
+    ("exp null: a long's 0, expired", with_exp(KEY_32, None), KEY_32, (2, 4, 3), ("expired", "token expired!")),
+    ("exp not a number: the server fails reading it", with_exp(KEY_32, "soon"), KEY_32, (2, 4, 3),
+     ("malformed", "token invalid!")),
+    ("exp beyond a Java long: the server fails reading it", with_exp(KEY_32, 2 ** 63), KEY_32, (2, 4, 3),
+     ("malformed", "token invalid!")),
+    ("exp not a number, jjwt-based 2.2.0", with_exp(KEY_32, "soon"), KEY_32, (2, 2, 0),
+     ("malformed", "token invalid!")),
+    ("nbf in the future: Nacos does not read nbf", jwt.encode({"sub": "nacos", "exp": EXP_FUTURE, "nbf": EXP_FUTURE},
+     KEY_32, "HS256", headers={"typ": None}), KEY_32, (2, 4, 3), (None, "token invalid!")),
     ("exp beyond year 9999 never expires", nacos_token(KEY_32, 10 ** 15), KEY_32, (2, 4, 3),
      (None, "token invalid!")),
     ("exp before year 1 is expired", nacos_token(KEY_32, -10 ** 15), KEY_32, (2, 4, 3),
@@ -72,6 +89,15 @@ TOKEN_CASES = [
 def test_check_token(token, key, version, expected):
     verdict = nacos.check_token(token, key, NOW, 3600, version)
     assert (verdict.problem, verdict.error) == expected
+
+
+@pytest.mark.parametrize("token,version,answer", [
+    (with_exp(KEY_32, "soon"), (2, 4, 3), "HTTP 500 (the server fails while reading the token)"),
+    (with_exp(KEY_32, "soon"), (2, 2, 0), '403 "token invalid!"'),
+    (nacos_token(KEY_32, EXP_PAST), (2, 4, 3), '403 "token expired!"'),
+])
+def test_token_answer(token, version, answer):
+    assert nacos.check_token(token, KEY_32, NOW, 3600, version).answer == answer
 
 
 def test_token_verdict_detail_never_holds_the_token():
@@ -148,3 +174,38 @@ def test_lenient_decoder_agrees_with_base64_on_canonical_input():
 ])
 def test_well_known_key(text, version, expected):
     assert nacos.is_well_known_key(text, version) is expected
+
+
+# --- what a server needs, per version boundary ------------------------------------------------------------------
+
+@pytest.mark.parametrize("version,auth,console,expected", [
+    ((2, 1, 2), False, False, False),     # the key is first used when a login signs a token
+    ((2, 2, 0), False, False, True),      # JwtTokenManager.java:77@2.2.0: throws whatever auth says
+    ((2, 2, 0, 1), False, False, True),
+    ((2, 2, 1), False, False, True),      # JwtTokenManager.java:73@2.2.1: the same
+    ((2, 2, 2), False, False, False),     # JwtTokenManager.java:80@2.2.2: `if (authConfigs.isAuthEnabled())`
+    ((2, 2, 3), False, False, False),
+    ((2, 2, 2), True, False, True),
+    ((2, 4, 3), False, False, False),
+    ((3, 0, 3), False, True, True),       # 3.x console auth signs tokens with the same key
+    ((3, 0, 3), False, False, False),
+    (None, True, False, True),
+])
+def test_key_needed(version, auth, console, expected):
+    assert (nacos.key_needed_because(version, auth, console) is not None) is expected
+
+
+@pytest.mark.parametrize("version,reads,unconditional,jar_default", [
+    ((1, 3, 2), False, True, None),       # AuthFilter.java:74@1.4.0 (and before): no setting, always bypassed
+    ((1, 4, 0), False, True, None),
+    ((1, 4, 1), True, False, "true"),     # AuthFilter.java:76@1.4.1; no line in the jar, AuthConfigs.java:71 default
+    ((1, 4, 2), True, False, "false"),    # console application.properties:130@1.4.2
+    ((2, 4, 3), True, False, "false"),    # AuthFilter.java:78@2.4.3
+    ((2, 5, 0), False, False, None),      # AuthFilter.java:93@2.5.0 no longer reads it
+    ((3, 0, 3), False, False, None),
+    (None, False, False, None),
+])
+def test_user_agent_bypass(version, reads, unconditional, jar_default):
+    assert nacos.reads_user_agent_white(version) is reads
+    assert nacos.user_agent_bypass_unconditional(version) is unconditional
+    assert nacos.builtin_properties(version).get(nacos.USER_AGENT_WHITE) == jar_default

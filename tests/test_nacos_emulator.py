@@ -34,7 +34,7 @@ import urllib.request
 import jwt
 import pytest
 
-from support.nacos_emulator import (HEADERS, IDENTITY_MESSAGE, AccessDenied, NacosEmulator, Node, issue_token,
+from support.nacos_emulator import (HEADERS, IDENTITY_MESSAGE, AccessDenied, NacosEmulator, Node, b64url, issue_token,
                                     verify_token)
 
 VECTOR_KEY = b"nacos-auth-guard-vector-key-0001"
@@ -100,6 +100,17 @@ def test_verification_answers(token, now, answer):
         with pytest.raises(AccessDenied) as denied:
             verify_token(VECTOR_KEY, token, now)
         assert denied.value.message == answer
+
+
+def nacos_signed(claims: dict) -> str:
+    """A token with these claims, signed with VECTOR_KEY the way NacosSignatureAlgorithm signs."""
+    header, payload = HEADERS["HS256"], b64url(json.dumps(claims).encode())
+    signature = hmac.new(VECTOR_KEY, f"{header}.{payload}".encode(), hashlib.sha256).digest()
+    return f"{header}.{payload}.{b64url(signature)}"
+
+
+def test_a_token_without_exp_never_expires():
+    assert verify_token(VECTOR_KEY, nacos_signed({"sub": "nacos"}), 4102444800) == "nacos"
 
 
 # --- the HTTP answers --------------------------------------------------------------------------------------------

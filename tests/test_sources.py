@@ -239,6 +239,17 @@ def test_unset_client_settings_are_absent():
         "serverAddr"}
 
 
+@pytest.mark.parametrize("name", ["SPRING_CLOUD_NACOS_ACCESS_TOKEN", "NACOS_ACCESS-TOKEN",
+                                  "SPRING_CLOUD_NACOS_CONFIG_TOKEN"])
+def test_no_client_property_is_a_static_token(name):
+    """No client has a token property (PropertyKeyConst.java@3.0.3; Spring Cloud Alibaba, nacos-spring-boot): only
+    an OpenAPI caller's env NACOS_ACCESS_TOKEN (or a name the annotation maps) is read as a static token."""
+    settings = resolve([app([env("SPRING_CLOUD_NACOS_CONFIG_SERVER_ADDR", "nacos:8848"), env(name, "t0ken"),
+                             env("JAVA_TOOL_OPTIONS", "-Dspring.cloud.nacos.access-token=t0ken "
+                                                      "-Dnacos.access-token=t0ken")])], server=False)
+    assert "accessToken" not in settings
+
+
 def test_only_auth_relevant_references_are_recorded():
     containers = [nacos([secret_env("NACOS_AUTH_TOKEN", "auth", "token"),
                          {"name": "MYSQL_SERVICE_PASSWORD", "valueFrom": {"configMapKeyRef": {

@@ -96,7 +96,8 @@ _ENTRIES = [
           "set NACOS_AUTH_TOKEN from a Secret holding a random key, e.g. "
           "kubectl create secret generic nacos-auth -n {namespace} --from-literal=token=$(openssl rand -base64 32).",
           "Since 2.2.0.1 Nacos has no default key. The server needs one when auth is on, in 3.x also when console "
-          "auth is on (the default), and 2.2.x loads it at startup even with auth off; without it the server "
+          "auth is on (the default), and 2.2.0-2.2.1 load it at startup even with auth off (2.2.2 checks it only with "
+          "auth on); without it the server "
           "refuses to start. nacos-docker 3.x images also exit at once when env NACOS_AUTH_TOKEN is empty."),
     Entry("NAG202", "TokenKeyNotBase64", ERROR, TOKEN_KEY_VALID,
           "The token secret key is not valid Base64",
@@ -146,11 +147,11 @@ _ENTRIES = [
           "Every node of a cluster must agree on whether auth is required."),
     Entry("NAG208", "UserAgentAuthBypass", ERROR, TOKEN_KEY_VALID,
           "Requests with a Nacos-Server user agent skip auth",
-          "{obj} sets nacos.core.auth.enable.userAgentAuthWhite=true ({where}): any client that sends "
-          "User-Agent: Nacos-Server bypasses authentication.",
-          "set it to false and configure nacos.core.auth.server.identity.key/value instead.",
-          "The user-agent whitelist is the CVE-2021-29441 bypass; server identity replaced it in 1.4.1, and 3.0 "
-          "no longer reads the setting."),
+          "{obj} {cause}: any client whose User-Agent starts with Nacos-Server bypasses authentication.",
+          "{remedy}.",
+          "The user-agent whitelist is the CVE-2021-29441 bypass. Up to 1.4.0 it cannot be turned off; 1.4.1 to "
+          "2.4.x honour nacos.core.auth.enable.userAgentAuthWhite (1.4.1 defaults it to true, later versions to "
+          "false); from 2.5.0 the setting is no longer read and server identity alone applies."),
     Entry("NAG301", "IdentityMissing", ERROR, IDENTITY_CONSISTENT,
           "The server needs a server identity and has none",
           "{obj} sets no server identity {missing} although {why}: {impact}.",
@@ -190,7 +191,7 @@ _ENTRIES = [
     Entry("NAG501", "AccessTokenMalformed", ERROR, TOKENS_VALID,
           "A static access token is not a valid Nacos token",
           "The access token of {obj} ({where}) is not a valid Nacos token, {detail}: every request fails with "
-          "403 \"{error}\".",
+          "{answer}.",
           "configure username/password instead of a static token; the client then logs in and refreshes itself.",
           "Nacos tokens are JWTs signed with HMAC-SHA (HS256, or HS384/HS512 for longer keys) with sub (username) "
           "and exp claims; 2.2.1 and later accept only the exact header Nacos writes itself."),
@@ -211,6 +212,14 @@ _ENTRIES = [
           "request fails with 403 \"{error}\".",
           "configure username/password instead of a static token, or issue a new token from this server.",
           "A token verifies only on nodes whose key signed it; a rotated key invalidates every static token."),
+    Entry("NAG505", "AccessTokenNeverExpires", WARNING, TOKENS_VALID,
+          "A static access token never expires",
+          "The access token of {obj} ({where}) {detail}: whoever copies it keeps access until the token secret key "
+          "changes.",
+          "configure username/password instead of a static token; to revoke this one, rotate the token secret key.",
+          "Nacos reads a token without an exp claim as expiring at the moment it checks it (2.2.1 and later: "
+          "NacosJwtPayload starts exp at the parse time; before 2.2.1 jjwt checks exp only when present), so such a "
+          "token is accepted for as long as its signature verifies. Nacos itself always writes exp."),
     Entry("NAG601", "ProbeLoginFailed", ERROR, PROBE_SUCCEEDED,
           "The probe user cannot log in",
           "The probe user (Secret {secret}) cannot log in on {pods} of {obj}: {detail}. Clients that log in with "

@@ -80,7 +80,8 @@ def docker_properties(version: Version | None) -> dict[str, str]:
     }
     if version is None or version >= (3, 0, 0):   # literals; the startup script's -D flags override them
         return {**properties, AUTH_ENABLED: "false", ADMIN_AUTH_ENABLED: "true", CONSOLE_AUTH_ENABLED: "true"}
-    properties[USER_AGENT_WHITE] = "${NACOS_AUTH_USER_AGENT_AUTH_WHITE_ENABLE:false}"
+    if reads_user_agent_white(version):
+        properties[USER_AGENT_WHITE] = "${NACOS_AUTH_USER_AGENT_AUTH_WHITE_ENABLE:false}"
     if version >= (2, 2, 1):
         return properties
     # Up to v2.2.0.1 the file defaulted to the published key and identity.
@@ -104,7 +105,8 @@ def builtin_properties(version: Version | None) -> dict[str, str]:
                   IDENTITY_KEY: "", IDENTITY_VALUE: ""}
     if version is None or version >= CONSOLE_AUTH_SINCE:
         return {**properties, ADMIN_AUTH_ENABLED: "true", CONSOLE_AUTH_ENABLED: "true"}
-    properties[USER_AGENT_WHITE] = "false"
+    if reads_user_agent_white(version):
+        properties[USER_AGENT_WHITE] = "false" if version >= USER_AGENT_WHITE_JAR_FALSE_SINCE else "true"
     if version >= (2, 2, 1):
         return properties
     properties.update({IDENTITY_KEY: "serverIdentity", IDENTITY_VALUE: "security"})
@@ -126,10 +128,20 @@ SERVER_IMAGE = re.compile(r"(^|/)nacos-server(:|@|$)")
 
 # --- what a server needs, by version -------------------------------------------------------------------------------
 
-KEY_ONLY_WITH_AUTH_SINCE: Version = (2, 3, 0)         # JwtTokenManager: key failure stops startup only with auth on
+# JwtTokenManager.processProperties: from 2.2.2 a key that NacosJwtParser rejects stops startup only with auth on
+# (JwtTokenManager.java:80@2.2.2, `if (authConfigs.isAuthEnabled())`); 2.2.0-2.2.1 throw whatever auth says
+# (JwtTokenManager.java:77@2.2.0, :73@2.2.1).
+KEY_ONLY_WITH_AUTH_SINCE: Version = (2, 2, 2)
 IDENTITY_REQUIRED_SINCE: Version = (2, 2, 1)          # AuthConfigs.validate: auth on and no identity stops startup
 STANDALONE_WITHOUT_IDENTITY_SINCE: Version = (2, 4, 0)   # ... except in standalone mode
-USER_AGENT_WHITE_UNTIL: Version = (3, 0, 0)           # 3.x no longer reads nacos.core.auth.enable.userAgentAuthWhite
+# The User-Agent bypass (a User-Agent starting with "Nacos-Server" skips auth): unconditional up to 1.4.0
+# (AuthFilter.java:74@1.4.0); from 1.4.1 only with nacos.core.auth.enable.userAgentAuthWhite=true
+# (AuthFilter.java:76@1.4.1 ... :78@2.4.3); from 2.5.0 the filter never reads the setting (AuthFilter.java:93@2.5.0).
+USER_AGENT_WHITE_SINCE: Version = (1, 4, 1)
+USER_AGENT_WHITE_UNTIL: Version = (2, 5, 0)
+# 1.4.1's jar sets no value, so the code default applies: true (AuthConfigs.java:71@1.4.1); the jar says false
+# from 1.4.2 (console application.properties:130@1.4.2).
+USER_AGENT_WHITE_JAR_FALSE_SINCE: Version = (1, 4, 2)
 
 
 def newest(version: Version | None) -> bool:
@@ -142,8 +154,8 @@ def version_label(version: Version | None) -> str:
 
 def key_needed_because(version: Version | None, auth: bool, console: bool) -> str | None:
     """Why a server needs a valid token key, for a message; None when it does not. From alibaba/nacos
-    JwtTokenManager.processProperties: checked when it starts since 2.2.0, whatever auth says until 2.2.x; from
-    2.3.0 only with auth on, and in 3.x also with console auth on (the default)."""
+    JwtTokenManager.processProperties: checked when it starts since 2.2.0, whatever auth says in 2.2.0-2.2.1; from
+    2.2.2 only with auth on, and in 3.x also with console auth on (the default)."""
     if auth:
         return "auth is enabled"
     if newest(version) and console:
@@ -179,7 +191,11 @@ def missing_identity_impact(version: Version | None) -> str:
 
 
 def reads_user_agent_white(version: Version | None) -> bool:
-    return version is not None and version < USER_AGENT_WHITE_UNTIL
+    return version is not None and USER_AGENT_WHITE_SINCE <= version < USER_AGENT_WHITE_UNTIL
+
+
+def user_agent_bypass_unconditional(version: Version | None) -> bool:
+    return version is not None and version < USER_AGENT_WHITE_SINCE
 
 
 # --- well-known values ---------------------------------------------------------------------------------------------
@@ -237,7 +253,10 @@ CLIENT_PROPERTIES: dict[str, tuple[str, ...]] = {
         "spring.cloud.nacos.password", "spring.cloud.nacos.config.password", "spring.cloud.nacos.discovery.password",
         "nacos.password", "nacos.config.password", "nacos.discovery.password",
     ),
-    "accessToken": ("nacos.access-token", "spring.cloud.nacos.access-token"),
+    # No client library has a static-token property (PropertyKeyConst.java@3.0.3 has username/password, accessKey/
+    # secretKey, no token; the Java, Go and Python clients log in themselves): a static token is only ever an
+    # OpenAPI caller's, read from env (CLIENT_ENV) or the annotation.
+    "accessToken": (),
 }
 CLIENT_ENV: dict[str, tuple[str, ...]] = {
     "serverAddr": ("NACOS_SERVER_ADDR", "NACOS_SERVER_ADDRESSES", "NACOS_ADDR", "NACOS_ADDRESS"),
@@ -426,10 +445,46 @@ def signature_error(version: Version | None) -> str:
 
 @dataclass(frozen=True, slots=True)
 class TokenVerdict:
-    problem: str | None        # None, "malformed", "expired", "expiring", "signature"
+    problem: str | None        # None, "malformed", "expired", "expiring", "signature", "unexpiring"
     detail: str = ""           # safe to print: never contains the token or key
     expires_at: datetime | None = None
     error: str = "token invalid!"   # what the server answers (403) to a request with this token
+    status: int = 403               # 500: the server fails on the token instead of refusing it
+
+    @property
+    def answer(self) -> str:
+        """The server's answer, for a message."""
+        if self.status == 500:
+            return "HTTP 500 (the server fails while reading the token)"
+        return f'{self.status} "{self.error}"'
+
+
+# Only the signature, then exp, as Nacos checks: pyjwt's other claim checks (nbf, iat, aud, ...) are not Nacos's.
+_SIGNATURE_ONLY = {"verify_exp": False, "verify_nbf": False, "verify_iat": False, "verify_aud": False,
+                   "verify_iss": False, "verify_sub": False, "verify_jti": False}
+_JAVA_LONG = range(-2 ** 63, 2 ** 63)
+_INTEGER_TEXT = re.compile(r"[+-]?\d+")
+_UNREADABLE = object()
+
+
+def _payload_exp(claims: dict, version: Version | None):
+    """exp as the server reads it: None when the token has none; _UNREADABLE when reading fails.
+    2.2.1+ reads the payload with Jackson into NacosJwtPayload's `long exp`, which starts as the parse time
+    (NacosJwtPayload.java:31@2.2.1, the same at 3.0.3): no exp is a token that never expires. Jackson coerces a
+    float (truncated), an integer string and null (0) and fails on anything else. Before 2.2.1 jjwt checks exp only
+    when there is one."""
+    if "exp" not in claims:
+        return None
+    exp = claims["exp"]
+    if version is not None and version < EXACT_HEADER_SINCE:
+        return exp if isinstance(exp, (int, float)) and not isinstance(exp, bool) else _UNREADABLE
+    if exp is None:
+        return 0
+    if isinstance(exp, float) and exp == exp and abs(exp) != float("inf"):
+        exp = int(exp)
+    elif isinstance(exp, str) and _INTEGER_TEXT.fullmatch(exp.strip()):
+        exp = int(exp.strip())
+    return exp if isinstance(exp, int) and not isinstance(exp, bool) and exp in _JAVA_LONG else _UNREADABLE
 
 
 def _instant(exp: float | None) -> datetime | None:
@@ -442,7 +497,7 @@ def _instant(exp: float | None) -> datetime | None:
 def check_token(token: str, key: bytes | None, now: datetime, warn_within_seconds: float,
                 version: Version | None = None) -> TokenVerdict:
     """Checks a static accessToken the way a Nacos node would: header, signature with the node's key (when given),
-    then `exp`: valid while exp >= now in whole seconds (NacosSignatureAlgorithm.verify)."""
+    then `exp`: valid while exp >= now in whole seconds (NacosSignatureAlgorithm.java:131@2.4.3)."""
     import jwt   # with its crypto backends, a third of a small lint's start-up: paid only where a token is checked
     import jwt.warnings
     try:
@@ -456,9 +511,12 @@ def check_token(token: str, key: bytes | None, now: datetime, warn_within_second
         named = f"signed with {alg}" if isinstance(alg, str) and alg in JWS_ALGORITHMS else \
             "its header names no registered JWS algorithm"
         return TokenVerdict("malformed", f"{named}, Nacos signs with HMAC-SHA")
-    exp = claims.get("exp")
-    if exp is not None and (not isinstance(exp, (int, float)) or isinstance(exp, bool)):
-        return TokenVerdict("malformed", "its 'exp' claim is not a number")
+    exp = _payload_exp(claims, version)
+    if exp is _UNREADABLE:
+        if version is not None and version < EXACT_HEADER_SINCE:
+            return TokenVerdict("malformed", "its 'exp' claim is not a number")
+        return TokenVerdict("malformed", "its 'exp' claim is not a number, which the server cannot read",
+                            status=500)
     expires_at = _instant(exp)
     if key is not None:
         if (version is None or version >= EXACT_HEADER_SINCE) and token.split(".", 1)[0] not in NACOS_TOKEN_HEADERS:
@@ -467,17 +525,14 @@ def check_token(token: str, key: bytes | None, now: datetime, warn_within_second
         try:
             with warnings.catch_warnings():   # an HS512 token checked with a 32-byte key is what Nacos does too
                 warnings.simplefilter("ignore", jwt.warnings.InsecureKeyLengthWarning)
-                jwt.decode(token, key, algorithms=list(TOKEN_ALGORITHMS), options={"verify_exp": False})
+                jwt.decode(token, key, algorithms=list(TOKEN_ALGORITHMS), options=_SIGNATURE_ONLY)
         except jwt.InvalidSignatureError:
             return TokenVerdict("signature", "signature does not verify with the server's key", expires_at,
                                 signature_error(version))
         except jwt.PyJWTError as error:
             return TokenVerdict("malformed", f"rejected ({type(error).__name__})", expires_at)
     if exp is None:
-        if version is not None and version < EXACT_HEADER_SINCE:
-            return TokenVerdict(None)   # jjwt checks exp only when there is one: this token never expires
-        return TokenVerdict("malformed", "it has no 'exp' claim, which Nacos 2.2.1 and later read as 0 (expired in "
-                                         "1970)", None, "token expired!")
+        return TokenVerdict("unexpiring", "has no 'exp' claim, so the server accepts it forever")
     remaining = exp - int(now.timestamp())
     if remaining < 0:
         when = f"{expires_at:%Y-%m-%dT%H:%M:%SZ}" if expires_at else "before year 1"

@@ -107,14 +107,29 @@ def _fallback_impact(server: ServerCluster) -> str:
             f"versions derive another key from it or refuse to start: an upgrade breaks every token")
 
 
+UNCONDITIONAL_BYPASS = ("runs {version}, which skips auth for such requests whatever "
+                        "nacos.core.auth.enable.userAgentAuthWhite says (CVE-2021-29441)")
+UPGRADE_REMEDY = ("upgrade to Nacos 1.4.1 or later, set nacos.core.auth.enable.userAgentAuthWhite=false and "
+                  "configure nacos.core.auth.server.identity.key/value")
+WHITELIST_REMEDY = ("set it to false (env NACOS_AUTH_USER_AGENT_AUTH_WHITE_ENABLE=false) and configure "
+                    "nacos.core.auth.server.identity.key/value instead")
+
+
 def check_user_agent_bypass(ctx: CheckContext) -> Iterable[Finding]:
     for server in ctx.topology.servers:
         settings = server_settings(server.template)
-        if auth_enabled(settings) is not True or not nacos.reads_user_agent_white(server.version):
+        if auth_enabled(settings) is not True:
+            continue
+        if nacos.user_agent_bypass_unconditional(server.version):
+            yield finding("NAG208", server.ref, cluster=server.ref, cause=UNCONDITIONAL_BYPASS.format(
+                version=nacos.version_label(server.version)), remedy=UPGRADE_REMEDY)
+            continue
+        if not nacos.reads_user_agent_white(server.version):
             continue
         white = settings.get("user_agent_white")
         if white is not None and white.state is State.KNOWN and nacos.is_true(white.value):
-            yield finding("NAG208", server.ref, cluster=server.ref, where=white.where)
+            yield finding("NAG208", server.ref, cluster=server.ref, remedy=WHITELIST_REMEDY,
+                          cause=f"sets {nacos.USER_AGENT_WHITE}=true ({white.where})")
 
 
 def check_identity(ctx: CheckContext) -> Iterable[Finding]:

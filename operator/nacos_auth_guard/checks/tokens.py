@@ -1,4 +1,4 @@
-"""NAG501-NAG504: static access tokens, checked with pyjwt the way a Nacos node checks them."""
+"""NAG501-NAG505: static access tokens, checked with pyjwt the way a Nacos node checks them."""
 from __future__ import annotations
 
 from typing import Iterable
@@ -9,7 +9,8 @@ from ..model import Finding, State
 from . import CheckContext, auth_enabled, server_settings
 from .clients import nacos_containers
 
-CODES = {"malformed": "NAG501", "expired": "NAG502", "expiring": "NAG503", "signature": "NAG504"}
+CODES = {"malformed": "NAG501", "expired": "NAG502", "expiring": "NAG503", "signature": "NAG504",
+         "unexpiring": "NAG505"}
 
 
 def _server_key(ctx: CheckContext, server_ref) -> bytes | None:
@@ -32,12 +33,12 @@ def check_access_tokens(ctx: CheckContext) -> Iterable[Finding]:
             token = container.settings.get("accessToken")
             if token is None or token.state is not State.KNOWN or not token.value:
                 continue
-            # Without a key, the version still decides how a token without exp reads.
+            # Without a key, the version still decides how the server reads exp.
             version = ctx.servers_by_ref[cluster].version if cluster in ctx.servers_by_ref else None
             verdict = nacos.check_token(token.value, None, ctx.now, warn, version)
             if verdict.problem:
                 yield finding(CODES[verdict.problem], client.ref, cluster=cluster, where=token.where,
-                              detail=verdict.detail, error=verdict.error)
+                              detail=verdict.detail, error=verdict.error, answer=verdict.answer)
                 if verdict.problem == "malformed":
                     continue
             for server_ref in client.servers:
@@ -48,4 +49,5 @@ def check_access_tokens(ctx: CheckContext) -> Iterable[Finding]:
                 on_server = nacos.check_token(token.value, key, ctx.now, warn, version)
                 if on_server.problem in ("signature", "malformed"):
                     yield finding(CODES[on_server.problem], client.ref, cluster=server_ref, where=token.where,
-                                  server=str(server_ref), detail=on_server.detail, error=on_server.error)
+                                  server=str(server_ref), detail=on_server.detail, error=on_server.error,
+                                  answer=on_server.answer)
