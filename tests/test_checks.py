@@ -452,3 +452,18 @@ def test_client_maps_to_server_in_another_namespace():
     ctx = CheckContext.build(snapshot, NOW)
     billing = next(c for c in ctx.topology.clients if c.ref.name == "billing")
     assert [s.name for s in billing.servers] == ["nacos"] and billing.servers[0].namespace == "infra"
+
+
+@pytest.mark.parametrize("image,text", [
+    # NacosAuthManager.java:141@2.2.0.1; AbstractAuthenticationManager.java:58@2.2.1, :41@3.0.3; AuthResult.java:26@3.0.3
+    ("nacos/nacos-server:v2.2.0.1", '403 "unknown user!"'),
+    ("nacos/nacos-server:v2.4.3", '403 "user not found!"'),
+    ("nacos/nacos-server:v3.0.3",
+     '403 "Code: 401, Message: User not found! Please check user exist or password is right!."'),
+])
+def test_client_messages_quote_what_that_version_sends(image, text):
+    objects = replace(replace(HEALTHY, "Deployment", "orders", client([])), "StatefulSet", "nacos",
+                      statefulset(env_list=server_env(), image=image))
+    snapshot = build_snapshot(copy.deepcopy(objects), complete=True)
+    [nag401] = [f for f in run_checks(CheckContext.build(snapshot, NOW)) if f.code == "NAG401"]
+    assert text in nag401.message

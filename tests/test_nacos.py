@@ -39,7 +39,7 @@ TOKEN_CASES = [
     ("HS512 from a 64-byte key is valid (2.2.1+ signs HS512)", nacos_token(KEY_64, EXP_FUTURE, "HS512"), KEY_64,
      (2, 4, 3), (None, "token invalid!")),
     ("HS384 verified with the node's key", nacos_token(KEY_64[:48], EXP_FUTURE, "HS384"), KEY_64[:48], None,
-     (None, "token invalid!")),
+     (None, "Code: 401, Message: token invalid!.")),
     ("another key: 2.2.1+ answers Invalid signature", nacos_token(OTHER, EXP_FUTURE), KEY_32, (2, 4, 3),
      ("signature", "Invalid signature")),
     ("another key: jjwt-based 2.2.0 answers token invalid!", nacos_token(OTHER, EXP_FUTURE), KEY_32, (2, 2, 0),
@@ -55,7 +55,8 @@ TOKEN_CASES = [
      (None, "token invalid!")),
     # NacosJwtPayload.java:31@2.2.1 (and @3.0.3): exp starts as the parse time, so a token without one never expires.
     ("no exp: 2.2.1+ accepts it forever", no_exp(KEY_32), KEY_32, (2, 4, 3), ("unexpiring", "token invalid!")),
-    ("no exp, version unknown: read as the newest", no_exp(KEY_32), None, None, ("unexpiring", "token invalid!")),
+    ("no exp, version unknown: read as the newest", no_exp(KEY_32), None, None,
+     ("unexpiring", "Code: 401, Message: token invalid!.")),
     ("no exp and another key: the signature is checked first", no_exp(OTHER), KEY_32, (2, 4, 3),
      ("signature", "Invalid signature")),
     ("no exp: jjwt-based 2.2.0 checks exp only when present", no_exp(KEY_32), KEY_32, (2, 2, 0),
@@ -81,7 +82,7 @@ TOKEN_CASES = [
      ("expired", "token expired!")),
     ("not a JWT", "s3cr3t", KEY_32, (2, 4, 3), ("malformed", "token invalid!")),
     ("unsigned (alg none)", jwt.encode({"exp": EXP_FUTURE}, None, "none"), None, None,
-     ("malformed", "token invalid!")),
+     ("malformed", "Code: 401, Message: token invalid!.")),
 ]
 
 
@@ -209,3 +210,28 @@ def test_user_agent_bypass(version, reads, unconditional, jar_default):
     assert nacos.reads_user_agent_white(version) is reads
     assert nacos.user_agent_bypass_unconditional(version) is unconditional
     assert nacos.builtin_properties(version).get(nacos.USER_AGENT_WHITE) == jar_default
+
+
+# --- what clients are told, per version ---------------------------------------------------------------------------
+# NacosAuthManager.java:141,163@2.2.0.1; AbstractAuthenticationManager.java:58@2.2.1; NacosSignatureAlgorithm.java:128
+# @2.4.3; AbstractAuthenticationManager.java:41 and AuthResult.java:26@3.0.3 (3.x wraps every text).
+@pytest.mark.parametrize("version,signature,login", [
+    ((2, 2, 0), "token invalid!", "unknown user!"),
+    ((2, 2, 0, 1), "token invalid!", "unknown user!"),
+    ((2, 2, 1), "Invalid signature", "user not found!"),
+    ((2, 5, 2), "Invalid signature", "user not found!"),
+    ((3, 0, 3), "Code: 401, Message: Invalid signature.",
+     "Code: 401, Message: User not found! Please check user exist or password is right!."),
+    (None, "Code: 401, Message: Invalid signature.",
+     "Code: 401, Message: User not found! Please check user exist or password is right!."),
+])
+def test_client_texts(version, signature, login):
+    assert nacos.signature_error(version) == signature
+    assert nacos.login_error(version) == login
+    assert nacos.check_token(nacos_token(OTHER, EXP_FUTURE), KEY_32, NOW, 0, version).error == signature
+
+
+@pytest.mark.parametrize("version,expired", [
+    ((2, 4, 3), "token expired!"), ((3, 0, 3), "Code: 401, Message: token expired!.")])
+def test_expired_text(version, expired):
+    assert nacos.check_token(nacos_token(KEY_32, EXP_PAST), KEY_32, NOW, 0, version).error == expired

@@ -59,7 +59,7 @@ _ENTRIES = [
           "create Secret {name} in namespace {namespace} with the keys the workload reads, or correct the reference.",
           "Kubernetes resolves secretKeyRef and envFrom when a container starts. A missing Secret keeps the pod in "
           "CreateContainerConfigError (or, with optional: true, starts it without the setting, e.g. with no "
-          "password, which Nacos answers with 403 / unknown user)."),
+          "password, which Nacos answers with 403 user not found!, before 2.2.1 unknown user!)."),
     Entry("NAG102", "SecretKeyMissing", ERROR, SECRETS_RESOLVED,
           "A referenced Secret exists but lacks the key",
           "{where} in {obj} reads key {key!r} of Secret {name}, which has no such key: {impact}.",
@@ -174,11 +174,13 @@ _ENTRIES = [
     Entry("NAG401", "ClientCredentialsMissing", ERROR, CLIENTS_CONFIGURED,
           "A client of an auth-enabled server sends no credentials",
           "{obj} talks to Nacos {server} (auth enabled) but sets no username/password or access token: "
-          "its requests fail with 403 \"user not found!\".",
+          "its requests fail with 403 \"{error}\".",
           "set the client's username and password from a Secret (e.g. SPRING_CLOUD_NACOS_USERNAME and "
           "SPRING_CLOUD_NACOS_PASSWORD, or NACOS_USERNAME/NACOS_PASSWORD) or map your own env names with the "
           "annotation nacosguard.io/client-env.",
-          "With auth on every API call needs a token; the Java client logs in with username/password itself."),
+          "With auth on every API call needs a token; the Java client logs in with username/password itself. "
+          "Without credentials Nacos answers `unknown user!` up to 2.2.0.1, `user not found!` in 2.2.1-2.5 and "
+          "`Code: 401, Message: User not found! Please check user exist or password is right!.` in 3.x."),
     Entry("NAG402", "ClientServerUnknown", INFO, CLIENTS_CONFIGURED,
           "A client's server address matches no known Nacos Service",
           "{obj} is configured with Nacos server address {address}, which matches no Service in front of a known "
@@ -197,13 +199,13 @@ _ENTRIES = [
           "and exp claims; 2.2.1 and later accept only the exact header Nacos writes itself."),
     Entry("NAG502", "AccessTokenExpired", ERROR, TOKENS_VALID,
           "A static access token has expired",
-          "The access token of {obj} ({where}) {detail}: every request fails with 403 \"token expired!\".",
+          "The access token of {obj} ({where}) {detail}: every request fails with 403 \"{error}\".",
           "configure username/password instead of a static token; the client then logs in and refreshes itself.",
           "A static token is never refreshed; it stops working at its exp time."),
     Entry("NAG503", "AccessTokenExpiring", WARNING, TOKENS_VALID,
           "A static access token expires soon",
           "The access token of {obj} ({where}) {detail}: after that every request fails with 403 "
-          "\"token expired!\".",
+          "\"{error}\".",
           "configure username/password instead of a static token before it expires.",
           "The warning window is --token-expiry-warning-days (spec.tokenExpiryWarningDays), 7 days by default."),
     Entry("NAG504", "AccessTokenSignatureInvalid", ERROR, TOKENS_VALID,

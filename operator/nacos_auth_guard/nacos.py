@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import re
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 
 
@@ -437,10 +437,38 @@ EXACT_HEADER_SINCE: Version = (2, 2, 1)
 NACOS_TOKEN_HEADERS = frozenset({"eyJhbGciOiJIUzI1NiJ9", "eyJhbGciOiJIUzM4NCJ9", "eyJhbGciOiJIUzUxMiJ9"})
 
 
+# What a client is told (the message of the 403), by version:
+# - another key: "token invalid!" up to 2.2.0.1 (NacosAuthManager.java:163@2.2.0.1 maps every jjwt failure but
+#   expiry to it), "Invalid signature" from 2.2.1 (NacosSignatureAlgorithm.java:128@2.4.3);
+# - no credentials or a bad login: "unknown user!" up to 2.2.0.1 (NacosAuthManager.java:141@2.2.0.1), "user not
+#   found!" 2.2.1-2.5 (AbstractAuthenticationManager.java:58@2.2.1), in 3.x "User not found! Please check user exist
+#   or password is right!" (AbstractAuthenticationManager.java:41@3.0.3);
+# - "token expired!" and "authorization failed!" in every version.
+# 3.x wraps each as AuthResult.format() does, "Code: N, Message: <text>." (AuthResult.java:26@3.0.3): N is 401 for a
+# failed identity, 403 for a missing permission (NacosAuthPluginService.java:77,114@3.0.3).
+NEW_AUTH_TEXTS_SINCE: Version = (2, 2, 1)
+USER_NOT_FOUND_3X = "User not found! Please check user exist or password is right!"
+
+
+def as_served(text: str, version: Version | None, code: int = 401) -> str:
+    """An auth failure's text as the server of `version` sends it."""
+    return f"Code: {code}, Message: {text}." if newest(version) else text
+
+
+def _signature_text(version: Version | None) -> str:
+    return "token invalid!" if version is not None and version < NEW_AUTH_TEXTS_SINCE else "Invalid signature"
+
+
 def signature_error(version: Version | None) -> str:
-    """What a node answers (403) to a token signed with another key: 2.2.1+ passes NacosSignatureAlgorithm's own
-    message through; before, NacosAuthManager mapped every jjwt failure but expiry to "token invalid!"."""
-    return "token invalid!" if version is not None and version < EXACT_HEADER_SINCE else "Invalid signature"
+    """What a node answers (403) to a token signed with another key."""
+    return as_served(_signature_text(version), version)
+
+
+def login_error(version: Version | None) -> str:
+    """What a node answers (403) to a request with no credentials, an unknown user or a wrong password."""
+    if version is not None and version < NEW_AUTH_TEXTS_SINCE:
+        return "unknown user!"
+    return as_served(USER_NOT_FOUND_3X if newest(version) else "user not found!", version)
 
 
 @dataclass(frozen=True, slots=True)
@@ -498,6 +526,12 @@ def check_token(token: str, key: bytes | None, now: datetime, warn_within_second
                 version: Version | None = None) -> TokenVerdict:
     """Checks a static accessToken the way a Nacos node would: header, signature with the node's key (when given),
     then `exp`: valid while exp >= now in whole seconds (NacosSignatureAlgorithm.java:131@2.4.3)."""
+    verdict = _check_token(token, key, now, warn_within_seconds, version)
+    return replace(verdict, error=as_served(verdict.error, version))
+
+
+def _check_token(token: str, key: bytes | None, now: datetime, warn_within_seconds: float,
+                 version: Version | None) -> TokenVerdict:
     import jwt   # with its crypto backends, a third of a small lint's start-up: paid only where a token is checked
     import jwt.warnings
     try:
@@ -528,7 +562,7 @@ def check_token(token: str, key: bytes | None, now: datetime, warn_within_second
                 jwt.decode(token, key, algorithms=list(TOKEN_ALGORITHMS), options=_SIGNATURE_ONLY)
         except jwt.InvalidSignatureError:
             return TokenVerdict("signature", "signature does not verify with the server's key", expires_at,
-                                signature_error(version))
+                                _signature_text(version))
         except jwt.PyJWTError as error:
             return TokenVerdict("malformed", f"rejected ({type(error).__name__})", expires_at)
     if exp is None:

@@ -6,6 +6,7 @@ from typing import Iterable
 
 from ..catalog import finding
 from ..model import Client, ContainerConfig, Finding, Setting, State
+from ..nacos import login_error
 from ..redaction import address_for_message
 from . import CheckContext, auth_enabled, server_settings
 
@@ -43,4 +44,5 @@ def check_clients(ctx: CheckContext) -> Iterable[Finding]:
             if not auth_enabled(server_settings(server.template)):
                 continue
             if not any(sends_credentials(c) for c in nacos_containers(client)):
-                yield finding("NAG401", client.ref, cluster=server_ref, server=str(server_ref))
+                yield finding("NAG401", client.ref, cluster=server_ref, server=str(server_ref),
+                              error=login_error(server.version))
