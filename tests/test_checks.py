@@ -239,7 +239,18 @@ CASES = [
     ("2.4.3, auth off, no key: the key is not loaded", with_env("nacos", [env("MODE", "cluster")]), True, []),
     # JwtTokenManager.java:73@2.2.1 throws on a bad key whatever auth says; :80@2.2.2 only with auth on.
     ("2.2.1 loads the key at startup even with auth off", with_env(
-        "nacos", [env("MODE", "cluster")], image="nacos/nacos-server:v2.2.1"), True, [("NAG201", "nacos", "error")]),
+        "nacos", [env("MODE", "cluster"), env("NACOS_AUTH_TOKEN", ""), env("NACOS_AUTH_IDENTITY_KEY", ""),
+                  env("NACOS_AUTH_IDENTITY_VALUE", "")], image="nacos/nacos-server:v2.2.1"), True,
+     [("NAG201", "nacos", "error")]),
+    # nacos-docker build/conf/application.properties:28,32,33@v2.2.1: ${NACOS_AUTH_TOKEN} etc. without a default;
+    # v2.2.2 added the empty defaults (:29,33,34@v2.2.2).
+    ("v2.2.1 image without the NACOS_AUTH_* env: unresolvable placeholders, auth on or off", with_env(
+        "nacos", [env("MODE", "cluster")], image="nacos/nacos-server:v2.2.1"), True,
+     [("NAG201", "nacos", "error"), ("NAG301", "nacos", "error")]),
+    ("v2.2.1 image with the env set (empty identity, auth off): it starts", with_env(
+        "nacos", [env("MODE", "cluster"), secret_env("NACOS_AUTH_TOKEN", "nacos-auth", "token"),
+                  env("NACOS_AUTH_IDENTITY_KEY", ""), env("NACOS_AUTH_IDENTITY_VALUE", "")],
+        image="nacos/nacos-server:v2.2.1"), True, []),
     ("2.2.2, auth off, no key: it starts", with_env(
         "nacos", [env("MODE", "cluster")], image="nacos/nacos-server:v2.2.2"), True, []),
     ("2.2.3, auth off, no key: it starts", with_env(

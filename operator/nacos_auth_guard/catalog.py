@@ -96,9 +96,9 @@ _ENTRIES = [
           "set NACOS_AUTH_TOKEN from a Secret holding a random key, e.g. "
           "kubectl create secret generic nacos-auth -n {namespace} --from-literal=token=$(openssl rand -base64 32).",
           "Since 2.2.0.1 Nacos has no default key. The server needs one when auth is on, in 3.x also when console "
-          "auth is on (the default), and 2.2.0-2.2.1 load it at startup even with auth off (2.2.2 checks it only with "
-          "auth on); without it the server "
-          "refuses to start. nacos-docker 3.x images also exit at once when env NACOS_AUTH_TOKEN is empty."),
+          "auth is on (the default), and 2.2.0-2.2.1 load it at startup even with auth off (2.2.2 checks it only "
+          "with auth on); without it the server refuses to start. nacos-docker 3.x images also exit at once when env NACOS_AUTH_TOKEN is empty, and the "
+          "v2.2.1 image does not start without it (its application.properties has no default for the placeholder)."),
     Entry("NAG202", "TokenKeyNotBase64", ERROR, TOKEN_KEY_VALID,
           "The token secret key is not valid Base64",
           "The token secret key of {obj} ({where}) is not valid Base64 text: {impact}.",
@@ -158,7 +158,8 @@ _ENTRIES = [
           "set NACOS_AUTH_IDENTITY_KEY and NACOS_AUTH_IDENTITY_VALUE from a Secret, the same on every pod.",
           "Nodes authenticate cluster-internal requests with the identity key/value header. Since 2.2.1 a server "
           "with auth on (3.x: or console auth) refuses to start without it, except in standalone mode from 2.4.0; "
-          "nacos-docker 3.x images exit at once when env NACOS_AUTH_IDENTITY_KEY or _VALUE is empty."),
+          "nacos-docker 3.x images exit at once when env NACOS_AUTH_IDENTITY_KEY or _VALUE is empty; the v2.2.1 image "
+          "does not start when either is unset, auth on or off."),
     Entry("NAG302", "IdentityMismatch", ERROR, IDENTITY_CONSISTENT,
           "Server pods use different identity key/value",
           "{groups} of {obj} are configured with different server identity {what}: cluster-internal requests "

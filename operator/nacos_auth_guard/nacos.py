@@ -82,8 +82,13 @@ def docker_properties(version: Version | None) -> dict[str, str]:
         return {**properties, AUTH_ENABLED: "false", ADMIN_AUTH_ENABLED: "true", CONSOLE_AUTH_ENABLED: "true"}
     if reads_user_agent_white(version):
         properties[USER_AGENT_WHITE] = "${NACOS_AUTH_USER_AGENT_AUTH_WHITE_ENABLE:false}"
-    if version >= (2, 2, 1):
+    if version >= (2, 2, 2):
         return properties
+    if version >= (2, 2, 1):
+        # v2.2.1's placeholders have no default (build/conf/application.properties:28,32,33@v2.2.1): with the env
+        # unset, Spring cannot resolve them and the server does not start, auth on or off.
+        return {**properties, TOKEN_KEY: "${NACOS_AUTH_TOKEN}", IDENTITY_KEY: "${NACOS_AUTH_IDENTITY_KEY}",
+                IDENTITY_VALUE: "${NACOS_AUTH_IDENTITY_VALUE}"}
     # Up to v2.2.0.1 the file defaulted to the published key and identity.
     properties.update({TOKEN_KEY: "${NACOS_AUTH_TOKEN:" + OLD_DEFAULT_KEY + "}",
                        IDENTITY_KEY: "${NACOS_AUTH_IDENTITY_KEY:serverIdentity}",

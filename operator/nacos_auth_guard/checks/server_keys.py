@@ -16,6 +16,16 @@ NO_KEY_IMPACT = "the server cannot derive its signing key and refuses to start"
 SCRIPT_REASON = ("the startup script of nacos-docker 3.x images requires that env, auth on or off (a tag that is not "
                  "a version, such as latest, counts as the newest)")
 SCRIPT_IMPACT = "the container exits before Nacos starts (CrashLoopBackOff)"
+PLACEHOLDER_REASON = ("the image's application.properties reads it through a placeholder without a default "
+                      "(nacos-docker v2.2.1), auth on or off")
+PLACEHOLDER_IMPACT = ("Spring cannot resolve the placeholder and the server does not start (\"Could not resolve "
+                      "placeholder\", CrashLoopBackOff)")
+
+
+def _unresolved_in_image(setting) -> bool:
+    """A placeholder of the image's own file that nothing sets: only the image's file yields an unknown image
+    default (sources resolves everything else or names the object it lives in)."""
+    return setting is not None and setting.origin is Origin.IMAGE_DEFAULT and setting.state is State.UNKNOWN
 
 
 def _unset(setting) -> bool:
@@ -35,8 +45,12 @@ def check_token_key(ctx: CheckContext) -> Iterable[Finding]:
             yield finding("NAG201", server.ref, cluster=server.ref, properties="env NACOS_AUTH_TOKEN",
                           why=SCRIPT_REASON, impact=SCRIPT_IMPACT)
             continue
-        why = key_needed_because(settings, server.version)
         key = settings.get("token_key")
+        if _unresolved_in_image(key):
+            yield finding("NAG201", server.ref, cluster=server.ref, properties="env NACOS_AUTH_TOKEN",
+                          why=PLACEHOLDER_REASON, impact=PLACEHOLDER_IMPACT)
+            continue
+        why = key_needed_because(settings, server.version)
         if why is None:   # not loaded, or loaded and nothing checks tokens: what a published key means later
             if key is not None and key.state is State.KNOWN:
                 yield from _well_known_key(key, server, settings)
@@ -138,9 +152,12 @@ def check_identity(ctx: CheckContext) -> Iterable[Finding]:
         key, value = settings.get("identity_key"), settings.get("identity_value")
         script_missing = _startup_env_missing(settings, "NACOS_AUTH_IDENTITY_KEY", "NACOS_AUTH_IDENTITY_VALUE")
         why = identity_needed_because(settings, server.version)
+        unresolved = [label for label, setting in (("key", key), ("value", value)) if _unresolved_in_image(setting)]
         if script_missing:
             missing = [name.rsplit("_", 1)[1].lower() for name in script_missing]
             why, impact = SCRIPT_REASON, SCRIPT_IMPACT
+        elif unresolved:
+            missing, why, impact = unresolved, PLACEHOLDER_REASON, PLACEHOLDER_IMPACT
         elif why is not None:
             missing = [label for label, setting in (("key", key), ("value", value)) if _unset(setting)]
             impact = nacos.missing_identity_impact(server.version)
