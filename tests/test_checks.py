@@ -76,6 +76,15 @@ def server_file(text: str, image: str = IMAGE) -> list[dict]:
         config_map("nacos-conf", {"application.properties": text})]
 
 
+def mismatched_identity(image: str, env_list: list[dict]) -> list[dict]:
+    """Three pods of `image` with `env_list`; pod 0 sends another identity value."""
+    sts = statefulset(env_list=env_list, image=image)
+    other = [e if e["name"] != "NACOS_AUTH_IDENTITY_VALUE" else secret_env(
+        "NACOS_AUTH_IDENTITY_VALUE", "nacos-auth-old", "identity-value") for e in env_list]
+    return replace(healthy_cluster(), "StatefulSet", "nacos", sts) + [OLD_IDENTITY] + pods_of(
+        sts, [LATE] * 3, env_overrides={0: other})
+
+
 HEALTHY = healthy_cluster()
 STS = statefulset()
 POD_ENV_KEY_B = [e if e["name"] != "NACOS_AUTH_TOKEN" else env("NACOS_AUTH_TOKEN", KEY_B) for e in server_env()]
@@ -199,6 +208,12 @@ CASES = [
         env("NACOS_AUTH_USER_AGENT_AUTH_WHITE_ENABLE", "true")]), True, [("NAG208", "nacos", "error")]),
     ("NAG301 identity missing", with_env("nacos", server_env_with(NACOS_AUTH_IDENTITY_VALUE=None)), True,
      [("NAG301", "nacos", "error")]),
+    # RemoteRequestAuthFilter.java:76-80, InnerApiAuthEnabled.java:75-80@3.0.3: 3.x checks the identity on its
+    # cluster-internal APIs even with auth off; 2.x only with auth on.
+    ("NAG302 3.x with auth off still checks the identity between nodes",
+     mismatched_identity(image="nacos/nacos-server:v3.0.3", env_list=AUTH_OFF_POD), True,
+     [("NAG302", "nacos", "error")]),
+    ("2.x with auth off checks no identity", mismatched_identity(image="nacos/nacos-server:v2.4.3", env_list=AUTH_OFF_POD), True, []),
     ("NAG302 identity differs", HEALTHY + [OLD_IDENTITY]
      + pods_of(STS, [LATE] * 3, env_overrides={0: POD_ENV_OTHER_ID}), True, [("NAG302", "nacos", "error")]),
     ("NAG303 published identity", replace(HEALTHY, "Secret", "nacos-auth", secret("nacos-auth", {
@@ -382,6 +397,10 @@ MESSAGE_CASES = [
     ("identity mismatch reads as English", HEALTHY + [OLD_IDENTITY]
      + pods_of(STS, [LATE] * 3, env_overrides={0: POD_ENV_OTHER_ID}), "NAG302",
      "with different server identity values:", "identity value:"),
+    # A mismatch falls through to user auth (AuthFilter.java:92-98@2.4.3): the peer gets the login failure text.
+    ("identity mismatch quotes the user-auth answer, not the no-identity one", HEALTHY + [OLD_IDENTITY]
+     + pods_of(STS, [LATE] * 3, env_overrides={0: POD_ENV_OTHER_ID}), "NAG302",
+     'cluster-internal HTTP calls between them fail with 403 "user not found!"', "Invalid server identity key"),
     ("a token that is not a JWT", replace(HEALTHY, "Deployment", "orders", client(
         [secret_env("NACOS_ACCESS_TOKEN", "orders-nacos", "password")])), "NAG501",
      'is not a valid Nacos token, not a JWT (DecodeError): every request fails with 403 "token invalid!".', "(("),

@@ -162,10 +162,15 @@ _ENTRIES = [
           "does not start when either is unset, auth on or off."),
     Entry("NAG302", "IdentityMismatch", ERROR, IDENTITY_CONSISTENT,
           "Server pods use different identity key/value",
-          "{groups} of {obj} are configured with different server identity {what}: cluster-internal requests "
-          "between them fail with 403 Invalid server identity key or value, and data stops syncing.",
+          "{groups} of {obj} are configured with different server identity {what}: a node does not recognise "
+          "another's identity (it logs `Invalid server identity value for <key> from <ip>`) and checks the call as "
+          "a user's, so {calls} between them fail with 403 \"{error}\".",
           "give every pod the same identity key and value (one Secret) and restart all pods together: {restart}.",
-          "Each node sends its identity header on internal calls; a node with another identity rejects them."),
+          "Each node sends its identity header on internal calls. A node with another identity does not answer "
+          "`Invalid server identity key or value` (only a node with no identity at all says that): it falls "
+          "through to user auth, which fails. In 1.x and 2.x only HTTP calls between nodes carry the identity "
+          "(2.x gRPC cluster traffic is not checked) and only with auth on; in 3.x the cluster-internal APIs "
+          "(distro, member reports, config sync) check it even with auth off."),
     Entry("NAG303", "IdentityWellKnown", ERROR, IDENTITY_CONSISTENT,
           "The server identity value is a published default",
           "The server identity value of {obj} ({where}) is a published default: anyone who sends it is treated "

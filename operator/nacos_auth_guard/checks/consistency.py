@@ -6,6 +6,7 @@ from typing import Iterable
 from ..catalog import finding
 from ..discovery import members
 from ..model import Finding, ObjectRef, PodConfig, ServerCluster, Severity, State
+from .. import nacos
 from ..nacos import is_true, signature_error
 from . import (CheckContext, auth_enabled, key_needed_because, server_container, server_settings,
                server_version)
@@ -55,7 +56,15 @@ def uses_key(pod: PodConfig, settings: dict) -> bool:
 
 
 def uses_identity(pod: PodConfig, settings: dict) -> bool:
-    return auth_enabled(settings) is not False
+    """2.x checks identity only with auth on; 3.x's cluster-internal APIs check it even with auth off
+    (RemoteRequestAuthFilter.java:76-80 and InnerApiAuthEnabled.java:75-80@3.0.3)."""
+    return auth_enabled(settings) is not False or nacos.newest(server_version(pod))
+
+
+def _identity_calls(version) -> str:
+    if nacos.newest(version):
+        return "cluster-internal calls (distro, member reports, config sync)"
+    return "cluster-internal HTTP calls"
 
 
 def _setting_identity(name: str):
@@ -103,7 +112,8 @@ def check_consistency(ctx: CheckContext) -> Iterable[Finding]:
             both = _groups(server, lambda s: (_setting_identity("identity_key")(s),
                                               _setting_identity("identity_value")(s)), uses_identity)
             yield finding("NAG302", server.ref, cluster=server.ref, what=" and ".join(differs),
-                          restart=restart_command(server),
+                          restart=restart_command(server), error=nacos.login_error(server.version),
+                          calls=_identity_calls(server.version),
                           groups=describe_groups([g for k, g in both.items() if _SKIP not in k]))
 
 
