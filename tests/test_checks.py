@@ -285,8 +285,11 @@ CASES = [
      [("NAG105", "nacos", "warning"), ("NAG201", "nacos", "error")]),
     ("3.x key in a mounted file and the env the script wants set", key_in_mounted_file(server_env_with(
         NACOS_AUTH_TOKEN="see-application.properties")), True, [("NAG105", "nacos", "warning")]),
-    ("standalone 2.4.3 with auth on needs no identity", with_env("nacos", server_env_with(
-        MODE="standalone", NACOS_AUTH_IDENTITY_KEY=None, NACOS_AUTH_IDENTITY_VALUE=None)), True, []),
+    # AuthConfigs.java:101@2.3.1 lets standalone start without one, but AuthFilter.java:92-98@2.4.3 then answers
+    # every request with 403: still an error.
+    ("standalone 2.4.3 with auth on still needs an identity", with_env("nacos", server_env_with(
+        MODE="standalone", NACOS_AUTH_IDENTITY_KEY=None, NACOS_AUTH_IDENTITY_VALUE=None)), True,
+     [("NAG301", "nacos", "error")]),
     ("standalone 2.3.0 with auth on still needs one", with_env("nacos", server_env_with(
         MODE="standalone", NACOS_AUTH_IDENTITY_KEY=None, NACOS_AUTH_IDENTITY_VALUE=None),
         image="nacos/nacos-server:v2.3.0"), True, [("NAG301", "nacos", "error")]),
@@ -497,3 +500,23 @@ def test_client_messages_quote_what_that_version_sends(image, text):
     snapshot = build_snapshot(copy.deepcopy(objects), complete=True)
     [nag401] = [f for f in run_checks(CheckContext.build(snapshot, NOW)) if f.code == "NAG401"]
     assert text in nag401.message
+
+
+NO_IDENTITY = dict(NACOS_AUTH_IDENTITY_KEY="", NACOS_AUTH_IDENTITY_VALUE="")
+
+
+@pytest.mark.parametrize("image,mode,impact", [
+    # AuthConfigs.java:101@2.2.1 stops startup; :101@2.3.1 exempts standalone; AuthFilter.java:92-98@2.4.3 and
+    # AbstractProtocolAuthService.java:96@2.5.0 then refuse requests (2.5: the @Secured ones).
+    ("v2.2.0.1", "cluster", 'the server starts, but answers every HTTP request, login and console included, with 403 '
+                            '"Invalid server identity key or value"'),
+    ("v2.3.0", "standalone", "the server refuses to start"),
+    ("v2.3.1", "standalone", "the server starts, but answers every HTTP request, login and console included,"),
+    ("v2.3.1", "cluster", "the server refuses to start"),
+    ("v2.5.0", "standalone", 'answers every request to a client or console API with 403 "Invalid server identity'),
+])
+def test_missing_identity_impact_per_version(image, mode, impact):
+    objects = with_env("nacos", server_env_with(MODE=mode, **NO_IDENTITY), image=f"nacos/nacos-server:{image}")
+    snapshot = build_snapshot(copy.deepcopy(objects), complete=True)
+    [nag301] = [f for f in run_checks(CheckContext.build(snapshot, NOW)) if f.code == "NAG301"]
+    assert impact in nag301.message, nag301.message

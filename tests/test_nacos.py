@@ -235,3 +235,24 @@ def test_client_texts(version, signature, login):
     ((2, 4, 3), "token expired!"), ((3, 0, 3), "Code: 401, Message: token expired!.")])
 def test_expired_text(version, expired):
     assert nacos.check_token(nacos_token(KEY_32, EXP_PAST), KEY_32, NOW, 0, version).error == expired
+
+
+@pytest.mark.parametrize("version,auth,console,admin,needed", [
+    ((1, 4, 0), True, False, False, False),    # no server identity before 1.4.1
+    ((1, 4, 1), True, False, False, True),
+    ((2, 4, 3), False, False, False, False),
+    ((2, 4, 3), True, False, False, True),
+    ((3, 0, 3), False, False, True, True),     # NacosServerAdminAuthConfig.java:58,71,115@3.0.3: admin auth needs it
+    ((3, 0, 3), False, True, False, True),
+    ((3, 0, 3), False, False, False, False),
+])
+def test_identity_needed(version, auth, console, admin, needed):
+    assert (nacos.identity_needed_because(version, auth, console, admin) is not None) is needed
+
+
+@pytest.mark.parametrize("version,standalone,starts", [
+    ((2, 2, 0, 1), False, True), ((2, 2, 1), False, False), ((2, 3, 0), True, False), ((2, 3, 1), True, True),
+    ((2, 5, 0), True, True), ((2, 5, 0), False, False), ((3, 0, 3), True, False), (None, True, False),
+])
+def test_missing_identity_impact(version, standalone, starts):
+    assert nacos.missing_identity_impact(version, standalone).startswith("the server starts") is starts

@@ -156,9 +156,11 @@ _ENTRIES = [
           "The server needs a server identity and has none",
           "{obj} sets no server identity {missing} although {why}: {impact}.",
           "set NACOS_AUTH_IDENTITY_KEY and NACOS_AUTH_IDENTITY_VALUE from a Secret, the same on every pod.",
-          "Nodes authenticate cluster-internal requests with the identity key/value header. Since 2.2.1 a server "
-          "with auth on (3.x: or console auth) refuses to start without it, except in standalone mode from 2.4.0; "
-          "nacos-docker 3.x images exit at once when env NACOS_AUTH_IDENTITY_KEY or _VALUE is empty; the v2.2.1 image "
+          "Nodes authenticate cluster-internal requests with the identity key/value header, and a node with auth "
+          "on needs one even alone: from 1.4.1 such a node answers every HTTP request (2.5.x: every client and "
+          "console API request) with 403 `Invalid server identity key or value`, and from 2.2.1 it refuses to "
+          "start, except in standalone mode from 2.3.1. 3.x's admin auth (on by default) requires it at startup, "
+          "standalone or not, auth on or off. nacos-docker 3.x images exit at once when env NACOS_AUTH_IDENTITY_KEY or _VALUE is empty; the v2.2.1 image "
           "does not start when either is unset, auth on or off."),
     Entry("NAG302", "IdentityMismatch", ERROR, IDENTITY_CONSISTENT,
           "Server pods use different identity key/value",

@@ -138,7 +138,10 @@ SERVER_IMAGE = re.compile(r"(^|/)nacos-server(:|@|$)")
 # (JwtTokenManager.java:77@2.2.0, :73@2.2.1).
 KEY_ONLY_WITH_AUTH_SINCE: Version = (2, 2, 2)
 IDENTITY_REQUIRED_SINCE: Version = (2, 2, 1)          # AuthConfigs.validate: auth on and no identity stops startup
-STANDALONE_WITHOUT_IDENTITY_SINCE: Version = (2, 4, 0)   # ... except in standalone mode
+STANDALONE_WITHOUT_IDENTITY_SINCE: Version = (2, 3, 1)   # ... except in standalone mode (AuthConfigs.java:101@2.3.1)
+# The 403 of a node with auth on and no identity (AuthFilter.java:96@2.4.3, AbstractProtocolAuthService.java:98@2.5.0),
+# cut where its hint (set the identity, or open userAgentAuthWhite) begins.
+IDENTITY_ERROR = "Invalid server identity key or value"
 # The User-Agent bypass (a User-Agent starting with "Nacos-Server" skips auth): unconditional up to 1.4.0
 # (AuthFilter.java:74@1.4.0); from 1.4.1 only with nacos.core.auth.enable.userAgentAuthWhite=true
 # (AuthFilter.java:76@1.4.1 ... :78@2.4.3); from 2.5.0 the filter never reads the setting (AuthFilter.java:93@2.5.0).
@@ -176,11 +179,15 @@ def missing_key_impact(version: Version | None) -> str:
     return "the server refuses to start (CrashLoopBackOff)"
 
 
-def identity_needed_because(version: Version | None, auth: bool, console: bool, standalone: bool) -> str | None:
-    """Why a server needs a server identity; None when it does not (alibaba/nacos AuthConfigs.validate 2.2.1+;
-    before 2.2.1 an empty identity only breaks requests between nodes)."""
-    if standalone and (version is None or version >= STANDALONE_WITHOUT_IDENTITY_SINCE
-                       or version < IDENTITY_REQUIRED_SINCE):   # before 2.2.1 only requests between nodes use it
+def identity_needed_because(version: Version | None, auth: bool, console: bool, admin: bool) -> str | None:
+    """Why a server needs a server identity; None when it does not. Standalone mode changes what happens without
+    one (missing_identity_impact), not whether it is needed: with auth on, a node without an identity answers
+    requests with 403 (AuthFilter.java:92-98@2.4.3, AbstractProtocolAuthService.java:96@2.5.0). 3.x's admin auth,
+    on by default, requires it at startup whatever nacos.core.auth.enabled says (NacosServerAdminAuthConfig.java:58,
+    71,115@3.0.3). 1.4.0 and earlier have no server identity."""
+    if newest(version) and admin:
+        return "admin auth is on (nacos.core.auth.admin.enabled, true by default in 3.x), which requires it"
+    if version is not None and version < USER_AGENT_WHITE_SINCE:
         return None
     if auth:
         return "auth is enabled"
@@ -189,10 +196,17 @@ def identity_needed_because(version: Version | None, auth: bool, console: bool, 
     return None
 
 
-def missing_identity_impact(version: Version | None) -> str:
-    if version is not None and version < IDENTITY_REQUIRED_SINCE:
-        return "nodes reject each other's internal requests with 403 Invalid server identity key or value"
-    return "the server refuses to start (CrashLoopBackOff)"
+def missing_identity_impact(version: Version | None, standalone: bool) -> str:
+    """AuthConfigs.validate stops startup from 2.2.1 (AuthConfigs.java:101@2.2.1), except in standalone mode from
+    2.3.1 (AuthConfigs.java:101@2.3.1); 3.x's admin auth has no standalone exemption."""
+    refuses = "the server refuses to start (CrashLoopBackOff)"
+    if newest(version):
+        return refuses
+    if version >= IDENTITY_REQUIRED_SINCE and not (standalone and version >= STANDALONE_WITHOUT_IDENTITY_SINCE):
+        return refuses
+    answered = ("every request to a client or console API" if version >= USER_AGENT_WHITE_UNTIL
+                else "every HTTP request, login and console included,")
+    return f"the server starts, but answers {answered} with 403 \"{IDENTITY_ERROR}\""
 
 
 def reads_user_agent_white(version: Version | None) -> bool:

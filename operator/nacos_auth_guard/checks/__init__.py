@@ -111,7 +111,11 @@ def key_needed_because(settings: dict, version) -> str | None:
 
 def identity_needed_because(settings: dict, version) -> str | None:
     return nacos.identity_needed_because(version, auth_enabled(settings) is True, console_auth(settings, version),
-                                         _known_true(settings, "standalone"))
+                                         admin_auth(settings, version))
+
+
+def missing_identity_impact(settings: dict, version) -> str:
+    return nacos.missing_identity_impact(version, _known_true(settings, "standalone"))
 
 
 def signs_tokens(settings: dict, version) -> bool:

@@ -9,7 +9,7 @@ from ..catalog import finding
 from ..model import Finding, Origin, ServerCluster, Severity, State
 from ..sources import STARTUP_ENV_SETTING
 from . import (CheckContext, admin_auth, auth_enabled, console_auth, identity_needed_because, key_needed_because,
-               server_settings)
+               missing_identity_impact, server_settings)
 
 
 NO_KEY_IMPACT = "the server cannot derive its signing key and refuses to start"
@@ -160,7 +160,7 @@ def check_identity(ctx: CheckContext) -> Iterable[Finding]:
             missing, why, impact = unresolved, PLACEHOLDER_REASON, PLACEHOLDER_IMPACT
         elif why is not None:
             missing = [label for label, setting in (("key", key), ("value", value)) if _unset(setting)]
-            impact = nacos.missing_identity_impact(server.version)
+            impact = missing_identity_impact(settings, server.version)
         else:
             missing = []
         if missing:
