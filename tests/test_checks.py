@@ -397,6 +397,10 @@ MESSAGE_CASES = [
     ("NAG204 with auth off everywhere forges nothing today", replace(
         with_env("nacos", server_env_with(NACOS_AUTH_ENABLE="false")), "Secret", "nacos-auth",
         auth_secret(key=OLD_DEFAULT_KEY)), "NAG204", "auth is off, so no request checks a token today", "accepts"),
+    ("a non-Base64 key on 2.0.3 (no UTF-8 fallback before 2.0.4): an error, logins fail", replace(
+        with_env("nacos", server_env(), image="nacos/nacos-server:v2.0.3"), "Secret", "nacos-auth",
+        auth_secret(key="abc!def" * 8)), "NAG202",
+     "the server cannot derive its signing key: Nacos 2.0.3 starts, but every login fails", "falls back"),
     ("identity mismatch reads as English", HEALTHY + [OLD_IDENTITY]
      + pods_of(STS, [LATE] * 3, env_overrides={0: POD_ENV_OTHER_ID}), "NAG302",
      "with different server identity values:", "identity value:"),

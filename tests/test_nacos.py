@@ -139,6 +139,10 @@ DECODE_CASES = [
     ("illegal character inside, 2.3+: no key at all", "abc!def" * 8, (2, 3, 0), (False, None)),
     ("illegal character inside, 2.2.0: no key at all", "abc!def" * 8, (2, 2, 0), (False, None)),
     ("illegal character inside, 2.1.x: UTF-8 bytes used at login", "abc!def" * 8, (2, 1, 2), (False, 56)),
+    # AuthConfigs.java:97-98@2.0.4 added the UTF-8 fallback; :93@2.0.3 and :76@1.4.1 have none.
+    ("illegal character inside, 2.0.4: UTF-8 bytes used at login", "abc!def" * 8, (2, 0, 4), (False, 56)),
+    ("illegal character inside, 2.0.3: no fallback, no key", "abc!def" * 8, (2, 0, 3), (False, None)),
+    ("illegal character inside, 1.4.2: no fallback, no key", "abc!def" * 8, (1, 4, 2), (False, None)),
     ("Helm chart's 'nil' decodes to 2 bytes", "nil", None, (True, 2)),
     ("URL-safe alphabet is not Base64 to Nacos", base64.urlsafe_b64encode(b"\xfb\xff" * 16).decode(), None,
      (False, None)),

@@ -104,7 +104,8 @@ _ENTRIES = [
           "The token secret key of {obj} ({where}) is not valid Base64 text: {impact}.",
           "generate the key with `openssl rand -base64 32` and store that output.",
           "Nacos Base64-decodes the configured key (standard alphabet) to get its HMAC key. 2.2.0, 2.2.0.1 and 2.3.0+ "
-          "refuse to start with text that does not decode; 2.2.1-2.2.x and versions before 2.2.0 fall back to the "
+          "refuse to start with text that does not decode (2.3.0+ only where auth, in 3.x also console auth, is "
+          "on); 1.4.x and 2.0.0-2.0.3 start, but every login fails; 2.0.4-2.1.x and 2.2.1-2.2.x fall back to the "
           "text's own bytes, which a later version derives differently (a warning there)."),
     Entry("NAG203", "TokenKeyTooShort", ERROR, TOKEN_KEY_VALID,
           "The decoded token secret key is shorter than 32 bytes",

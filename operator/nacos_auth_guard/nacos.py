@@ -322,8 +322,9 @@ def is_true(value: str | None) -> bool:
 # --- token key rules -----------------------------------------------------------------------------------------------
 
 # How a server turns the configured text into its HMAC key, by version (alibaba/nacos):
-# - before 2.2.0: jjwt's lenient Base64 decoder, and when that fails the text's own UTF-8 bytes; the key is first
-#   used when a login signs a token (AuthConfigs/NacosAuthConfig.getSecretKeyBytes, 2.0.4 and 2.1.x).
+# - before 2.2.0: jjwt's lenient Base64 decoder, and in 2.0.4 and 2.1.x when that fails the text's own UTF-8 bytes
+#   (earlier versions have no fallback); the key is first used when a login signs a token
+#   (AuthConfigs/NacosAuthConfig.getSecretKeyBytes).
 # - 2.2.0 and 2.2.0.1: the same lenient decoder, checked when JwtTokenManager starts; failure stops the server.
 # - 2.2.1 to 2.2.x: java.util.Base64's strict basic decoder, and when that fails the text's US-ASCII bytes
 #   (NacosJwtParser, 2.2.1-2.2.4).
@@ -336,6 +337,9 @@ def is_true(value: str | None) -> bool:
 MIN_KEY_BYTES = 32
 KEY_CHECKED_AT_START_SINCE: Version = (2, 2, 0)
 STRICT_BASE64: tuple[Version, Version] = ((2, 2, 1), (2, 3, 0))   # [from, until)
+# The UTF-8 fallback exists only in 2.0.4 and 2.1.x (AuthConfigs.java:97-98@2.0.4, NacosAuthConfig.java:185@2.1.0);
+# 1.4.x and 2.0.0-2.0.3 decode without one (AuthConfigs.java:76@1.4.1, :93@2.0.3), so every login fails.
+UTF8_FALLBACK: tuple[Version, Version] = ((2, 0, 4), (2, 2, 0))
 _ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 _LENIENT_VALUES = {char: index for index, char in enumerate(_ALPHABET)} | {"=": 0}
 _STRICT = re.compile(r"([A-Za-z0-9+/]*)(=*)")
@@ -428,7 +432,7 @@ def decode_key(text: str, version: Version | None = None) -> KeyDecoding:
     decoded = _lenient_base64(text)
     if decoded is not None:
         return KeyDecoding(decoded, True)
-    if version is not None and version < KEY_CHECKED_AT_START_SINCE:
+    if version is not None and UTF8_FALLBACK[0] <= version < UTF8_FALLBACK[1]:
         return KeyDecoding(text.encode("utf-8"), False)
     return KeyDecoding(None, False)
 

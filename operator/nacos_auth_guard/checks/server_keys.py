@@ -12,7 +12,6 @@ from . import (CheckContext, admin_auth, auth_enabled, console_auth, identity_ne
                missing_identity_impact, server_settings)
 
 
-NO_KEY_IMPACT = "the server cannot derive its signing key and refuses to start"
 SCRIPT_REASON = ("the startup script of nacos-docker 3.x images requires that env, auth on or off (a tag that is not "
                  "a version, such as latest, counts as the newest)")
 SCRIPT_IMPACT = "the container exits before Nacos starts (CrashLoopBackOff)"
@@ -61,7 +60,7 @@ def check_token_key(ctx: CheckContext) -> Iterable[Finding]:
                           impact=nacos.missing_key_impact(server.version))
             continue
         if key.state is State.UNREADABLE:   # bytes that are not text cannot be Base64 either
-            yield finding("NAG202", server.ref, cluster=server.ref, where=key.where, impact=NO_KEY_IMPACT)
+            yield finding("NAG202", server.ref, cluster=server.ref, where=key.where, impact=_no_key_impact(server))
         if key.state is not State.KNOWN:
             continue
         yield from _well_known_key(key, server, settings)
@@ -70,7 +69,7 @@ def check_token_key(ctx: CheckContext) -> Iterable[Finding]:
             fallback = decoding.key is not None
             yield finding("NAG202", server.ref, cluster=server.ref, where=key.where,
                           severity=Severity.WARNING if fallback else None,
-                          impact=_fallback_impact(server) if fallback else NO_KEY_IMPACT)
+                          impact=_fallback_impact(server) if fallback else _no_key_impact(server))
         if decoding.key is not None and len(decoding.key) < nacos.MIN_KEY_BYTES:
             yield finding("NAG203", server.ref, cluster=server.ref, where=key.where, length=len(decoding.key),
                           impact=nacos.missing_key_impact(server.version))
@@ -114,6 +113,10 @@ def _well_known_context(key, server: ServerCluster) -> dict:
                 "remedy": "upgrade the image (v2.1.1 or later maps NACOS_AUTH_TOKEN to the property the server "
                           "reads), then "}
     return {"why": " (the image's default: nothing sets the key)", "remedy": ""}
+
+
+def _no_key_impact(server: ServerCluster) -> str:
+    return "the server cannot derive its signing key: " + nacos.missing_key_impact(server.version)
 
 
 def _fallback_impact(server: ServerCluster) -> str:
