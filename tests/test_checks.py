@@ -224,6 +224,13 @@ CASES = [
     ("NAG401 username without password", replace(HEALTHY, "Deployment", "orders", client(
         [secret_env("SPRING_CLOUD_NACOS_USERNAME", "orders-nacos", "username")])), True,
      [("NAG401", "orders", "error")]),
+    # mysql-schema.sql:211@2.3.2 creates user nacos/nacos; 2.4.0 dropped it.
+    ("NAG403 client logs in as nacos/nacos", replace(HEALTHY, "Deployment", "orders", client(
+        [secret_env("NACOS_USERNAME", "orders-login", "u"), secret_env("NACOS_PASSWORD", "orders-login", "p")]))
+     + [secret("orders-login", {"u": "nacos", "p": "nacos"})], True, [("NAG403", "orders", "warning")]),
+    ("a user named nacos with a password of its own is fine", replace(HEALTHY, "Deployment", "orders", client(
+        [secret_env("NACOS_USERNAME", "orders-login", "u"), secret_env("NACOS_PASSWORD", "orders-login", "p")]))
+     + [secret("orders-login", {"u": "nacos", "p": "Zq9-own-password"})], True, []),
     ("NAG401 not raised when the server has auth off",
      replace(with_env("nacos", server_env_with(NACOS_AUTH_ENABLE="false")), "Deployment", "orders", client([])),
      True, []),
@@ -524,3 +531,18 @@ def test_missing_identity_impact_per_version(image, mode, impact):
     snapshot = build_snapshot(copy.deepcopy(objects), complete=True)
     [nag301] = [f for f in run_checks(CheckContext.build(snapshot, NOW)) if f.code == "NAG301"]
     assert impact in nag301.message, nag301.message
+
+
+@pytest.mark.parametrize("image,wanted", [
+    ("nacos/nacos-server:v2.3.2", "Nacos 2.3.2 creates that user as the admin"),
+    ("nacos/nacos-server:v2.4.0", 'creates no default user (2.4.0 dropped it), so the login fails with 403 '
+                                  '"user not found!"'),
+])
+def test_default_admin_login_per_version(image, wanted):
+    objects = replace(replace(HEALTHY, "Deployment", "orders", client(
+        [secret_env("NACOS_USERNAME", "orders-login", "u"), secret_env("NACOS_PASSWORD", "orders-login", "p")])),
+        "StatefulSet", "nacos", statefulset(env_list=server_env(), image=image)) + [
+        secret("orders-login", {"u": "nacos", "p": "nacos"})]
+    snapshot = build_snapshot(copy.deepcopy(objects), complete=True)
+    [nag403] = [f for f in run_checks(CheckContext.build(snapshot, NOW)) if f.code == "NAG403"]
+    assert wanted in nag403.message, nag403.message

@@ -190,6 +190,15 @@ _ENTRIES = [
           "With auth on every API call needs a token; the Java client logs in with username/password itself. "
           "Without credentials Nacos answers `unknown user!` up to 2.2.0.1, `user not found!` in 2.2.1-2.5 and "
           "`Code: 401, Message: User not found! Please check user exist or password is right!.` in 3.x."),
+    Entry("NAG403", "ClientDefaultAdminLogin", WARNING, CLIENTS_CONFIGURED,
+          "A client logs in with the published default admin login",
+          "{obj} logs in to Nacos {server} as user nacos with its published default password ({where}): "
+          "{impact}.",
+          "create a user for this client with only the permissions it needs (console: Authority Control), put its "
+          "name and password in a Secret, and give the nacos admin a password of its own.",
+          "Up to 2.3.x the database schema created user nacos with password nacos as the admin; 2.4.0 dropped it, "
+          "so a 2.4+ server answers that login `user not found!` unless someone created the user. Either way the "
+          "password is published."),
     Entry("NAG402", "ClientServerUnknown", INFO, CLIENTS_CONFIGURED,
           "A client's server address matches no known Nacos Service",
           "{obj} is configured with Nacos server address {address}, which matches no Service in front of a known "

@@ -253,6 +253,21 @@ WELL_KNOWN_IDENTITIES = frozenset({
 })
 WELL_KNOWN_IDENTITY_VALUES = frozenset(value for _, value in WELL_KNOWN_IDENTITIES)
 
+# The admin login published with Nacos: the schema created user nacos with password nacos up to 2.3.x
+# (mysql-schema.sql:211@2.3.2); 2.4.0 dropped it, so the login exists only where someone created it.
+DEFAULT_ADMIN_LOGIN = ("nacos", "nacos")
+DEFAULT_USER_DROPPED_SINCE: Version = (2, 4, 0)
+
+
+def default_admin_impact(version: Version | None) -> str:
+    if version is not None and version < DEFAULT_USER_DROPPED_SINCE:
+        return (f"{version_label(version)} creates that user as the admin, so this client runs as admin and anyone "
+                "who knows the published password is admin too")
+    return (f"{version_label(version)} creates no default user (2.4.0 dropped it), so the login fails with 403 "
+            f"\"{login_error(version)}\" unless someone created it, and then whoever knows the published password "
+            "is admin")
+
+
 # --- client settings -----------------------------------------------------------------------------------------------
 
 # Spring Cloud Alibaba (spring.cloud.nacos.*), nacos-spring-boot (nacos.config.*, nacos.discovery.*), then the

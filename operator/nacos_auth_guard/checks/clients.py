@@ -6,7 +6,7 @@ from typing import Iterable
 
 from ..catalog import finding
 from ..model import Client, ContainerConfig, Finding, Setting, State
-from ..nacos import login_error
+from ..nacos import DEFAULT_ADMIN_LOGIN, default_admin_impact, login_error
 from ..redaction import address_for_message
 from . import CheckContext, auth_enabled, server_settings
 
@@ -20,6 +20,12 @@ def sends_credentials(container: ContainerConfig) -> bool:
     settings = container.settings
     login = configured(settings.get("username")) and configured(settings.get("password"))
     return login or configured(settings.get("accessToken"))
+
+
+def uses_default_admin(container: ContainerConfig) -> bool:
+    username, password = container.settings.get("username"), container.settings.get("password")
+    return all(setting is not None and setting.state is State.KNOWN for setting in (username, password)) and \
+        (username.value, password.value) == DEFAULT_ADMIN_LOGIN
 
 
 def nacos_containers(client: Client) -> list[ContainerConfig]:
@@ -46,3 +52,8 @@ def check_clients(ctx: CheckContext) -> Iterable[Finding]:
             if not any(sends_credentials(c) for c in nacos_containers(client)):
                 yield finding("NAG401", client.ref, cluster=server_ref, server=str(server_ref),
                               error=login_error(server.version))
+            default_login = next((c for c in nacos_containers(client) if uses_default_admin(c)), None)
+            if default_login is not None:
+                yield finding("NAG403", client.ref, cluster=server_ref, server=str(server_ref),
+                              where=default_login.settings["password"].where,
+                              impact=default_admin_impact(server.version))
