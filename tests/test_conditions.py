@@ -13,7 +13,7 @@ APP = ObjectRef("Deployment", "shop", "orders")
 RESTART = "kubectl rollout restart statefulset/nacos -n shop"
 MISMATCH = finding("NAG205", STS, cluster=STS, groups="pods {nacos-0} and {nacos-1}", error="Invalid signature",
                    restart=RESTART)
-NO_CREDS = finding("NAG401", APP, cluster=STS, server=str(STS))
+NO_CREDS = finding("NAG401", APP, cluster=STS, server=str(STS), error="user not found!")
 PLAINTEXT = finding("NAG105", APP, setting="The Nacos password", where="env X", origin="workload")
 UNKNOWN = finding("NAG402", APP, address="nacos.other")
 
