@@ -311,6 +311,16 @@ CASES = [
     ("NAG208 1.4.1 with its own file: the jar leaves the setting at its code default, true",
      server_file("nacos.core.auth.enabled=true\n", image="nacos/nacos-server:1.4.1"), True,
      [("NAG204", "nacos", "error"), ("NAG208", "nacos", "error"), ("NAG303", "nacos", "error")]),   # jar defaults
+    # v1.4.5-v1.4.8 images default to no key and no identity (build/conf/application.properties:24,29,30@v1.4.5);
+    # the v1.4.4 image writes the key under the 2.1 name its server does not read, so the jar's published key applies.
+    ("v1.4.5 image, auth on, no env: no key and no identity", with_env(
+        "nacos", [env("NACOS_AUTH_ENABLE", "true")], image="nacos/nacos-server:v1.4.5"), True,
+     [("NAG201", "nacos", "error"), ("NAG301", "nacos", "error")]),
+    ("v1.4.4 image ignores NACOS_AUTH_TOKEN: the published key", with_env(
+        "nacos", server_env(), image="nacos/nacos-server:v1.4.4"), True, [("NAG204", "nacos", "error")]),
+    ("NAG303 nacos-docker's env/*.env identity 2222/2xxx", with_env("nacos", server_env_with(
+        NACOS_AUTH_IDENTITY_KEY="2222", NACOS_AUTH_IDENTITY_VALUE="2xxx")), True,
+     [("NAG105", "nacos", "warning"), ("NAG303", "nacos", "error")]),   # and it is a literal
     ("1.4.2's jar turns the bypass off", with_env("nacos", server_env(), image="nacos/nacos-server:1.4.2"), True, []),
     ("NAG208 2.4.3 still reads userAgentAuthWhite", with_env("nacos", server_env() + [
         env("NACOS_AUTH_USER_AGENT_AUTH_WHITE_ENABLE", "true")], image="nacos/nacos-server:v2.4.3"), True,

@@ -260,3 +260,29 @@ def test_identity_needed(version, auth, console, admin, needed):
 ])
 def test_missing_identity_impact(version, standalone, starts):
     assert nacos.missing_identity_impact(version, standalone).startswith("the server starts") is starts
+
+
+OLD_IMAGE_KEY, OLD_IMAGE_IDENTITY = "${NACOS_AUTH_TOKEN:" + PUBLISHED + "}", "${NACOS_AUTH_IDENTITY_KEY:serverIdentity}"
+
+
+@pytest.mark.parametrize("version,key_property,key,identity", [
+    # nacos-docker build/conf/application.properties at each tag
+    ((1, 4, 3), nacos.TOKEN_KEY_OLD, OLD_IMAGE_KEY, OLD_IMAGE_IDENTITY),
+    ((1, 4, 4), nacos.TOKEN_KEY, OLD_IMAGE_KEY, OLD_IMAGE_IDENTITY),       # :23@v1.4.4 writes the 2.1 name
+    ((1, 4, 5), nacos.TOKEN_KEY_OLD, "${NACOS_AUTH_TOKEN:}", "${NACOS_AUTH_IDENTITY_KEY:}"),    # :24,29@v1.4.5
+    ((1, 4, 8), nacos.TOKEN_KEY_OLD, "${NACOS_AUTH_TOKEN:}", "${NACOS_AUTH_IDENTITY_KEY:}"),
+    ((2, 0, 3), nacos.TOKEN_KEY_OLD, OLD_IMAGE_KEY, OLD_IMAGE_IDENTITY),
+    ((2, 2, 1), nacos.TOKEN_KEY, "${NACOS_AUTH_TOKEN}", "${NACOS_AUTH_IDENTITY_KEY}"),          # :28,32@v2.2.1
+    ((2, 2, 2), nacos.TOKEN_KEY, "${NACOS_AUTH_TOKEN:}", "${NACOS_AUTH_IDENTITY_KEY:}"),        # :29,33@v2.2.2
+])
+def test_image_defaults(version, key_property, key, identity):
+    properties = nacos.docker_properties(version)
+    assert properties[key_property] == key and properties[nacos.IDENTITY_KEY] == identity
+
+
+@pytest.mark.parametrize("version,identity", [
+    ((1, 4, 4), "serverIdentity"), ((1, 4, 5), ""), ((1, 4, 8), ""), ((2, 0, 4), "serverIdentity"),   # :136@1.4.5
+    ((2, 2, 1), ""),
+])
+def test_jar_identity_defaults(version, identity):
+    assert nacos.builtin_properties(version)[nacos.IDENTITY_KEY] == identity

@@ -179,7 +179,8 @@ _ENTRIES = [
           "The server identity value of {obj} ({where}) is a published default: anyone who sends it is treated "
           "as a cluster member and bypasses authentication.",
           "set a random identity value (`openssl rand -hex 16`) from a Secret, the same on every pod.",
-          "Published identity pairs (old image defaults, chart defaults) make the identity check worthless."),
+          "Published identity pairs (old image and jar defaults, chart defaults, nacos-docker's env files and CI) make "
+          "the identity check worthless."),
     Entry("NAG401", "ClientCredentialsMissing", ERROR, CLIENTS_CONFIGURED,
           "A client of an auth-enabled server sends no credentials",
           "{obj} talks to Nacos {server} (auth enabled) but sets no username/password or access token: "

@@ -36,6 +36,7 @@ USER_AGENT_WHITE = "nacos.core.auth.enable.userAgentAuthWhite"
 CACHING = "nacos.core.auth.caching.enabled"
 
 PLUGIN_KEY_SINCE: Version = (2, 1, 0)
+EMPTY_DEFAULTS_1_4: tuple[Version, Version] = ((1, 4, 5), (2, 0, 0))   # the 1.4 line after 2.x began: [from, until)
 CONSOLE_AUTH_SINCE: Version = (3, 0, 0)
 OLD_DEFAULT_KEY = "SecretKey012345678901234567890123456789012345678901234567890123456789"
 
@@ -89,11 +90,13 @@ def docker_properties(version: Version | None) -> dict[str, str]:
         # unset, Spring cannot resolve them and the server does not start, auth on or off.
         return {**properties, TOKEN_KEY: "${NACOS_AUTH_TOKEN}", IDENTITY_KEY: "${NACOS_AUTH_IDENTITY_KEY}",
                 IDENTITY_VALUE: "${NACOS_AUTH_IDENTITY_VALUE}"}
-    # Up to v2.2.0.1 the file defaulted to the published key and identity.
-    properties.update({TOKEN_KEY: "${NACOS_AUTH_TOKEN:" + OLD_DEFAULT_KEY + "}",
-                       IDENTITY_KEY: "${NACOS_AUTH_IDENTITY_KEY:serverIdentity}",
-                       IDENTITY_VALUE: "${NACOS_AUTH_IDENTITY_VALUE:security}"})
-    if version < (2, 1, 1):
+    # Up to v2.2.0.1 the file defaulted to the published key and identity, except v1.4.5-v1.4.8, which default to
+    # none (build/conf/application.properties:24,29,30@v1.4.5 and @v1.4.8).
+    if not EMPTY_DEFAULTS_1_4[0] <= version < EMPTY_DEFAULTS_1_4[1]:
+        properties.update({TOKEN_KEY: "${NACOS_AUTH_TOKEN:" + OLD_DEFAULT_KEY + "}",
+                           IDENTITY_KEY: "${NACOS_AUTH_IDENTITY_KEY:serverIdentity}",
+                           IDENTITY_VALUE: "${NACOS_AUTH_IDENTITY_VALUE:security}"})
+    if version < (2, 1, 1) and version[:3] != (1, 4, 4):   # v1.4.4 already wrote the 2.1 names (:21,23@v1.4.4)
         # Up to v2.1.0 it wrote the old names, which the 2.1.0 server no longer reads: on nacos-server:v2.1.0,
         # NACOS_AUTH_TOKEN has no effect and the published key from the jar applies (alibaba/nacos#9830).
         properties[TOKEN_KEY_OLD] = properties.pop(TOKEN_KEY)
@@ -114,7 +117,8 @@ def builtin_properties(version: Version | None) -> dict[str, str]:
         properties[USER_AGENT_WHITE] = "false" if version >= USER_AGENT_WHITE_JAR_FALSE_SINCE else "true"
     if version >= (2, 2, 1):
         return properties
-    properties.update({IDENTITY_KEY: "serverIdentity", IDENTITY_VALUE: "security"})
+    if not EMPTY_DEFAULTS_1_4[0] <= version < EMPTY_DEFAULTS_1_4[1]:   # 1.4.5-1.4.8's jar: empty identity
+        properties.update({IDENTITY_KEY: "serverIdentity", IDENTITY_VALUE: "security"})   # (:136,137@1.4.5)
     if version >= (2, 2, 0, 1):   # 2.2.0.1 removed the published key, 2.2.1 the identity
         return properties
     properties[TOKEN_KEY] = OLD_DEFAULT_KEY
@@ -250,6 +254,8 @@ WELL_KNOWN_IDENTITIES = frozenset({
     ("serverIdentity", "security"),                   # jar and nacos-docker defaults up to 2.2.0.1 (2.2.1 removed)
     ("nil", "nil"),                                   # nacos-k8s Helm chart values.yaml defaults
     ("example", "example"),                           # widely copied cluster configuration example
+    ("2222", "2xxx"),                                 # nacos-docker env/*.env (v2.3.0 to v3.0.3)
+    ("test", "test"),                                 # nacos-docker's CI (.github/workflows/ci.yml:51-52)
 })
 WELL_KNOWN_IDENTITY_VALUES = frozenset(value for _, value in WELL_KNOWN_IDENTITIES)
 
