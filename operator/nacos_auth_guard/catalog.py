@@ -272,8 +272,9 @@ _ENTRIES = [
           "synchronise the clocks of the Kubernetes nodes these pods run on (NTP, chrony).",
           "A token's exp is set by the issuing pod's clock and checked against the clock of the pod that serves "
           "the request. Each pod's clock is read from its login answer (exp - tokenTtl, else the Date header). "
-          "Clients refresh a token when a tenth of its lifetime is left: a skew beyond that is an error, as is a "
-          "pod that rejects a fresh token as expired; a skew of 10 s or more is a warning."),
+          "Clients refresh a token when a tenth of its lifetime is left, from 2.5.1 when a random 1/15 to 1/10 is "
+          "left: a skew beyond a fifteenth is an error, as is a pod that rejects a fresh token as expired; a skew "
+          "of 10 s or more is a warning."),
     Entry("NAG605", "ProbeCredentialsMissing", ERROR, PROBE_SUCCEEDED,
           "The probe's credentials cannot be read",
           "spec.probe.credentialsSecretRef of {obj} {problem}: the live probe cannot log in and does not run.",

@@ -445,7 +445,9 @@ def _key_groups(results: ProbeResults, unknown: set[str]) -> tuple[list[list[str
 def _clock_skew(server: ObjectRef, results: ProbeResults, logins: dict[str, LoginResult]) -> Finding | None:
     bounds = {pod: reading.offset_bounds for pod, reading in results.clocks.items()}
     ttls = [login.ttl for login in logins.values() if login.ttl]
-    window = min(ttls) // 10 if ttls else None   # the Java client refreshes with a tenth of the lifetime left
+    # The Java client refreshes with a tenth of the lifetime left; from 2.5.1 with a random reserve between a fifteenth
+    # and a tenth (NacosClientAuthServiceImpl.java:136-138@2.5.1): a skew beyond a fifteenth fails some clients.
+    window = min(ttls) // 15 if ttls else None
     expired = sorted((r for r in results.reads if r.outcome is Outcome.EXPIRED and r.issuer != r.verifier),
                      key=lambda r: (_ordinal(r.verifier), _ordinal(r.issuer)))
     if expired:
@@ -465,13 +467,13 @@ def _clock_skew(server: ObjectRef, results: ProbeResults, logins: dict[str, Logi
     if window is not None and seconds >= window:
         return finding("NAG604", server, cluster=server, severity=Severity.ERROR, ahead=ahead, behind=behind,
                        seconds=int(seconds),
-                       impact=f"tokens issued by {behind} expire that much early on {ahead}, more than the tenth of "
-                              f"their lifetime ({window} s) that clients keep in reserve, so clients get 403 token "
-                              f"expired! there before they refresh")
+                       impact=f"tokens issued by {behind} expire that much early on {ahead}, more than the "
+                              f"fifteenth of their lifetime ({window} s) that clients may keep in reserve, so clients "
+                              f"get 403 token expired! there before they refresh")
     reserve = f" ({window} s)" if window is not None else ""
     return finding("NAG604", server, cluster=server, ahead=ahead, behind=behind, seconds=int(seconds),
                    impact=f"tokens issued by {behind} expire that much early on {ahead}; once the skew reaches a "
-                          f"tenth of the token lifetime{reserve}, clients get 403 token expired! there before they "
+                          f"fifteenth of the token lifetime{reserve}, clients get 403 token expired! there before they "
                           f"refresh")
 
 
