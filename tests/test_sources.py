@@ -250,6 +250,21 @@ def test_no_client_property_is_a_static_token(name):
     assert "accessToken" not in settings
 
 
+@pytest.mark.parametrize("containers,server,setting,expected", [
+    # The JVM reads JAVA_TOOL_OPTIONS (and JDK_JAVA_OPTIONS) before the command line, so the command line's -D wins.
+    ([nacos([env("JAVA_OPT", "-Dnacos.core.auth.enabled=true"),
+             env("JAVA_TOOL_OPTIONS", "-Dnacos.core.auth.enabled=false")])], True, "auth_enabled", "true"),
+    ([app([env("JAVA_TOOL_OPTIONS", "-Dspring.cloud.nacos.username=from-tool"),
+           env("JDK_JAVA_OPTIONS", "-Dspring.cloud.nacos.username=from-jdk")],
+          command=["java", "-Dspring.cloud.nacos.username=from-command", "-jar", "app.jar"])],
+     False, "username", "from-command"),
+    ([app([env("JAVA_TOOL_OPTIONS", "-Dspring.cloud.nacos.username=from-tool"),
+           env("JDK_JAVA_OPTIONS", "-Dspring.cloud.nacos.username=from-jdk")])], False, "username", "from-jdk"),
+])
+def test_command_line_beats_jvm_option_env(containers, server, setting, expected):
+    assert resolve(containers, server=server)[setting].value == expected
+
+
 def test_only_auth_relevant_references_are_recorded():
     containers = [nacos([secret_env("NACOS_AUTH_TOKEN", "auth", "token"),
                          {"name": "MYSQL_SERVICE_PASSWORD", "valueFrom": {"configMapKeyRef": {

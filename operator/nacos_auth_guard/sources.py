@@ -26,6 +26,7 @@ from .snapshot import ABSENT, Snapshot, parse_time
 from .yamlio import load_yaml_documents
 
 JAVA_OPTION_ENV = ("JAVA_OPT", "JAVA_OPT_EXT", "JAVA_OPTS", "JAVA_TOOL_OPTIONS", "JDK_JAVA_OPTIONS")
+JVM_READ_FIRST_ENV = ("JAVA_TOOL_OPTIONS", "JDK_JAVA_OPTIONS")
 CONFIG_LOCATION_PROPERTIES = ("spring.config.location", "spring.config.additional-location")
 CLIENT_CONFIG_FILE = re.compile(r"^(application|bootstrap)(-[\w.-]+)?\.(properties|ya?ml)$")
 PLACEHOLDER = re.compile(r"\$\{([^}:]+)(?::([^}]*))?\}")
@@ -270,20 +271,29 @@ def _command_line(environment: ContainerEnvironment, container: dict, startup_sc
     """-D and --key=value flags. Under nacos-docker's startup script (see nacos.py) container args are ignored,
     JAVA_OPT holds JVM options, JAVA_OPT_EXT program arguments and JAVA_OPTS nothing."""
     cname = environment.container
-    if not startup_script:
-        words = [w for w in as_list(container.get("command")) + as_list(container.get("args")) if isinstance(w, str)]
-        for word in words:
-            for token in _split(word):  # `sh -c "java -Dx=y ..."` carries flags inside one word
-                _option(environment, token, f"the command/args of container {cname}")
-    for name in JAVA_OPTION_ENV:
+
+    def from_env(name: str) -> None:
         if startup_script and name in nacos.STARTUP_UNREAD_ENV:
-            continue
+            return
         kinds = ("--",) if startup_script and name in nacos.STARTUP_PROGRAM_ARGUMENT_ENV else (
             ("-D",) if startup_script else ("-D", "--"))
         value = environment.env.get(name)
         if value is not None and value.state is State.KNOWN and value.value:
             for token in _split(value.value):
                 _option(environment, token, f"{name} of container {cname}", value, kinds)
+
+    # Later flags win. The JVM reads JAVA_TOOL_OPTIONS and JDK_JAVA_OPTIONS before the command line, so a -D in
+    # the command (or in JAVA_OPT, which the command carries) beats them.
+    for name in JVM_READ_FIRST_ENV:
+        from_env(name)
+    if not startup_script:
+        words = [w for w in as_list(container.get("command")) + as_list(container.get("args")) if isinstance(w, str)]
+        for word in words:
+            for token in _split(word):  # `sh -c "java -Dx=y ..."` carries flags inside one word
+                _option(environment, token, f"the command/args of container {cname}")
+    for name in JAVA_OPTION_ENV:
+        if name not in JVM_READ_FIRST_ENV:
+            from_env(name)
 
 
 def _startup_script_flags(environment: ContainerEnvironment, version: nacos.Version | None) -> None:
