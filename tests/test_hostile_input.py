@@ -357,8 +357,10 @@ def mounted_config_case(containers: list[dict], files: dict[str, str]) -> None:
         assert MARK not in found.message
 
 
-def decision_case(index: int, path: list, value: object, enforcement: str) -> None:
+def decision_case(change: tuple) -> None:
     """The webhook's decision on a change that puts any value anywhere in any object of the cluster."""
+    (index, path), value, enforcement = change
+    path = list(path)
     before = build_snapshot(copy.deepcopy(CLUSTER), complete=True)
     target = CLUSTER[index]
     changed = mutate(target, path, value)
@@ -394,8 +396,7 @@ def test_hostile_mounted_config_files_are_findings_or_settings(containers, files
 @given(changes)
 @counted
 def test_any_change_gets_a_webhook_decision(change):
-    (index, path), value, enforcement = change
-    decision_case(index, list(path), value, enforcement)
+    decision_case(change)
 
 
 @pytest.mark.slow
@@ -419,8 +420,7 @@ def test_long_sources_resolver(containers, files):
 @given(changes)
 @counted
 def test_long_webhook_decision(change):
-    (index, path), value, enforcement = change
-    decision_case(index, list(path), value, enforcement)
+    decision_case(change)
 
 
 @pytest.mark.slow
