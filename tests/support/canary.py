@@ -197,6 +197,14 @@ def canary_objects(namespace: str = "shop") -> list[dict]:
     # A token whose header names a canary as its algorithm: NAG501 must not quote the header.
     objects.append(deployment("foreign-token", [env("NACOS_SERVER_ADDR", server),
                                                 env("NACOS_ACCESS_TOKEN", FOREIGN_HEADER_TOKEN)], namespace))
+    # An OpenAPI caller (checks/openapi.py): a script in a ConfigMap with a static token and a literal login.
+    objects.append(config_map("exporter-script", {"export.sh": (
+        f"curl -H 'Authorization: Bearer {ACCESS_TOKEN}' http://{server}/nacos/v1/cs/configs\n"
+        f"curl -X POST http://{server}/nacos/v1/auth/login -d username=ops -d password={PASSWORD}\n")}, namespace))
+    objects.append(deployment("exporter", [], namespace,
+                              volumes=[{"name": "script", "configMap": {"name": "exporter-script"}}]))
+    objects[-1]["spec"]["template"]["spec"]["containers"][0]["volumeMounts"] = [{"name": "script",
+                                                                                "mountPath": "/scripts"}]
     # Server addresses that carry credentials and match no Service: NAG402 quotes the address.
     for index, address in enumerate(CREDENTIAL_ADDRESSES):
         objects.append(deployment(f"elsewhere-{index}", [env("NACOS_SERVER_ADDR", address)], namespace))

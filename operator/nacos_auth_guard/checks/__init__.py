@@ -34,12 +34,12 @@ Check = Callable[[CheckContext], Iterable[Finding]]
 
 
 def all_checks() -> tuple[Check, ...]:
-    from . import clients, consistency, references, resources, server_keys, tokens
+    from . import clients, consistency, openapi, references, resources, server_keys, tokens
     return (resources.check_servers_exist, resources.check_specs_valid, references.check_references,
             references.check_plaintext, references.check_config_files,
             server_keys.check_token_key, server_keys.check_identity, server_keys.check_user_agent_bypass,
             consistency.check_consistency, consistency.check_stale_keys, clients.check_clients,
-            tokens.check_access_tokens)
+            tokens.check_access_tokens, openapi.check_openapi_callers)
 
 
 def run_checks(ctx: CheckContext, exclude: Iterable[str] = ()) -> list[Finding]:

@@ -1,0 +1,102 @@
+"""OpenAPI callers: tokens and logins in scripts (openapi.py, checks/openapi.py), table-driven without kopf."""
+from __future__ import annotations
+
+import copy
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from nacos_auth_guard import openapi
+from nacos_auth_guard.checks import CheckContext, run_checks
+from nacos_auth_guard.snapshot import build_snapshot
+from support.objects import KEY_A, KEY_B, NS, config_map, env, healthy_cluster, meta, nacos_token, secret
+
+NOW = datetime(2026, 11, 24, 12, 0, tzinfo=timezone.utc)
+HOST = "http://nacos-headless.shop.svc.cluster.local:8848"
+GOOD = nacos_token(KEY_A, int((NOW + timedelta(days=30)).timestamp()))
+EXPIRED = nacos_token(KEY_A, int((NOW - timedelta(hours=1)).timestamp()))
+SOON = nacos_token(KEY_A, int((NOW + timedelta(days=2)).timestamp()))
+OTHER_KEY = nacos_token(KEY_B, int((NOW + timedelta(days=30)).timestamp()))
+
+
+def cronjob(command: list[str], env_list: list[dict] = (), volumes: list[dict] = (), mounts: list[dict] = ()) -> dict:
+    container = {"name": "export", "image": "curlimages/curl:8.10.1", "command": command, "env": list(env_list),
+                 "volumeMounts": list(mounts)}
+    pod = {"containers": [container], "volumes": list(volumes), "restartPolicy": "OnFailure"}
+    return {"apiVersion": "batch/v1", "kind": "CronJob", "metadata": meta("config-export", NS),
+            "spec": {"schedule": "0 3 * * *", "jobTemplate": {"spec": {"template": {"spec": pod}}}}}
+
+
+def findings(extra: list[dict]):
+    snapshot = build_snapshot(copy.deepcopy(healthy_cluster() + extra), complete=True)
+    return [f for f in run_checks(CheckContext.build(snapshot, NOW)) if f.obj.name == "config-export"]
+
+
+def curl(token: str) -> list[str]:
+    return ["sh", "-c", f"curl -s '{HOST}/nacos/v1/cs/configs?dataId=a&group=DEFAULT_GROUP&accessToken={token}'"]
+
+
+SCRIPT_CM = config_map("export-script", {"export.sh": "#!/bin/sh\nset -e\n"
+                                         f"curl -H 'accessToken: {EXPIRED}' \\\n  {HOST}/nacos/v2/cs/config?dataId=a\n"})
+
+
+@pytest.mark.parametrize("objects, expected", [
+    ([cronjob(curl(EXPIRED))], {"NAG502"}),                                   # curl, query parameter
+    ([cronjob(curl(SOON))], {"NAG503"}),
+    ([cronjob(curl(OTHER_KEY))], {"NAG504"}),                                 # another key: Invalid signature
+    ([cronjob(curl(GOOD))], set()),
+    ([cronjob(["wget", "-qO-", "--header", f"Authorization: Bearer {EXPIRED}", f"{HOST}/nacos/v1/ns/instance/list"])],
+     {"NAG502"}),                                                             # wget, Bearer header
+    ([cronjob(["http", f"{HOST}/nacos/v1/cs/configs", f"accessToken:{EXPIRED}"])], {"NAG502"}),   # httpie header
+    ([cronjob(["sh", "-c", f"curl \"{HOST}/nacos/v1/cs/configs?accessToken=$NACOS_TOKEN\""],
+              [env("NACOS_TOKEN", OTHER_KEY)])], {"NAG504"}),                 # token in env, $VAR in the URL
+    ([SCRIPT_CM, cronjob(["sh", "/scripts/export.sh"],
+                         volumes=[{"name": "s", "configMap": {"name": "export-script"}}],
+                         mounts=[{"name": "s", "mountPath": "/scripts/export.sh", "subPath": "export.sh"}])],
+     {"NAG502"}),                                                             # a script in a ConfigMap, by subPath
+    ([cronjob(["sh", "-c", f"curl -X POST {HOST}/nacos/v1/auth/login -d username=nacos -d password=nacos"])],
+     {"NAG105"}),                                                             # literal login password
+    ([cronjob(["sh", "-c", f"curl -X POST {HOST}/nacos/v3/auth/user/login -d username=ops -d password=$NACOS_PW"],
+              [env("NACOS_PW", "from-env")])], set()),                        # password from env: not literal here
+])
+def test_openapi_callers(objects, expected):
+    assert {f.code for f in findings(objects)} == expected
+
+
+def test_finding_names_the_place_and_no_token():
+    (found,) = findings([SCRIPT_CM, cronjob(["sh", "/scripts/export.sh"],
+                                            volumes=[{"name": "s", "configMap": {"name": "export-script"}}],
+                                            mounts=[{"name": "s", "mountPath": "/scripts/export.sh",
+                                                     "subPath": "export.sh"}])])
+    assert "line 3 of /scripts/export.sh (ConfigMap export-script key 'export.sh')" in found.message
+    assert "token expired!" in found.message and EXPIRED not in found.message
+
+
+def test_secret_mounted_login_is_not_plaintext():
+    script = secret("export-script", {"export.sh": f"curl {HOST}/nacos/v1/auth/users/login -d password=pw1"})
+    job = cronjob(["sh", "/s/export.sh"], volumes=[{"name": "s", "secret": {"secretName": "export-script"}}],
+                  mounts=[{"name": "s", "mountPath": "/s"}])
+    assert findings([script, job]) == []
+
+
+@pytest.mark.parametrize("text, env_values, calls", [
+    (f"curl {HOST}/nacos/v1/cs/configs", {}, [("nacos-headless.shop.svc.cluster.local", False, ())]),
+    ("curl http://example.com/api", {}, []),
+    ("curl http://$NACOS/nacos/v1/auth/login -d username=a -d password=b", {"NACOS": "nacos:8848"},
+     [("nacos", True, ("password", "username"))]),
+    ("curl -X POST 'http://n:8848/nacos/v1/auth/users/login?username=a&password=$P'", {},
+     [("n", True, ("username",))]),
+    ("requests.post('http://n:8848/nacos/v3/auth/user/login', data={'username': u})", {}, [("n", True, ())]),
+])
+def test_find_calls(text, env_values, calls):
+    found = openapi.find_calls(text, env_values)
+    assert [(c.host, c.login, c.literal_login) for c in found] == calls
+
+
+def test_find_calls_by_host():
+    assert [c.host for c in openapi.find_calls("wget http://nacos:8848/health", {}, lambda h: h == "nacos")] == ["nacos"]
+
+
+def test_jwt_strings_lines():
+    assert openapi.jwt_strings(f"a\nb {GOOD} c") == [(GOOD, 2)]
+    assert openapi.jwt_strings("eyJ no") == []
