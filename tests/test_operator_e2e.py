@@ -127,6 +127,25 @@ def test_static_token_expires(cluster):
     cluster.wait_for(lambda: reason_events(cluster, "batch", "AccessTokenExpired"), message="Event")
 
 
+def test_cronjob_script_with_an_expired_token(cluster):
+    """An OpenAPI caller (checks/openapi.py) is a workload like any other: a CronJob whose ConfigMap script sends
+    an expired token gets the finding and the Event. The operator scopes findings to the clients of a check's
+    server, so this one names its server the way clients do (NACOS_SERVER_ADDR, then `$NACOS_SERVER_ADDR` in the
+    script's URL)."""
+    expired = nacos_token(KEY_A, int(time.time()) - 60, "export")
+    script = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "export-script", "namespace": NS},
+              "data": {"export.sh": f"curl -H 'accessToken: {expired}' http://$NACOS_SERVER_ADDR/nacos/v1/cs/configs\n"}}
+    pod = {"restartPolicy": "OnFailure", "containers": [{
+        "name": "export", "image": "curlimages/curl:8.10.1", "command": ["sh", "/scripts/export.sh"],
+        "env": [env("NACOS_SERVER_ADDR", SERVER)], "volumeMounts": [{"name": "s", "mountPath": "/scripts"}]}],
+        "volumes": [{"name": "s", "configMap": {"name": "export-script"}}]}
+    cluster.apply(script, {"apiVersion": "batch/v1", "kind": "CronJob",
+                           "metadata": {"name": "config-export", "namespace": NS},
+                           "spec": {"schedule": "0 3 * * *", "jobTemplate": {"spec": {"template": {"spec": pod}}}}})
+    wait_condition(cluster, "TokensValid", "False", "AccessTokenExpired")
+    cluster.wait_for(lambda: reason_events(cluster, "config-export", "AccessTokenExpired"), message="Event")
+
+
 def test_no_reads_per_reconcile_and_no_write_for_a_no_op_change(cluster):
     time.sleep(0.3)
     reads, writes = cluster.server.count("GET"), cluster.server.count("PATCH", "nacosauthchecks")

@@ -22,6 +22,7 @@ class _Text:
     text: str
     where: str
     origin: Origin
+    file: bool = False   # a mounted file: its line numbers mean something
 
 
 def _workload_texts(ctx: CheckContext, obj: dict) -> tuple[list[_Text], dict[str, str]]:
@@ -48,7 +49,7 @@ def _workload_texts(ctx: CheckContext, obj: dict) -> tuple[list[_Text], dict[str
             where = f"{mounted.path} ({mounted.kind} {mounted.name} key {mounted.key!r}) in container {cname}"
             value = _object_value(pod, mounted.kind, mounted.name, mounted.key, mounted.optional, where, mount=True)
             if value.state is State.KNOWN and value.value:
-                texts.append(_Text(value.value, where, value.origin))
+                texts.append(_Text(value.value, where, value.origin, file=True))
     return texts, env
 
 
@@ -90,8 +91,7 @@ def check_openapi_callers(ctx: CheckContext) -> Iterable[Finding]:
                 if token in configured or (token, text.where) in seen:
                     continue   # tokens.check_access_tokens reports the client settings' token
                 seen.add((token, text.where))
-                where = text.where if text.origin is Origin.POD_SPEC and "\n" not in text.text else \
-                    f"line {line} of {text.where}"
+                where = f"line {line} of {text.where}" if text.file else text.where
                 yield from _token_findings(ctx, ref, token, where, targets, warn)
 
 
