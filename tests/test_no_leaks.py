@@ -236,3 +236,23 @@ def test_a_crash_exits_3_naming_where_never_what(tmp_path, capsys, monkeypatch, 
     assert "nacos-auth-guard: internal error (KeyError at test_no_leaks.py:" not in err   # ours, not the test's
     assert "nacos-auth-guard: internal error (KeyError at cli.py:" in err and "this is a bug" in err, err
     canary.assert_no_secret(out + err, f"{command} crash")
+
+
+@pytest.mark.parametrize("password", [canary.PASSWORD, "wrong"])
+def test_client_login_results_and_logs_hold_no_secret(password):
+    import asyncio
+
+    from nacos_auth_guard.client_login import run_client_login
+    from nacos_auth_guard.client_probe import config_reads
+    from nacos_auth_guard.probe import Credentials
+    from support.nacos_emulator import NacosEmulator, Node
+
+    reads, _ = config_reads({"spring.application.name": "orders"})
+    node = Node(base64.b64decode(canary.TOKEN_KEY), users={"orders": canary.PASSWORD}, roles={"orders": ("r",)},
+                permissions={"r": ((":*:*", "r"),)})
+    with canary.captured_logs() as logs, NacosEmulator({"nacos-0": node}) as nacos:
+        result = asyncio.run(run_client_login(nacos.targets()[0], Credentials("orders", password), reads))
+        issued = nacos.issued()
+    text = repr(result) + result.answer.describe() + "".join(r.answer.describe() for r in result.reads) + "\n".join(logs.messages())
+    canary.assert_no_secret(text, "client login")
+    assert all(token not in text for token in issued) and result.logged_in is (password == canary.PASSWORD)

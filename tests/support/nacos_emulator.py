@@ -22,6 +22,7 @@ import email.utils
 import hashlib
 import hmac
 import json
+import re
 import socket
 import threading
 import time
@@ -90,6 +91,29 @@ def verify_token(key: bytes, token: str, now: float) -> str:
     raise AccessDenied("token expired!")
 
 
+def has_permission(node: "Node", user: str, namespace: str, group: str, kind: str, name: str, action: str) -> bool:
+    """NacosRoleServiceImpl.hasPermission + joinResource@2.4.3 (version 2) and AbstractCheckedRoleService@3.0.3
+    (version 3), transcribed: ROLE_ADMIN passes; else a permission whose action contains the wanted one and whose
+    resource, '*' replaced by '.*', matches the whole joined resource. Public is "" on 2.x and "public" on 3.x."""
+    roles = node.roles.get(user, ())
+    if not roles:
+        return False
+    if "ROLE_ADMIN" in roles:
+        return True
+    ns = "" if namespace.strip().lower() in ("", "public", "null") else namespace.strip()   # NamespaceUtil
+    if node.version >= 3 and not ns:
+        ns = "public"
+    joined = f"{ns}:{group or '*'}:{kind}/{name or '*'}"
+    for role in roles:
+        for resource, granted in node.permissions.get(role, ()):
+            pattern = resource.replace("*", ".*")
+            if node.version >= 3 and pattern.startswith(":"):
+                pattern = "public" + pattern
+            if action in granted and re.fullmatch(pattern, joined):
+                return True
+    return False
+
+
 @dataclass
 class Node:
     """One emulated Nacos server pod."""
@@ -100,6 +124,9 @@ class Node:
     token_ttl: int = 18000                       # nacos.core.auth.plugin.nacos.token.expire.seconds
     identity: tuple[str, str] | None = DEFAULT_IDENTITY   # server identity key/value; None: not configured
     readers: frozenset[str] = frozenset()        # users with read permission on the public namespace
+    roles: dict[str, tuple[str, ...]] = field(default_factory=dict)    # username -> roles (ROLE_ADMIN: global admin)
+    permissions: dict[str, tuple[tuple[str, str], ...]] = field(default_factory=dict)   # role -> (resource, action)
+    configs: frozenset[tuple[str, str, str]] = frozenset()   # (namespace, group, dataId) that exist; "" = public
     delay: float = 0.0                           # seconds before every answer
     down: bool = False                           # nothing listens on its port
     # Not Nacos: hostile answers for the probe's own safety tests.
@@ -217,12 +244,18 @@ class NacosNode:
                 user = verify_token(node.key, token, node.now())
             except AccessDenied as denied:
                 return self.filter_denied(request, denied.message, 401)
-            if user not in node.readers:
+            namespace = request.query.get("namespaceId" if v3 else "tenant", "")
+            if not (user in node.readers or has_permission(node, user, namespace, request.query.get(
+                    "groupName" if v3 else "group", ""), "config", request.query.get("dataId", ""), "r")):
                 return self.filter_denied(request, "authorization failed!", 403)
         group = "groupName" if v3 else "group"
         for name in ("dataId", group):
             if not request.query.get(name, "").strip():
                 return self.error(request, 400, f"Required parameter '{name}' type String is not present")
+        tenant = request.query.get("namespaceId" if v3 else "tenant", "").strip()
+        if (("" if tenant.lower() in ("", "public", "null") else tenant), request.query[group],
+                request.query["dataId"]) in node.configs:
+            return web.Response(status=200, text="emulated: config content\n", content_type="text/plain")
         if v3:
             return web.json_response({"code": 20004, "message": "resource not found", "data": None})
         return web.Response(status=404, text="config data not exist\n", content_type="text/plain")
