@@ -66,7 +66,7 @@ def test_transition_time_changes_only_on_flip():
 
 
 def test_stalled_when_server_missing_or_spec_invalid():
-    missing = finding("NAG001", ObjectRef("NacosAuthCheck", "shop", "main"), check="main", statefulset="nacos")
+    missing = finding("NAG001", ObjectRef("NacosAuthCheck", "shop", "main"), check="main", server_kind="StatefulSet", server="nacos")
     by_type = conditions(status_for([missing]))
     assert (by_type["Stalled"]["status"], by_type["Stalled"]["reason"]) == ("True", "ServerNotFound")
     assert (by_type["Ready"]["status"], by_type["Ready"]["reason"]) == ("False", "ServerNotFound")

@@ -13,7 +13,7 @@ from nacos_auth_guard.probe import (Answer, Api, ClockReading, LoginResult, Outc
                                     classify_read, parse_login, plan_probe, probe_findings, read_answer,
                                     token_expiry)
 from nacos_auth_guard.snapshot import build_snapshot
-from support.objects import NS, healthy_cluster, pods_of, secret, statefulset
+from support.objects import NS, healthy_cluster, pods_of, replica_pods, secret, server_workload, statefulset
 
 STARTED = "2026-11-22T10:00:00Z"
 
@@ -153,6 +153,26 @@ def test_only_this_statefulsets_pods():
     other["status"].update(podIP="10.0.0.99", conditions=[{"type": "Ready", "status": "True"}])
     result = plan(healthy_cluster() + [PROBE_SECRET, other] + ready_pods())
     assert [t.pod for t in result.targets] == ["nacos-0", "nacos-1", "nacos-2"]
+
+
+@pytest.mark.parametrize("kind,pods", [
+    ("Deployment", ["nacos-5d8f6-x5d8f", "nacos-77c4b-x77c4"]),   # both ReplicaSets of a rollout
+    ("ReplicaSet", ["nacos-x5d8f"]),
+    ("Pod", ["nacos"]),
+])
+def test_targets_of_a_server_in_another_workload(kind, pods):
+    server = server_workload(kind)
+    members = [server] if kind == "Pod" else replica_pods(server, "5d8f6", [STARTED])
+    if kind == "Deployment":
+        members += replica_pods(server, "77c4b", [STARTED])
+    for number, pod in enumerate(members):
+        pod.setdefault("status", {}).update(podIP=f"10.0.1.{number + 1}", conditions=[{"type": "Ready", "status": "True"}])
+    spec = parse_spec({"metadata": {"name": "nacos", "namespace": NS}, "spec": {
+        "server": {"kind": kind, "name": "nacos"}, "probe": {"enabled": True,
+                                                            "credentialsSecretRef": {"name": "nacos-probe"}}}})
+    result = plan(healthy_cluster() + [PROBE_SECRET] + ready_pods() + ([] if kind == "Pod" else [server]) + members,
+                  spec)
+    assert [t.pod for t in result.targets] == pods
 
 
 @pytest.mark.parametrize("image,api", [("nacos/nacos-server:v3.0.1", Api.V3), ("nacos/nacos-server:v2.2.3", Api.V1),

@@ -39,12 +39,13 @@ class Entry:
 
 _ENTRIES = [
     Entry("NAG001", "ServerNotFound", ERROR, SERVER_FOUND,
-          "The NacosAuthCheck names a StatefulSet that does not exist",
-          "NacosAuthCheck {check} names StatefulSet {statefulset}, which does not exist in namespace {namespace}: "
+          "The NacosAuthCheck names a server workload that does not exist",
+          "NacosAuthCheck {check} names {server_kind} {server}, which does not exist in namespace {namespace}: "
           "nothing is checked.",
-          "set spec.server.statefulSetName to the Nacos server StatefulSet's name, or delete this NacosAuthCheck.",
-          "Each NacosAuthCheck watches one Nacos server cluster, named by spec.server.statefulSetName in the "
-          "check's own namespace. Until that StatefulSet exists the check is Stalled."),
+          "set spec.server.kind and spec.server.name to the workload that runs the Nacos server (StatefulSet, "
+          "Deployment, ReplicaSet or Pod), or delete this NacosAuthCheck.",
+          "Each NacosAuthCheck watches one Nacos server cluster, named by spec.server (kind and name, or the older "
+          "statefulSetName) in the check's own namespace. Until that workload exists the check is Stalled."),
     Entry("NAG002", "InvalidSpec", ERROR, SERVER_FOUND,
           "The NacosAuthCheck's spec is invalid",
           "NacosAuthCheck {check} has an invalid spec ({problem}): the operator marks it Stalled (reason "
@@ -203,7 +204,7 @@ _ENTRIES = [
     Entry("NAG402", "ClientServerUnknown", INFO, CLIENTS_CONFIGURED,
           "A client's server address matches no known Nacos Service",
           "{obj} is configured with Nacos server address {address}, which matches no Service in front of a known "
-          "Nacos StatefulSet: its credentials are not checked.",
+          "Nacos server: its credentials are not checked.",
           "point it at the Nacos Service (e.g. nacos-headless.<namespace>.svc.cluster.local:8848), or include the "
           "server's manifests in the input.",
           "Clients are matched to servers through Services: name, name.namespace, name.namespace.svc[.cluster."

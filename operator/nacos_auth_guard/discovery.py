@@ -1,7 +1,9 @@
 """Which workloads are Nacos servers, which are their clients, and which client talks to which server.
 
-A StatefulSet is a server when a container runs the nacos-server image or carries Nacos server env; any other
-workload is a client when it is configured with a Nacos server address. Clients map to servers through Services:
+A StatefulSet, Deployment, ReplicaSet or bare Pod is a server when a container (in any position) runs the
+nacos-server image or carries Nacos server env; its Pods are found through their owner references (a Deployment's
+through the ReplicaSet named `<deployment>-<pod-template-hash>`). Any other workload is a client when it is
+configured with a Nacos server address. Clients map to servers through Services:
 `svc`, `svc.ns`, `svc.ns.svc[.cluster.local]`, pod DNS names (`nacos-0.nacos-headless.ns.svc...`), host lists.
 The annotation nacosguard.io/role: server | client | none overrides detection.
 """
@@ -17,6 +19,7 @@ from .snapshot import Snapshot
 from .sources import is_server_container, pod_config
 
 ROLE_ANNOTATION = "nacosguard.io/role"
+SERVER_KINDS = ("StatefulSet", "Deployment", "ReplicaSet", "Pod")
 _SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)
 _IP = re.compile(r"^[\d.]+$|:")   # IPv4, or IPv6 (host names have no colon)
 
@@ -44,7 +47,7 @@ def pod_template(obj: dict) -> tuple[dict, dict]:
 
 
 def _role(obj: dict) -> str | None:
-    annotations = as_dict(obj["metadata"].get("annotations"))
+    annotations = as_dict(as_dict(obj.get("metadata")).get("annotations"))
     role = annotations.get(ROLE_ANNOTATION)
     return role if role in ("server", "client", "none") else None
 
@@ -53,18 +56,39 @@ def _owned(obj: dict) -> bool:
     return any(isinstance(o, dict) and o.get("controller") for o in as_list(obj["metadata"].get("ownerReferences")))
 
 
-def _owner_name(obj: dict, kind: str) -> str | None:
-    for owner in as_list(obj["metadata"].get("ownerReferences")):
-        if isinstance(owner, dict) and owner.get("kind") == kind and isinstance(owner.get("name"), str):
-            return owner["name"]
-    return None
+def pod_owners(pod: dict) -> tuple[ObjectRef, ...]:
+    """The workloads a Pod belongs to: its controlling StatefulSet or ReplicaSet, the Deployment that owns that
+    ReplicaSet (named `<deployment>-<pod-template-hash>` by the Deployment controller, so no ReplicaSet object is
+    needed), or the Pod itself when nothing controls it."""
+    metadata = pod["metadata"]
+    namespace = metadata.get("namespace")
+    owners = [o for o in as_list(metadata.get("ownerReferences")) if isinstance(o, dict) and o.get("controller")]
+    if not owners:
+        return (ObjectRef("Pod", namespace, metadata.get("name")),)
+    refs: list[ObjectRef] = []
+    for owner in owners:
+        kind, name = owner.get("kind"), owner.get("name")
+        if kind not in ("StatefulSet", "ReplicaSet") or not isinstance(name, str):
+            continue
+        refs.append(ObjectRef(kind, namespace, name))
+        template_hash = as_dict(metadata.get("labels")).get("pod-template-hash")
+        if kind == "ReplicaSet" and isinstance(template_hash, str) and name.endswith("-" + template_hash):
+            refs.append(ObjectRef("Deployment", namespace, name[:-len(template_hash) - 1]))
+    return tuple(refs)
 
 
 def is_server(obj: dict, forced: frozenset[ObjectRef] = frozenset()) -> bool:
-    if obj.get("kind") != "StatefulSet":
+    if obj.get("kind") not in SERVER_KINDS:
         return False
     if ref_of(obj) in forced:   # named by a NacosAuthCheck: a server whatever it looks like
         return True
+    if _owned(obj):   # a StatefulSet's Pod, a Deployment's ReplicaSet: a member of its owner, not a server of its own
+        return False
+    return runs_nacos(obj)
+
+
+def runs_nacos(obj: dict) -> bool:
+    """The role annotation says server, or (without one) a container runs the Nacos server."""
     role = _role(obj)
     if role is not None:
         return role == "server"
@@ -73,35 +97,66 @@ def is_server(obj: dict, forced: frozenset[ObjectRef] = frozenset()) -> bool:
 
 
 def discover(snapshot: Snapshot, servers: set[ObjectRef] | frozenset = frozenset()) -> Topology:
-    """`servers`: StatefulSets to treat as Nacos servers whatever their pods look like."""
+    """`servers`: workloads to treat as Nacos servers whatever their pods look like."""
     workloads = [w for w in snapshot.workloads if _valid(w)]
     forced = frozenset(servers)
-    server_sets = [w for w in workloads if is_server(w, forced)]
-    pods_by_owner: dict[tuple[str, str], list[dict]] = {}
+    server_workloads = [w for w in workloads if is_server(w, forced)]
+    server_refs = {ref_of(w) for w in server_workloads}
+    pods_by_owner: dict[ObjectRef, list[dict]] = {}
     for pod in workloads:
         if pod["kind"] == "Pod":
-            owner = _owner_name(pod, "StatefulSet")
-            if owner:
-                pods_by_owner.setdefault((pod["metadata"]["namespace"], owner), []).append(pod)
-    servers = tuple(_server(sts, pods_by_owner.get((sts["metadata"]["namespace"], sts["metadata"]["name"]), []),
-                            snapshot) for sts in server_sets)
-    server_keys = {(s.ref.namespace, s.ref.name) for s in servers}
-    by_service = {}
-    for server in servers:
+            for owner in pod_owners(pod):
+                if owner in server_refs and owner.kind != "Pod":
+                    pods_by_owner.setdefault(owner, []).append(pod)
+    services = _ServiceIndex(snapshot, server_workloads)
+    found = tuple(_server(w, pods_by_owner.get(ref_of(w), []), snapshot, services) for w in server_workloads)
+    by_service: dict[tuple[str, str], list[ObjectRef]] = {}
+    for server in found:
         for name in sorted(server.service_names):
             by_service.setdefault((server.ref.namespace, name), []).append(server.ref)
     clients = []
     for obj in workloads:
-        if _role(obj) in ("none", "server") or (obj["kind"] == "StatefulSet"
-                                                and (obj["metadata"]["namespace"], obj["metadata"]["name"])
-                                                in server_keys):
+        if _role(obj) in ("none", "server") or ref_of(obj) in server_refs:
             continue
         if _owned(obj):  # its owner (Deployment, CronJob...) is checked instead
             continue
         client = _client(obj, snapshot, by_service)
         if client is not None:
             clients.append(client)
-    return Topology(servers, tuple(clients))
+    return Topology(found, tuple(clients))
+
+
+class _ServiceIndex:
+    """The Services of the input by one label pair of their selector: the pair fewest server pod templates carry,
+    so that finding the Services of a server compares it with few selectors (not every Service of the input:
+    hundreds of tenants with `app: nacos` servers would make that servers x Services)."""
+
+    def __init__(self, snapshot: Snapshot, server_workloads: list[dict]):
+        carried: dict[tuple[str, str, object], int] = {}
+        for workload in server_workloads:
+            namespace = workload["metadata"]["namespace"]
+            for pair in as_dict(pod_template(workload)[0].get("labels")).items():
+                key = (namespace, *pair)
+                carried[key] = carried.get(key, 0) + 1
+        self.buckets: dict[tuple[str, str, object], list[tuple[str, dict]]] = {}
+        for (namespace, name), service in snapshot.services.items():
+            selector = as_dict(as_dict(service.get("spec")).get("selector"))
+            pairs = [(namespace, k, v) for k, v in selector.items() if isinstance(v, str)]
+            if not pairs or len(pairs) != len(selector):
+                continue   # selects nothing (no selector), or nothing a label can equal
+            if any(pair not in carried for pair in pairs):
+                continue   # no server template carries that pair: it selects no server
+            rarest = min(pairs, key=carried.__getitem__)
+            self.buckets.setdefault(rarest, []).append((name, selector))
+
+    def selecting(self, namespace: str, labels: dict) -> set[str]:
+        """Names of the Services whose selector `labels` satisfy."""
+        names = set()
+        for pair in labels.items():
+            for name, selector in self.buckets.get((namespace, *pair), ()):
+                if all(labels.get(k) == v for k, v in selector.items()):
+                    names.add(name)
+        return names
 
 
 def _valid(obj: dict) -> bool:
@@ -110,35 +165,33 @@ def _valid(obj: dict) -> bool:
         metadata.get("namespace"), str) and isinstance(obj.get("spec"), dict)
 
 
-def _server(sts: dict, pods: list[dict], snapshot: Snapshot) -> ServerCluster:
-    ref = ref_of(sts)
-    metadata, spec = pod_template(sts)
-    metadata = {**metadata, "annotations": {**as_dict(metadata.get("annotations")),
-                                            **as_dict(sts["metadata"].get("annotations"))}}
-    template = pod_config(ref, metadata, spec, snapshot, server=True)
+def _server(workload: dict, pods: list[dict], snapshot: Snapshot, services: _ServiceIndex) -> ServerCluster:
+    ref = ref_of(workload)
+    spec = workload["spec"]
+    if ref.kind == "Pod":   # a bare Pod is its own template and its only member
+        template = pod_config(ref, workload["metadata"], spec, snapshot, server=True, statuses=workload.get("status"))
+        pod_configs: tuple[PodConfig, ...] = (template,)
+    else:
+        metadata, pod_spec = pod_template(workload)
+        metadata = {**metadata, "annotations": {**as_dict(metadata.get("annotations")),
+                                                **as_dict(workload["metadata"].get("annotations"))}}
+        template = pod_config(ref, metadata, pod_spec, snapshot, server=True)
+        pod_configs = tuple(sorted(
+            (pod_config(ref_of(p), p["metadata"], p["spec"], snapshot, server=True, statuses=p.get("status"))
+             for p in pods), key=lambda p: _ordinal(p.ref.name)))
     container = next((c for c in template.containers if c.server), None)
-    pod_configs = tuple(sorted(
-        (pod_config(ref_of(p), p["metadata"], p["spec"], snapshot, server=True, statuses=p.get("status"))
-         for p in pods), key=lambda p: _ordinal(p.ref.name)))
-    labels = template.labels
-    services = {name for (namespace, name), service in snapshot.services.items()
-                if namespace == ref.namespace and _selects(as_dict(service["spec"].get("selector")), labels)}
-    if isinstance(sts["spec"].get("serviceName"), str):
-        services.add(sts["spec"]["serviceName"])
-    strategy = as_dict(sts["spec"].get("updateStrategy"))
+    names = services.selecting(ref.namespace, template.labels)
+    if ref.kind == "StatefulSet" and isinstance(spec.get("serviceName"), str):
+        names.add(spec["serviceName"])
+    on_delete = ref.kind == "StatefulSet" and as_dict(spec.get("updateStrategy")).get("type") == "OnDelete"
     return ServerCluster(ref, template, container.name if container else "",
                          nacos.image_version(container.image) if container else None, pod_configs,
-                         frozenset(services), as_dict(sts.get("status")).get("updateRevision"),
-                         strategy.get("type") == "OnDelete")
+                         frozenset(names), on_delete)
 
 
 def _ordinal(name: str) -> tuple[int, str]:
     head, _, tail = name.rpartition("-")
     return (int(tail), head) if tail.isdigit() else (1 << 30, name)
-
-
-def _selects(selector: dict, labels: dict) -> bool:
-    return bool(selector) and all(labels.get(k) == v for k, v in selector.items())
 
 
 def _client(obj: dict, snapshot: Snapshot, by_service: dict[tuple[str, str], list[ObjectRef]]) -> Client | None:
@@ -200,5 +253,7 @@ def service_candidates(host: str, namespace: str) -> list[tuple[str, str]]:
 
 def members(server: ServerCluster) -> tuple[PodConfig, ...]:
     """The pod configurations a cluster runs or will run: its Pods and, when Pods are known, the template that
-    the next pod (re)started will get."""
-    return server.pods + (server.template,) if server.pods else (server.template,)
+    the next pod (re)started will get (a bare Pod is its own template)."""
+    if server.ref.kind == "Pod" or not server.pods:
+        return (server.template,)
+    return server.pods + (server.template,)

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 from .catalog import CATALOG, finding
 from .checks import CheckContext, run_checks
-from .discovery import discover
+from .discovery import SERVER_KINDS, discover
 from .model import Finding, ObjectRef
 from .shapes import as_dict, as_list
 from .snapshot import Snapshot, parse_time
@@ -34,7 +34,8 @@ class CheckSpec:
     """A NacosAuthCheck's spec, validated (the API server validates too; the emulator and old CRDs may not)."""
     namespace: str
     name: str
-    statefulset: str
+    server_kind: str                    # one of discovery.SERVER_KINDS
+    server_name: str
     enforcement: str = "Warn"
     exclude: tuple[str, ...] = ()
     client_selector: dict = field(default_factory=dict)
@@ -49,11 +50,35 @@ class CheckSpec:
 
     @property
     def server(self) -> ObjectRef:
-        return ObjectRef("StatefulSet", self.namespace, self.statefulset)
+        return ObjectRef(self.server_kind, self.namespace, self.server_name)
 
 
 class InvalidSpec(ValueError):
     pass
+
+
+def server_of(spec: dict) -> tuple[str, str]:
+    """(kind, name) of the workload spec.server names: `{kind, name}` (kind defaults to StatefulSet) or the older
+    `{statefulSetName}`."""
+    server = spec.get("server")
+    if not isinstance(server, dict):
+        raise InvalidSpec("spec.server must name the Nacos server workload: {kind, name} or {statefulSetName}")
+    kind, name, legacy = server.get("kind", "StatefulSet"), server.get("name"), server.get("statefulSetName")
+    if kind not in SERVER_KINDS:
+        raise InvalidSpec(f"spec.server.kind must be one of {', '.join(SERVER_KINDS)}")
+    if name is not None and legacy is not None:
+        raise InvalidSpec("spec.server names its workload twice: set spec.server.name or spec.server.statefulSetName, "
+                          "not both")
+    if legacy is not None:
+        if kind != "StatefulSet":
+            raise InvalidSpec(f"spec.server.statefulSetName names a StatefulSet, but spec.server.kind is {kind}: "
+                              f"use spec.server.name")
+        name = legacy
+    if not isinstance(name, str) or not name:
+        field_name = "statefulSetName" if legacy is not None else "name"
+        raise InvalidSpec(f"spec.server.{field_name} must name the Nacos server workload (spec.server.kind: StatefulSet, "
+                          "Deployment, ReplicaSet or Pod)")
+    return kind, name
 
 
 def parse_spec(obj: dict) -> CheckSpec:
@@ -62,9 +87,7 @@ def parse_spec(obj: dict) -> CheckSpec:
     namespace, name = metadata.get("namespace"), metadata.get("name")
     if not isinstance(namespace, str) or not isinstance(name, str):
         raise InvalidSpec("metadata.name and metadata.namespace are required")
-    statefulset = as_dict(spec.get("server")).get("statefulSetName")
-    if not isinstance(statefulset, str) or not statefulset:
-        raise InvalidSpec("spec.server.statefulSetName must name the Nacos server StatefulSet")
+    server_kind, server_name = server_of(spec)
     enforcement = spec.get("enforcement", "Warn")
     if enforcement not in ENFORCEMENTS:
         raise InvalidSpec(f"spec.enforcement must be one of {', '.join(ENFORCEMENTS)}")
@@ -80,7 +103,7 @@ def parse_spec(obj: dict) -> CheckSpec:
     if not isinstance(days, int) or isinstance(days, bool) or not 0 <= days <= 365:
         raise InvalidSpec("spec.tokenExpiryWarningDays must be a whole number from 0 to 365")
     generation = metadata.get("generation")
-    return CheckSpec(namespace, name, statefulset, enforcement, tuple(c.upper() for c in exclude),
+    return CheckSpec(namespace, name, server_kind, server_name, enforcement, tuple(c.upper() for c in exclude),
                      as_dict(clients.get("selector")), clients.get("namespaceSelector"), days,
                      generation if isinstance(generation, int) else None, parse_probe(spec.get("probe")))
 
@@ -160,11 +183,11 @@ class Evaluation:
 
 
 def evaluate(spec: CheckSpec, snapshot: Snapshot, now: datetime) -> Evaluation:
-    statefulset = next((w for w in snapshot.workloads if w["kind"] == "StatefulSet"
-                        and w["metadata"]["namespace"] == spec.namespace and w["metadata"]["name"] == spec.statefulset),
-                       None)
-    if statefulset is None:
-        missing = finding("NAG001", spec.ref, check=spec.name, statefulset=spec.statefulset)
+    workload = next((w for w in snapshot.workloads if w["kind"] == spec.server_kind
+                     and w["metadata"]["namespace"] == spec.namespace and w["metadata"]["name"] == spec.server_name),
+                    None)
+    if workload is None:
+        missing = finding("NAG001", spec.ref, check=spec.name, server_kind=spec.server_kind, server=spec.server_name)
         return Evaluation([missing], 0, 0, (missing.reason, missing.message))
     topology = discover(snapshot, servers={spec.server})
     ctx = CheckContext.build(snapshot, now, timedelta(days=spec.token_warning_days), topology)
@@ -172,8 +195,7 @@ def evaluate(spec: CheckSpec, snapshot: Snapshot, now: datetime) -> Evaluation:
     clients = {c.ref for c in topology.clients if spec.server in c.servers and selects(spec.client_selector,
                                                                                          c.labels)}
     findings = [f for f in run_checks(ctx, exclude=spec.exclude)
-                if f.cluster == spec.server and (f.obj.kind == "StatefulSet" or f.obj.kind == "Pod"
-                                                 or f.obj in clients)]
+                if f.cluster == spec.server and (f.obj == spec.server or f.obj.kind == "Pod" or f.obj in clients)]
     pods = (server.template, *server.pods, *(c.template for c in topology.clients))
     dependencies = frozenset((r.kind, pod.ref.namespace, r.name) for pod in pods for r in pod.references)
     return Evaluation(findings, len(server.pods) or 1, len(clients), None, dependencies)

@@ -87,20 +87,18 @@ class PodConfig:
     labels: dict[str, str]
     containers: tuple[ContainerConfig, ...]
     references: tuple[Reference, ...]
-    revision: str | None = None         # controller-revision-hash of a StatefulSet pod
     annotations: dict[str, str] = field(default_factory=dict)
     config_errors: tuple[ConfigFileError, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
 class ServerCluster:
-    ref: ObjectRef                       # the StatefulSet
+    ref: ObjectRef                       # the workload running Nacos: StatefulSet, Deployment, ReplicaSet or Pod
     template: PodConfig
     container: str                       # name of the Nacos container
     version: tuple[int, ...] | None      # from the image tag; None when it is not a version
     pods: tuple[PodConfig, ...]
     service_names: frozenset[str]        # Services (same namespace) that select its pods
-    update_revision: str | None = None
     on_delete: bool = False              # updateStrategy OnDelete: a pod takes a new template only when deleted
 
 
@@ -109,7 +107,7 @@ class Client:
     ref: ObjectRef
     template: PodConfig
     server_addresses: tuple[str, ...]
-    servers: tuple[ObjectRef, ...]       # StatefulSets it reaches; empty when none is known
+    servers: tuple[ObjectRef, ...]       # server workloads it reaches; empty when none is known
     labels: dict[str, str] = field(default_factory=dict)   # the workload's own labels (for client selectors)
 
 

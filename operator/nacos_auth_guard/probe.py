@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 
 from .catalog import finding
 from .checks.consistency import describe_groups
-from .discovery import pod_template
+from .discovery import pod_owners, pod_template
 from .evaluation import CheckSpec, ProbeSpec
 from .model import Finding, ObjectRef, Severity
 from .nacos import image_version
@@ -87,11 +87,6 @@ class ProbePlan:
 
 # --- what to probe -----------------------------------------------------------------------------------------------
 
-def _owned_by(pod: dict, statefulset: str) -> bool:
-    return any(isinstance(o, dict) and o.get("kind") == "StatefulSet" and o.get("name") == statefulset
-               for o in as_list(pod["metadata"].get("ownerReferences")))
-
-
 def is_ready(pod: dict) -> bool:
     return any(isinstance(c, dict) and c.get("type") == "Ready" and c.get("status") == "True"
                for c in as_list(as_dict(pod.get("status")).get("conditions")))
@@ -117,7 +112,7 @@ def pod_api(pod: dict) -> Api | None:
 
 
 def plan_probe(spec: CheckSpec, snapshot: Snapshot) -> ProbePlan:
-    """Targets from the ready pods of the check's StatefulSet (pod IP + spec.probe.port), credentials from the
+    """Targets from the ready pods of the check's server workload (pod IP + spec.probe.port), credentials from the
     Secret cache. Pure: the snapshot is all it reads."""
     probe = spec.probe
     assert probe is not None
@@ -126,7 +121,7 @@ def plan_probe(spec: CheckSpec, snapshot: Snapshot) -> ProbePlan:
         return ProbePlan(problems=(problem,))
     targets, skipped = [], []
     pods = sorted((w for w in snapshot.workloads if w.get("kind") == "Pod"
-                   and w["metadata"].get("namespace") == spec.namespace and _owned_by(w, spec.statefulset)
+                   and w["metadata"].get("namespace") == spec.namespace and spec.server in pod_owners(w)
                    and is_ready(w)), key=lambda w: _ordinal(w["metadata"]["name"]))
     for pod in pods:
         address = pod_ip(pod)

@@ -652,7 +652,7 @@ def pod_config(ref: ObjectRef, metadata: dict, spec: dict, snapshot: Snapshot, *
         ctx.relevant.update((s.carrier.kind, s.carrier.name, s.key) for s in settings.values() if s.carrier)
     labels = {k: v for k, v in as_dict(metadata.get("labels")).items() if isinstance(v, str)}
     references = tuple(ref for key, ref in ctx.references.items() if key in ctx.relevant)
-    return PodConfig(ref, labels, tuple(containers), references, labels.get("controller-revision-hash"), annotations,
+    return PodConfig(ref, labels, tuple(containers), references, annotations,
                      tuple(ctx.config_errors.values()))
 
 

@@ -108,6 +108,48 @@ def pods_of(sts: dict, started: list[str], revision: str = "nacos-7d9f", env_ove
     return result
 
 
+def server_workload(kind: str, name: str = "nacos", env_list: list[dict] | None = None, namespace: str = NS,
+                    image: str = IMAGE, sidecar: bool = False) -> dict:
+    """A Nacos server as a Deployment, ReplicaSet or bare Pod (`sidecar`: a log shipper runs first, so Nacos is the
+    second container)."""
+    labels = {"app": name}
+    containers = [container("nacos", image, server_env() if env_list is None else env_list)]
+    if sidecar:
+        containers.insert(0, container("fluent-bit", "fluent/fluent-bit:3.1", []))
+    if kind == "Pod":
+        return {"apiVersion": "v1", "kind": "Pod", "metadata": meta(name, namespace, labels=labels),
+                "spec": {"containers": containers}}
+    return {"apiVersion": "apps/v1", "kind": kind, "metadata": meta(name, namespace, labels=labels),
+            "spec": {"replicas": 2, "selector": {"matchLabels": labels},
+                     "template": {"metadata": {"labels": labels}, "spec": {"containers": containers}}}}
+
+
+def replica_pods(owner: dict, template_hash: str, started: list[str], env_list: list[dict] | None = None) -> list:
+    """Pods of a ReplicaSet, or of a Deployment's ReplicaSet `<deployment>-<template_hash>` (as the Deployment
+    controller names it), each running since started[i]; `env_list` replaces the Nacos container's env."""
+    kind = owner["kind"]
+    replica_set = owner["metadata"]["name"] + (f"-{template_hash}" if kind == "Deployment" else "")
+    template = owner["spec"]["template"]
+    result = []
+    for index, when in enumerate(started):
+        spec = copy.deepcopy(template["spec"])
+        if env_list is not None:
+            next(c for c in spec["containers"] if c["name"] == "nacos")["env"] = env_list
+        labels = {**template["metadata"]["labels"], "pod-template-hash": template_hash}
+        result.append({
+            "apiVersion": "v1", "kind": "Pod",
+            "metadata": meta(f"{replica_set}-{'xyzab'[index]}{template_hash[:4]}", owner["metadata"]["namespace"],
+                             labels=labels, ownerReferences=[
+                                 {"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": replica_set,
+                                  "uid": "00000000-0000-0000-0000-000000000002", "controller": True}]),
+            "spec": spec,
+            "status": {"phase": "Running", "containerStatuses": [
+                {"name": c["name"], "ready": True, "restartCount": 0, "image": c["image"], "imageID": "",
+                 "state": {"running": {"startedAt": when}}} for c in spec["containers"]]},
+        })
+    return result
+
+
 def deployment(name: str, env_list: list[dict], namespace: str = NS, image: str = "shop/orders:1.8.2",
                annotations: dict | None = None, **pod_extra) -> dict:
     labels = {"app": name}

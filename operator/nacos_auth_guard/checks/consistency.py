@@ -19,13 +19,18 @@ def _label(server: ServerCluster, pod: PodConfig) -> str:
 
 
 def restart_command(server: ServerCluster) -> str:
-    """How to restart every pod of a StatefulSet: a rollout restart, or deleting the pods when OnDelete."""
+    """How to restart every pod of a server workload so each reads its Secret again."""
     ref = server.ref
-    if not server.on_delete:
-        return f"kubectl rollout restart statefulset/{ref.name} -n {ref.namespace}"
     pods = " ".join(pod.ref.name for pod in server.pods) or f"{ref.name}-0 {ref.name}-1 ..."
-    return (f"kubectl delete pod {pods} -n {ref.namespace} (its updateStrategy is OnDelete, so a rollout restart "
-            f"alone replaces no pod)")
+    if ref.kind == "Pod":
+        return (f"kubectl delete pod {ref.name} -n {ref.namespace} and apply it again (a bare Pod is not "
+                f"restarted by any controller)")
+    if ref.kind == "ReplicaSet":
+        return f"kubectl delete pod {pods} -n {ref.namespace} (the ReplicaSet creates them again)"
+    if server.on_delete:
+        return (f"kubectl delete pod {pods} -n {ref.namespace} (its updateStrategy is OnDelete, so a rollout restart "
+                f"alone replaces no pod)")
+    return f"kubectl rollout restart {ref.kind.lower()}/{ref.name} -n {ref.namespace}"
 
 
 def describe_groups(groups: list[list[str]]) -> str:

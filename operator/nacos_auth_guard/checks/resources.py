@@ -1,4 +1,4 @@
-"""NAG001: a NacosAuthCheck that names no existing StatefulSet; NAG002: one whose spec the operator refuses."""
+"""NAG001: a NacosAuthCheck that names no existing server workload; NAG002: one whose spec the operator refuses."""
 from __future__ import annotations
 
 from typing import Iterable
@@ -10,17 +10,20 @@ from . import CheckContext
 
 
 def check_servers_exist(ctx: CheckContext) -> Iterable[Finding]:
-    if not ctx.snapshot.complete:   # lint without --strict-refs: the StatefulSet may just not be in the input
+    if not ctx.snapshot.complete:   # lint without --strict-refs: the server may just not be in the input
         return
-    statefulsets = {(w["metadata"]["namespace"], w["metadata"]["name"])
-                    for w in ctx.snapshot.workloads if w.get("kind") == "StatefulSet"}
+    from ..evaluation import InvalidSpec, server_of   # evaluation imports the engine: a late import breaks the cycle
+    workloads = {(w.get("kind"), w["metadata"]["namespace"], w["metadata"]["name"]) for w in ctx.snapshot.workloads}
     for check in ctx.snapshot.checks:
         metadata = as_dict(check.get("metadata"))
-        name = as_dict(as_dict(check.get("spec")).get("server")).get("statefulSetName")
         namespace = metadata.get("namespace")
-        if isinstance(name, str) and isinstance(namespace, str) and (namespace, name) not in statefulsets:
+        try:
+            kind, name = server_of(as_dict(check.get("spec")))
+        except InvalidSpec:   # NAG002 says so
+            continue
+        if isinstance(namespace, str) and (kind, namespace, name) not in workloads:
             ref = ObjectRef("NacosAuthCheck", namespace, str(metadata.get("name")))
-            yield finding("NAG001", ref, check=ref.name, statefulset=name)
+            yield finding("NAG001", ref, check=ref.name, server_kind=kind, server=name)
 
 
 def check_specs_valid(ctx: CheckContext) -> Iterable[Finding]:
