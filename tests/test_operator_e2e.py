@@ -237,3 +237,24 @@ def test_check_for_a_missing_statefulset_is_stalled(cluster):
                    "metadata": {"name": "prod", "namespace": NS}, "spec": {"server": {"statefulSetName": "nacos-prod"}}})
     cluster.wait_for(lambda: cluster.condition("prod", "Stalled") == "True", message="Stalled")
     assert cluster.reason("prod", "Ready") == "ServerNotFound"
+
+
+def test_a_deployment_server_gets_its_own_check_and_a_mid_rollout_key_split():
+    """Standalone Nacos as a Deployment (the usual shape in application repositories): the operator creates a
+    check that names it by kind and name, finds its pods through their ReplicaSets, and reports two ReplicaSets
+    mid-rollout that run different keys, with the Event on the Deployment."""
+    from support.objects import replica_pods, server_workload, service
+    with Cluster(namespaces=["web"]) as cluster:
+        server = server_workload("Deployment", namespace="web")
+        other_key = [e for e in server_env() if e["name"] != "NACOS_AUTH_TOKEN"] + [env("NACOS_AUTH_TOKEN", KEY_B)]
+        cluster.apply(auth_secret(namespace="web"), server, service("nacos-headless", {"app": "nacos"}, "web"),
+                      *replica_pods(server, "5d8f6", [STARTED]), *replica_pods(server, "77c4b", [STARTED], other_key))
+        cluster.start_operator()
+        cluster.wait_for(lambda: cluster.condition("nacos", "TokenKeyConsistent", "web") == "False",
+                         message="TokenKeyConsistent=False")
+        check = cluster.check("nacos", "web")
+        assert check["spec"]["server"] == {"kind": "Deployment", "name": "nacos"}
+        assert check["metadata"]["ownerReferences"][0]["kind"] == "Deployment"
+        assert check["status"]["servers"] == 2
+        cluster.wait_for(lambda: [e for e in cluster.events("nacos", "web") if e["reason"] == "TokenKeyMismatch"
+                                  and e["involvedObject"]["kind"] == "Deployment"], message="Event on the Deployment")

@@ -12,7 +12,8 @@ from ..redaction import address_for_message
 SCAN_RESOURCES = (
     ("api/v1", "secrets", "Secret"), ("api/v1", "configmaps", "ConfigMap"), ("api/v1", "services", "Service"),
     ("api/v1", "pods", "Pod"), ("apis/apps/v1", "statefulsets", "StatefulSet"),
-    ("apis/apps/v1", "deployments", "Deployment"), ("apis/apps/v1", "daemonsets", "DaemonSet"),
+    ("apis/apps/v1", "deployments", "Deployment"), ("apis/apps/v1", "replicasets", "ReplicaSet"),
+    ("apis/apps/v1", "daemonsets", "DaemonSet"),
     ("apis/batch/v1", "jobs", "Job"), ("apis/batch/v1", "cronjobs", "CronJob"),
     ("apis/nacosguard.io/v1alpha1", "nacosauthchecks", "NacosAuthCheck"),
 )
@@ -27,7 +28,8 @@ def add_commands(commands) -> None:
                        help="watch this namespace (repeatable); default: all namespaces")
     scope.add_argument("-A", "--all-namespaces", action="store_true", help="watch every namespace (the default)")
     run.add_argument("--no-auto-discover", action="store_true",
-                     help="do not create a NacosAuthCheck for each Nacos StatefulSet found")
+                     help="do not create a NacosAuthCheck for each Nacos server found (a StatefulSet, "
+                          "Deployment, ReplicaSet or Pod that runs Nacos)")
     run.add_argument("--liveness", metavar="URL", default=None,
                      help="serve kopf's liveness endpoint, e.g. http://0.0.0.0:8080/healthz")
     run.add_argument("--metrics-port", type=int, default=None, help="serve Prometheus metrics on this port")

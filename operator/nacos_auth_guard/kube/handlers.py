@@ -19,8 +19,8 @@ import kopf
 import kubernetes
 
 from ..conditions import build_status, finding_keys, same_status, timestamp
-from ..discovery import is_server
-from ..evaluation import InvalidSpec, evaluate, parse_spec, selects, settle
+from ..discovery import SERVER_KINDS, is_server, runs_nacos
+from ..evaluation import InvalidSpec, evaluate, parse_spec, selects, server_of, settle
 from ..model import Finding, ObjectRef, Severity
 from ..shapes import as_dict, as_list
 from ..snapshot import (KeyedData, Snapshot, compact_config_map, compact_secret, parse_time, slim_service,
@@ -36,7 +36,8 @@ MAX_SECRET_VALUE = 64 * 1024
 # Secret types that never carry Nacos settings: keep their key names, not their (large) values.
 OPAQUE_TO_US = frozenset({"helm.sh/release.v1", "kubernetes.io/service-account-token", "kubernetes.io/tls",
                           "kubernetes.io/dockerconfigjson", "kubernetes.io/dockercfg", "bootstrap.kubernetes.io/token"})
-WORKLOAD_INDEXES = ("statefulset_index", "deployment_index", "daemonset_index", "job_index", "cronjob_index")
+WORKLOAD_INDEXES = ("statefulset_index", "deployment_index", "replicaset_index", "daemonset_index", "job_index",
+                    "cronjob_index")
 
 
 # Every kopf handler here is async: kopf runs sync handlers in a thread pool, and these share the reconciler's
@@ -118,12 +119,21 @@ async def service_index(namespace, name, body, **_):
     return {namespace: (name, slim_service(_raw(body)))}
 
 
+def _controller(body) -> str | None:
+    """The kind of the object's controlling owner, if it has one."""
+    owners = as_dict(body.get("metadata")).get("ownerReferences") or []
+    return next((o.get("kind") for o in owners if isinstance(o, dict) and o.get("controller")), None)
+
+
 @kopf.index("v1", "pods")
 async def pod_index(namespace, body, **_):
-    owners = as_dict(body.get("metadata")).get("ownerReferences") or []
-    if not any(isinstance(o, dict) and o.get("kind") == "StatefulSet" for o in owners):
-        return None   # only server pods are compared; client pods are checked through their Deployment
-    return {namespace: slim_workload(_raw(body))}
+    # Kept: a StatefulSet's pods (its check compares them even when it was named by a check and runs no Nacos
+    # image), a ReplicaSet's pods that run Nacos (a Deployment's or a bare ReplicaSet's: most ReplicaSet pods are
+    # clients, checked through their Deployment), and bare Pods (a server or a client of their own).
+    controller = _controller(body)
+    if controller == "StatefulSet" or controller is None or (controller == "ReplicaSet" and runs_nacos(body)):
+        return {namespace: slim_workload(_raw(body))}
+    return None
 
 
 @kopf.index("apps", "v1", "statefulsets")
@@ -133,6 +143,13 @@ async def statefulset_index(namespace, body, **_):
 
 @kopf.index("apps", "v1", "deployments")
 async def deployment_index(namespace, body, **_):
+    return {namespace: slim_workload(_raw(body))}
+
+
+@kopf.index("apps", "v1", "replicasets")
+async def replicaset_index(namespace, body, **_):
+    if _controller(body) is not None:
+        return None   # a Deployment's: its pods are found through it
     return {namespace: slim_workload(_raw(body))}
 
 
@@ -445,8 +462,8 @@ def _reference(body: dict) -> dict:
                          "uid": metadata.get("uid")}}
 
 
-API_VERSIONS = {"StatefulSet": "apps/v1", "Deployment": "apps/v1", "DaemonSet": "apps/v1", "Job": "batch/v1",
-                "CronJob": "batch/v1", "Pod": "v1"}
+API_VERSIONS = {"StatefulSet": "apps/v1", "Deployment": "apps/v1", "ReplicaSet": "apps/v1", "DaemonSet": "apps/v1",
+                "Job": "batch/v1", "CronJob": "batch/v1", "Pod": "v1"}
 
 
 def _workload_reference(snapshot: Snapshot | None, ref: ObjectRef | None) -> dict | None:
@@ -516,8 +533,6 @@ async def configmap_changed(resource, namespace, name, uid, type, **_):
 
 
 @kopf.on.event("v1", "services")
-@kopf.on.event("v1", "pods")
-@kopf.on.event("apps", "v1", "deployments")
 @kopf.on.event("apps", "v1", "daemonsets")
 @kopf.on.event("batch", "v1", "jobs")
 @kopf.on.event("batch", "v1", "cronjobs")
@@ -547,7 +562,11 @@ async def check_changed(resource, namespace, name, uid, type, **_):
 
 
 @kopf.on.event("apps", "v1", "statefulsets")
-async def statefulset_changed(resource, namespace, name, uid, body, type, logger, **_):
+@kopf.on.event("apps", "v1", "deployments")
+@kopf.on.event("apps", "v1", "replicasets", when=lambda body, **_: _controller(body) is None)
+@kopf.on.event("v1", "pods")
+async def server_kind_changed(resource, namespace, name, uid, body, type, logger, **_):
+    """A kind that can run a Nacos server: re-evaluate its namespace, and create a NacosAuthCheck for a new server."""
     if not RECONCILER:
         return
     _seen(resource, namespace, name, uid, type)
@@ -555,28 +574,35 @@ async def statefulset_changed(resource, namespace, name, uid, body, type, logger
     if type == "DELETED" or not CONFIG.auto_discover or CONFIG.webhook_only:
         return
     raw = _raw(body)
+    kind = resource.kind
     annotations = as_dict(as_dict(raw.get("metadata")).get("annotations"))
-    if annotations.get(AUTO_CHECK_ANNOTATION, "").lower() == "false" or not is_server(slim_workload(raw)):
+    if kind not in SERVER_KINDS or annotations.get(AUTO_CHECK_ANNOTATION, "").lower() == "false" or not is_server(
+            slim_workload(raw)):
         return
-    checks = RECONCILER.sweeper.entries("check_index", namespace)
-    if any(as_dict(as_dict(b.get("spec")).get("server")).get("statefulSetName") == name or n == name
-           for n, b in checks):
-        return
-    await _create_check(namespace, name, raw, logger)
+    for check_name, check in RECONCILER.sweeper.entries("check_index", namespace):
+        try:
+            named = server_of(as_dict(check.get("spec")))
+        except InvalidSpec:
+            named = None
+        if named == (kind, name) or check_name == name:
+            return
+    await _create_check(namespace, kind, name, raw, logger)
 
 
-async def _create_check(namespace: str, name: str, statefulset: dict, log) -> None:
-    metadata = as_dict(statefulset.get("metadata"))
+async def _create_check(namespace: str, kind: str, name: str, server: dict, log) -> None:
+    metadata = as_dict(server.get("metadata"))
+    # A StatefulSet's check keeps the older statefulSetName form, which every CRD version accepts.
+    named = {"statefulSetName": name} if kind == "StatefulSet" else {"kind": kind, "name": name}
     body = {"apiVersion": f"{GROUP}/{VERSION}", "kind": "NacosAuthCheck",
             "metadata": {"name": name, "namespace": namespace,
                          "labels": {"app.kubernetes.io/managed-by": COMPONENT},
-                         "ownerReferences": [{"apiVersion": "apps/v1", "kind": "StatefulSet", "name": name,
+                         "ownerReferences": [{"apiVersion": API_VERSIONS[kind], "kind": kind, "name": name,
                                               "uid": metadata.get("uid"), "controller": False,
                                               "blockOwnerDeletion": False}]},
-            "spec": {"server": {"statefulSetName": name}}}
+            "spec": {"server": named}}
     try:
         await asyncio.to_thread(kubeapi.create_check, namespace, body)
-        log.info("Created NacosAuthCheck %s/%s for the Nacos StatefulSet it found", namespace, name)
+        log.info("Created NacosAuthCheck %s/%s for the Nacos %s it found", namespace, name, kind)
     except kubernetes.client.ApiException as error:
         if error.status != 409:   # 409: it exists already (another event got there first)
             log.warning("Could not create NacosAuthCheck %s/%s: HTTP %s", namespace, name, error.status)

@@ -32,6 +32,7 @@ INDEXED = {
     "pod_index": ("api/v1", "pods", False),
     "statefulset_index": ("apis/apps/v1", "statefulsets", False),
     "deployment_index": ("apis/apps/v1", "deployments", False),
+    "replicaset_index": ("apis/apps/v1", "replicasets", False),
     "daemonset_index": ("apis/apps/v1", "daemonsets", False),
     "job_index": ("apis/batch/v1", "jobs", False),
     "cronjob_index": ("apis/batch/v1", "cronjobs", False),
