@@ -1,10 +1,12 @@
 """Lint throughput and memory on generated, realistic manifests, against the parsers' own speed.
 
-    python bench/bench_lint.py [--sizes 2500,5000,10000] [--repeat 3]
+    python bench/bench_lint.py [--sizes 2500,5000,10000] [--repeat 3] [--shape namespaces|tenant]
 
 Each namespace gets a Nacos cluster (StatefulSet, 3 Pods, 2 Services, an auth Secret) and its clients
 (Deployments with Spring env and credentials Secrets, ConfigMaps with bootstrap.yml); some namespaces carry a
-problem, so the checks do real work. Each run is a fresh `nacos-auth-guard lint DIR -o json` process; reported:
+problem, so the checks do real work. `--shape tenant` instead puts every server in one namespace, as one tenant
+with many idle Nacos StatefulSets and Deployments, each with its Service, all labelled `app: nacos` (the shape
+that made Service matching servers x Services, issue 10.4). Each run is a fresh `nacos-auth-guard lint DIR -o json` process; reported:
 wall time, documents/second and peak RSS (from wait4), best of --repeat. Anchors, in the same run and also as
 whole processes: parse-only time of the same files with PyYAML's C loader and with yaml-rs, and lint's ratio to
 each. Then start-up: a lint of one small file, `--help` and `explain`, against the interpreter starting and
@@ -97,11 +99,27 @@ def namespace_documents(index: int, rng: random.Random) -> list[dict]:
     return docs
 
 
-def generate(directory: str, documents: int) -> int:
+def tenant_documents(index: int, rng: random.Random) -> list[dict]:
+    """One idle Nacos server of a tenant namespace (every other one a Deployment) and the Service in front of it."""
+    labels = {"app": "nacos", "instance": f"nacos-{index:05d}"}
+    template = {"metadata": {"labels": labels}, "spec": {"containers": [
+        {"name": "nacos", "image": "nacos/nacos-server:v2.4.3", "env": [{"name": "MODE", "value": "standalone"}]}]}}
+    kind = "Deployment" if index % 2 else "StatefulSet"
+    metadata = {"name": f"nacos-{index:05d}", "namespace": "tenant", "labels": labels}
+    return [{"apiVersion": "apps/v1", "kind": kind, "metadata": metadata,
+             "spec": {"replicas": 1, "selector": {"matchLabels": labels}, "template": template}},
+            {"apiVersion": "v1", "kind": "Service", "metadata": {"name": metadata["name"], "namespace": "tenant"},
+             "spec": {"selector": labels, "ports": [{"port": 8848}]}}]
+
+
+SHAPES = {"namespaces": namespace_documents, "tenant": tenant_documents}
+
+
+def generate(directory: str, documents: int, shape: str = "namespaces") -> int:
     rng = random.Random(7)
     written, index, batch = 0, 0, []
     while written < documents:
-        docs = namespace_documents(index, rng)[: documents - written]
+        docs = SHAPES[shape](index, rng)[: documents - written]
         batch += docs
         written += len(docs)
         index += 1
@@ -171,15 +189,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="2500,5000,10000")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--shape", choices=sorted(SHAPES), default="namespaces")
     args = parser.parse_args()
     import yaml as _yaml
     print(f"python {sys.version.split()[0]}, PyYAML {_yaml.__version__} (libyaml: {_yaml.__with_libyaml__}), "
-          f"{os.cpu_count()} CPUs")
+          f"{os.cpu_count()} CPUs, shape {args.shape}")
     print(f"{'documents':>10} {'MB':>6} {'seconds':>8} {'docs/s':>8} {'peak RSS MB':>12} {'findings':>9} "
           f"{'PyYAML-C s':>10} {'lint/PyYAML':>11} {'yaml-rs s':>9} {'lint/yaml-rs':>12}")
     for size in (int(s) for s in args.sizes.split(",")):
         with tempfile.TemporaryDirectory() as directory:
-            count = generate(directory, size)
+            count = generate(directory, size, args.shape)
             megabytes = sum(os.path.getsize(os.path.join(directory, f)) for f in os.listdir(directory)) / 1e6
             runs = [run_once(directory) for _ in range(args.repeat)]
             elapsed, rss, findings = min(runs)
