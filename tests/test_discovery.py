@@ -159,3 +159,18 @@ def test_services_are_matched_without_comparing_every_server_with_every_service(
     index = _ServiceIndex(snapshot, snapshot.workloads)
     assert max(len(bucket) for bucket in index.buckets.values()) == 1
     assert all(server.service_names == {server.ref.name} for server in discover(snapshot).servers)
+
+
+@pytest.mark.parametrize("env_list", [[{"name": ["NACOS_AUTH_TOKEN"]}], [{"name": {"a": 1}}], "NACOS_SERVERS", [None]])
+def test_env_that_is_no_list_of_names_makes_no_server_and_no_crash(env_list):
+    """Every kind that can be a server is read for server env: a hostile one is simply not a server."""
+    server = server_workload("Deployment", image="corp/app:1", env_list=[])
+    server["spec"]["template"]["spec"]["containers"][0]["env"] = env_list
+    assert topology([server]).servers == ()
+
+
+def test_label_values_that_are_not_text_select_nothing_and_crash_nothing():
+    server = server_workload("Deployment")
+    server["spec"]["template"]["metadata"]["labels"] = {"app": ["nacos"], "tier": "registry"}
+    [found] = topology([server, service("nacos", {"app": "nacos"}), service("registry", {"tier": "registry"})]).servers
+    assert found.service_names == {"registry"}

@@ -132,13 +132,14 @@ class _ServiceIndex:
     hundreds of tenants with `app: nacos` servers would make that servers x Services)."""
 
     def __init__(self, snapshot: Snapshot, server_workloads: list[dict]):
-        carried: dict[tuple[str, str, object], int] = {}
+        carried: dict[tuple[str, str, str], int] = {}
         for workload in server_workloads:
             namespace = workload["metadata"]["namespace"]
-            for pair in as_dict(pod_template(workload)[0].get("labels")).items():
-                key = (namespace, *pair)
-                carried[key] = carried.get(key, 0) + 1
-        self.buckets: dict[tuple[str, str, object], list[tuple[str, dict]]] = {}
+            for label, value in as_dict(pod_template(workload)[0].get("labels")).items():
+                if isinstance(value, str):   # as pod_config reads labels: another value matches no selector
+                    key = (namespace, label, value)
+                    carried[key] = carried.get(key, 0) + 1
+        self.buckets: dict[tuple[str, str, str], list[tuple[str, dict]]] = {}
         for (namespace, name), service in snapshot.services.items():
             selector = as_dict(as_dict(service.get("spec")).get("selector"))
             pairs = [(namespace, k, v) for k, v in selector.items() if isinstance(v, str)]

@@ -625,7 +625,7 @@ def is_server_container(container: dict) -> bool:
     image = as_text(container.get("image")) or ""
     if nacos.SERVER_IMAGE.search(image.split("@", 1)[0]):
         return True
-    names = {v.get("name") for v in as_list(container.get("env")) if isinstance(v, dict)}
+    names = {v["name"] for v in as_list(container.get("env")) if isinstance(v, dict) and isinstance(v.get("name"), str)}
     return len(names & nacos.SERVER_ENV_MARKERS - {"MODE"}) >= 2 or bool({"NACOS_AUTH_TOKEN", "NACOS_SERVERS"} & names)
 
 
