@@ -84,6 +84,13 @@ def statefulset(name: str = "nacos", env_list: list[dict] | None = None, namespa
                      "template": {"metadata": {"labels": labels}, "spec": pod_spec}, **spec_extra}}
 
 
+def running(spec: dict, started: str) -> dict:
+    """The status of a Pod whose containers all run since `started`."""
+    return {"phase": "Running", "containerStatuses": [
+        {"name": c["name"], "ready": True, "restartCount": 0, "image": c["image"], "imageID": "",
+         "state": {"running": {"startedAt": started}}} for c in spec["containers"]]}
+
+
 def pods_of(sts: dict, started: list[str], revision: str = "nacos-7d9f", env_overrides: dict | None = None) -> list:
     """Pods name-0..n of a StatefulSet, each running since started[i]; env_overrides: index -> env list."""
     result = []
@@ -101,9 +108,7 @@ def pods_of(sts: dict, started: list[str], revision: str = "nacos-7d9f", env_ove
                 {"apiVersion": "apps/v1", "kind": "StatefulSet", "name": sts["metadata"]["name"],
                  "uid": "00000000-0000-0000-0000-000000000001", "controller": True}]),
             "spec": spec,
-            "status": {"phase": "Running", "containerStatuses": [
-                {"name": c["name"], "ready": True, "restartCount": 0, "image": c["image"], "imageID": "",
-                 "state": {"running": {"startedAt": when}}} for c in spec["containers"]]},
+            "status": running(spec, when),
         })
     return result
 
@@ -143,9 +148,7 @@ def replica_pods(owner: dict, template_hash: str, started: list[str], env_list: 
                                  {"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": replica_set,
                                   "uid": "00000000-0000-0000-0000-000000000002", "controller": True}]),
             "spec": spec,
-            "status": {"phase": "Running", "containerStatuses": [
-                {"name": c["name"], "ready": True, "restartCount": 0, "image": c["image"], "imageID": "",
-                 "state": {"running": {"startedAt": when}}} for c in spec["containers"]]},
+            "status": running(spec, when),
         })
     return result
 
