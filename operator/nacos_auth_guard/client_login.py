@@ -16,9 +16,9 @@ import aiohttp
 import yarl
 
 from .client_probe import ConfigRead
-from .probe import (CONTEXT_PATH, LOGIN_PATHS, USER_AGENT, Answer, Api, Credentials, ProbeTarget, needs_v1_fallback,
+from .probe import (CONTEXT_PATH, LOGIN_PATHS, Answer, Api, Credentials, ProbeTarget, needs_v1_fallback,
                     parse_login, read_answer)
-from .probe_client import MAX_BODY, _no_answer_reason
+from .probe_client import MAX_BODY, _no_answer_reason, open_session
 
 CONFIG_READS = {Api.V1: (f"{CONTEXT_PATH}/v1/cs/configs", "tenant", "group"),
                 Api.V3: (f"{CONTEXT_PATH}/v3/client/cs/config", "namespaceId", "groupName")}
@@ -61,15 +61,10 @@ def classify_config_read(status: int, message: str) -> ReadOutcome:
 async def run_client_login(target: ProbeTarget, credentials: Credentials, reads: list[ConfigRead], *,
                            scheme: str = "http", timeout: float = 5.0, concurrency: int = 4,
                            ssl_context: ssl.SSLContext | None = None) -> ClientLoginResult:
-    if scheme not in ("http", "https"):
-        raise ValueError("scheme must be http or https")
     limit = asyncio.Semaphore(max(1, concurrency))
     request_timeout = aiohttp.ClientTimeout(total=timeout)
-    connector = aiohttp.TCPConnector(limit=max(1, concurrency), ssl=ssl_context if ssl_context else True,
-                                     use_dns_cache=False)
     sent = 0
-    async with aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar(), trust_env=False,
-                                     headers={"User-Agent": USER_AGENT, "Accept": "application/json"}) as session:
+    async with open_session(scheme, concurrency, ssl_context) as session:
 
         async def send(method: str, path: str, *, params=None, form=None, token=None):
             nonlocal sent

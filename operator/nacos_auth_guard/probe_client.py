@@ -70,21 +70,27 @@ def _no_answer_reason(error: BaseException, timeout: float) -> str:
     return f"no valid HTTP answer ({type(error).__name__})"
 
 
+def open_session(scheme: str, concurrency: int, ssl_context: ssl.SSLContext | None) -> aiohttp.ClientSession:
+    """The probe's HTTP session (call it in the event loop): at most `concurrency` connections, no cookies, no proxy
+    from the environment, no DNS cache (targets are pod IPs), TLS verified with `ssl_context` or the system CAs."""
+    if scheme not in ("http", "https"):
+        raise ValueError("scheme must be http or https")
+    connector = aiohttp.TCPConnector(limit=max(1, concurrency), ssl=ssl_context if ssl_context else True,
+                                     use_dns_cache=False)
+    return aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar(), trust_env=False,
+                                 headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
+                                 auto_decompress=True)
+
+
 async def run_probe(targets: list[ProbeTarget] | tuple[ProbeTarget, ...], credentials: Credentials, *,
                     scheme: str = "http", timeout: float = 5.0, concurrency: int = DEFAULT_CONCURRENCY,
                     ssl_context: ssl.SSLContext | None = None) -> ProbeResults:
     """Logs in on every target, then presents every token obtained to every target that answered."""
-    if scheme not in ("http", "https"):
-        raise ValueError("scheme must be http or https")
     limit = asyncio.Semaphore(max(1, concurrency))
     request_timeout = aiohttp.ClientTimeout(total=timeout)
-    connector = aiohttp.TCPConnector(limit=max(1, concurrency), ssl=ssl_context if ssl_context else True,
-                                     use_dns_cache=False)
     started = time.monotonic()
     sent_requests = 0
-    async with aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar(), trust_env=False,
-                                     headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
-                                     auto_decompress=True) as session:
+    async with open_session(scheme, concurrency, ssl_context) as session:
 
         async def send(method: str, target: ProbeTarget, path: str, *, params: dict | None = None,
                        form: dict | None = None, token: str | None = None) -> _Reply:
