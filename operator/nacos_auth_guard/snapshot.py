@@ -127,7 +127,7 @@ def _written_at(metadata: dict, sections: tuple[str, ...]) -> dict[str, datetime
 
 
 def slim_workload(obj: dict) -> dict:
-    """What checks read of a workload or Pod: identity, labels, owners, the pod template, revisions, start times,
+    """What checks read of a workload or Pod: identity, labels, owners, the pod template, start times,
     and (Pods) the pod IP and Ready condition the live probe targets. Keeps the operator's memory flat whatever else
     the objects carry."""
     metadata = _metadata(obj)
@@ -135,6 +135,7 @@ def slim_workload(obj: dict) -> dict:
     status = obj.get("status") if isinstance(obj.get("status"), dict) else {}
     kind = obj.get("kind")
     slim_spec: dict = {}
+    slim_status: dict = {}   # a controller's status: nothing reads it (its pods say what runs)
     if kind == "Pod":
         slim_spec = {k: spec[k] for k in ("containers", "volumes") if k in spec}
         slim_status = {k: status[k] for k in ("containerStatuses", "phase", "podIP") if k in status}
@@ -144,7 +145,6 @@ def slim_workload(obj: dict) -> dict:
     else:
         slim_spec = {k: spec[k] for k in ("selector", "template", "jobTemplate", "serviceName", "updateStrategy")
                      if k in spec}
-        slim_status = {k: status[k] for k in ("currentRevision", "updateRevision") if k in status}
     return {
         "kind": kind,
         "metadata": {k: metadata[k] for k in ("name", "namespace", "labels", "annotations", "ownerReferences",
