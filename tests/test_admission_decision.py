@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import copy
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
@@ -26,10 +26,11 @@ def cluster() -> list[dict]:
     return healthy_cluster() + pods_of(statefulset(), [STARTED] * 3)
 
 
-def answer(enforcement: str, kind: str, name: str, new: dict | None, objects=None):
+def answer(enforcement: str, kind: str, name: str, new: dict | None, objects=None, window: float = 0.0):
     before = build_snapshot(copy.deepcopy(objects or cluster()), complete=True)
     after = with_change(before, kind, NS, name, copy.deepcopy(new), NOW)
-    return decide([check(enforcement)], before, after, NOW, object_path="spec.template")
+    return decide([check(enforcement)], before, after, NOW, object_path="spec.template",
+                  settle_window=timedelta(seconds=window))
 
 
 MISSING_SECRET_CLIENT = spring_client("billing", secret_name="billing-nacos")
@@ -121,3 +122,46 @@ def test_what_counts_as_a_new_problem_on_an_already_broken_object(before, after,
     decision = answer("Deny", "Deployment", "legacy", _broken("legacy", after), cluster() + [existing])
     assert [f.code for f in decision.findings] == new_codes
     assert decision.allowed is (not new_codes)
+
+
+def _created(at: str) -> dict:
+    client = copy.deepcopy(MISSING_SECRET_CLIENT)
+    client["metadata"]["creationTimestamp"] = at
+    return client
+
+
+LONG_AGO, MOMENTS_AGO = "2026-11-01T00:00:00Z", "2026-11-24T11:59:55Z"
+
+
+@pytest.mark.parametrize("objects,new,window,allowed,held", [
+    # created now (any creationTimestamp in the body is the apiserver's to set): its Secret may come next
+    (None, MISSING_SECRET_CLIENT, 15, True, True),
+    (None, _created(LONG_AGO), 15, True, True),
+    # no window (--settle-seconds 0): refused at once
+    (None, MISSING_SECRET_CLIENT, 0, False, False),
+    # an update of a workload created 5 s ago is still in the window; of one created long ago, not
+    ("moments", _created(MOMENTS_AGO), 15, True, True),
+    ("long ago", _created(LONG_AGO), 15, False, False),
+])
+def test_the_settle_window_holds_a_missing_secret_of_a_new_workload(objects, new, window, allowed, held):
+    existing = {"moments": [_created(MOMENTS_AGO)], "long ago": [_created(LONG_AGO)]}.get(objects, [])
+    # the existing workload read another Secret, so the reference to billing-nacos is new in the update
+    for item in existing:
+        item["spec"]["template"]["spec"]["containers"][0]["env"] = []
+    decision = answer("Deny", "Deployment", "billing", new, cluster() + existing, window)
+    assert decision.allowed is allowed and [f.code for f in decision.findings] == ["NAG101"]
+    [warning] = decision.warnings
+    if held:
+        assert warning.startswith("spec.template: NAG101 Secret billing-nacos does not exist yet; reported as "
+                                  "SecretNotFound if still missing 15 s after the workload was created "
+                                  "(Deployment/shop/billing). Fix: create Secret billing-nacos")
+    else:
+        assert "NAG101 SecretNotFound" in decision.message and "does not exist yet" not in warning
+
+
+def test_the_settle_window_never_holds_a_secret_deleted_from_under_a_workload():
+    objects = cluster()
+    [orders] = [o for o in objects if o["kind"] == "Deployment" and o["metadata"]["name"] == "orders"]
+    orders["metadata"]["creationTimestamp"] = MOMENTS_AGO   # young, but its Secret existed
+    decision = answer("Deny", "Secret", "orders-nacos", None, objects, window=3600)
+    assert not decision.allowed and "NAG101" in decision.message and "orders-nacos" in decision.message

@@ -256,3 +256,31 @@ def test_client_login_results_and_logs_hold_no_secret(password):
     text = repr(result) + result.answer.describe() + "".join(r.answer.describe() for r in result.reads) + "\n".join(logs.messages())
     canary.assert_no_secret(text, "client login")
     assert all(token not in text for token in issued) and result.logged_in is (password == canary.PASSWORD)
+
+
+def test_settle_window_outputs_hold_no_secret():
+    """The paths the settle window takes: a young client (a literal canary password, its username from a Secret that
+    does not exist yet) held as WaitingForReferences in the status, and the webhook's held warning for it."""
+    from support.admission import WebhookClient, review
+    from support.harness import Cluster
+    from support.objects import env, secret_env, spring_client
+    young = spring_client("billing", secret_name="billing-nacos")
+    young["spec"]["template"]["spec"]["containers"][0]["env"] = [
+        env("NACOS_SERVER_ADDR", "nacos-headless.shop.svc.cluster.local:8848"),
+        secret_env("NACOS_USERNAME", "billing-nacos", "username"), env("NACOS_PASSWORD", canary.PASSWORD)]
+    names = ("nacos", "nacos-short", "nacos-bad")
+    with canary.captured_logs() as logs, Cluster(namespaces=["shop"]) as cluster:
+        cluster.apply(*canary_objects(), young)
+        cluster.start_operator(settle_seconds=600.0)
+        cluster.wait_for(lambda: cluster.reason("nacos", "Reconciling") == "WaitingForReferences", 20,
+                         message="the young client's Secret held")
+        client = WebhookClient(cluster.webhook_port)
+        reply = client.answer(review("CREATE", {**young, "metadata": {**young["metadata"], "name": "billing-2"}}))
+        client.close()
+        outputs = canary.operator_outputs(cluster, list(names))
+    assert any("does not exist yet" in w for w in reply.get("warnings", [])), reply   # the held warning path ran
+    assert "Secret billing-nacos read by Deployment/shop/billing does not exist yet" in outputs["status"]
+    canary.assert_no_secret(json.dumps(reply), "webhook reply with a held warning")
+    for where, text in outputs.items():
+        canary.assert_no_secret(text, where)
+    canary.assert_no_secret(logs.text(), "logs (debug, formatted, every record attribute)")

@@ -6,8 +6,9 @@ from __future__ import annotations
 import time
 from collections import Counter
 
+from support.admission import WebhookClient, review
 from support.harness import Cluster
-from support.objects import NS, healthy_cluster, pods_of, secret, statefulset
+from support.objects import NS, healthy_cluster, pods_of, secret, spring_client, statefulset
 
 STARTED = "2026-11-22T10:00:00Z"
 WINDOW = 3.0
@@ -68,3 +69,26 @@ def test_a_secret_deleted_from_under_a_new_workload_is_reported_at_once():
         cluster.delete("Secret", "orders-nacos")
         cluster.wait_for(lambda: cluster.reason("nacos", "SecretsResolved") == "SecretNotFound", 5,
                          message="SecretNotFound at once")
+
+
+def test_the_webhook_holds_a_new_workloads_missing_secret_and_refuses_a_deletion():
+    """Under Deny, `kubectl apply -f dir/` must not be refused for deployment.yaml because secret.yaml comes next;
+    deleting a Secret a workload reads is still refused."""
+    deny = {"apiVersion": "nacosguard.io/v1alpha1", "kind": "NacosAuthCheck",
+            "metadata": {"name": "nacos", "namespace": NS},
+            "spec": {"server": {"statefulSetName": "nacos"}, "enforcement": "Deny"}}
+    with Cluster(namespaces=[NS]) as cluster:
+        cluster.apply(*healthy_cluster(), *pods_of(statefulset(), [STARTED] * 3), deny)
+        cluster.start_operator(settle_seconds=60.0)
+        cluster.wait_for(lambda: cluster.condition("nacos", "Ready") == "True", message="Ready=True")
+        client = WebhookClient(cluster.webhook_port)
+        try:
+            created = client.answer(review("CREATE", spring_client("billing", secret_name="billing-nacos")))
+            assert created["allowed"] is True
+            [warning] = created["warnings"]
+            assert warning.startswith("spec.template: NAG101 Secret billing-nacos does not exist yet; reported as "
+                                      "SecretNotFound if still missing 60 s after the workload was created")
+            deleted = client.answer(review("DELETE", old=secret("orders-nacos", {"username": "orders"})))
+            assert deleted["allowed"] is False and "NAG101 SecretNotFound" in deleted["status"]["message"]
+        finally:
+            client.close()

@@ -3,15 +3,20 @@ for every NacosAuthCheck that can see the object. Only problems the change intro
 count; a change that keeps or fixes an existing problem is allowed. The governing check's spec.enforcement
 decides: Deny refuses on a new error (new warnings are still returned as warnings), Warn allows with warnings,
 Audit allows silently.
+
+The operator's settle window holds here too: a workload created now (or less than the window ago) may read a
+Secret or ConfigMap that the same `kubectl apply -f dir/` sends a moment later, so its missing object is a warning,
+never a refusal; the operator reports it if it is still missing when the window ends. A Secret deleted from under a
+workload is refused at once.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 
 from .catalog import CATALOG
-from .evaluation import CheckSpec, InvalidSpec, evaluate, parse_spec
-from .model import Finding, Severity
+from .evaluation import CheckSpec, InvalidSpec, evaluate, parse_spec, settle
+from .model import Finding, ObjectRef, Severity
 from .shapes import as_dict
 from .snapshot import WORKLOAD_KINDS, Snapshot, compact_config_map, compact_secret, slim_workload
 
@@ -45,19 +50,23 @@ def with_change(snapshot: Snapshot, kind: str, namespace: str, name: str, new: d
                     data.changed_at[item] = now
             table[key] = data
     elif kind in WORKLOAD_KINDS:
-        after.workloads = [w for w in after.workloads if not (
+        kept = [w for w in after.workloads if not (
             w["kind"] == kind and w["metadata"].get("namespace") == namespace and w["metadata"].get("name") == name)]
+        created = len(kept) == len(after.workloads)
+        after.workloads = kept
         if new is not None:
             # The review's kind, namespace and name are what is stored, whatever the object's body says.
-            obj = {**new, "kind": kind, "metadata": {**as_dict(new.get("metadata")), "namespace": namespace,
-                                                     "name": name}}
-            after.workloads.append(slim_workload(obj))
+            metadata = {**as_dict(new.get("metadata")), "namespace": namespace, "name": name}
+            if created:   # the apiserver stamps a new object now, whatever its body says
+                metadata["creationTimestamp"] = now.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+            after.workloads.append(slim_workload({**new, "kind": kind, "metadata": metadata}))
     return after
 
 
 def decide(checks: list[dict], before: Snapshot, after: Snapshot, now: datetime, *,
-           object_path: str) -> Decision:
-    """`checks`: the NacosAuthChecks whose scope includes the object's namespace."""
+           object_path: str, settle_window: timedelta = timedelta(0)) -> Decision:
+    """`checks`: the NacosAuthChecks whose scope includes the object's namespace; `settle_window`: the operator's
+    (--settle-seconds)."""
     introduced: list[tuple[CheckSpec, Finding]] = []
     for body in checks:
         try:
@@ -71,9 +80,14 @@ def decide(checks: list[dict], before: Snapshot, after: Snapshot, now: datetime,
                        if problem_of(f) not in old or f.severity > old[problem_of(f)]]
     if not introduced:
         return Decision(True)
+    existed = {ObjectRef(kind, *key) for kind, table in (("Secret", before.secrets), ("ConfigMap", before.config_maps))
+               for key in table}
+    held = settle([f for _, f in introduced], after, now, settle_window, existed).held
     visible = [(spec, f) for spec, f in introduced if spec.enforcement != "Audit" and f.severity >= Severity.WARNING]
-    denying = [f for spec, f in visible if spec.enforcement == "Deny" and f.severity is Severity.ERROR]
-    warnings = tuple(_warning(object_path, f) for _, f in visible[:MAX_WARNINGS])
+    denying = [f for spec, f in visible if spec.enforcement == "Deny" and f.severity is Severity.ERROR
+               and f not in held]
+    warnings = tuple(_warning(object_path, f, settle_window if f in held else None)
+                     for _, f in visible[:MAX_WARNINGS])
     findings = tuple(f for _, f in introduced)
     if denying:
         message = "; ".join(f"{f.code} {f.reason}: {f.message}" for f in denying[:3])
@@ -88,8 +102,13 @@ def problem_of(item: Finding) -> tuple:
     return item.code, item.obj, item.message.split(" Fix: ", 1)[-1]
 
 
-def _warning(path: str, item: Finding) -> str:
-    """Short: what (the catalog title), where, and the fix; the full message is in the check's status."""
+def _warning(path: str, item: Finding, settling: timedelta | None = None) -> str:
+    """Short: what (the catalog title), where, and the fix; the full message is in the check's status.
+    `settling`: the finding is held by the settle window, so the warning says the object may still come."""
     fix = item.message.split(" Fix: ", 1)[1] if " Fix: " in item.message else ""
-    text = f"{path}: {item.code} {CATALOG[item.code].title} ({item.obj}). Fix: {fix}"
+    title = CATALOG[item.code].title
+    if settling is not None and item.missing is not None:
+        title = (f"{item.missing.kind} {item.missing.name} does not exist yet; reported as {item.reason} if still "
+                 f"missing {settling.total_seconds():g} s after the workload was created")
+    text = f"{path}: {item.code} {title} ({item.obj}). Fix: {fix}"
     return text if len(text) <= MAX_WARNING_LENGTH else text[: MAX_WARNING_LENGTH - 1] + "…"

@@ -9,7 +9,7 @@ from __future__ import annotations
 import gc
 import logging
 import time
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import kopf
 
@@ -100,7 +100,8 @@ def _decide(kind: str, path: str, namespace: str, name: str, operation: str, new
     now = datetime.now(timezone.utc)
     before = reconciler.snapshot(scope)
     after = with_change(before, kind, namespace, name, new, now)
-    return decide(checks, before, after, now, object_path=path if operation != "DELETE" else "metadata.name")
+    return decide(checks, before, after, now, object_path=path if operation != "DELETE" else "metadata.name",
+                  settle_window=timedelta(seconds=CONFIG.settle_seconds))
 
 
 def _register(group: str, version: str, plural: str, kind: str, operations: tuple[str, ...], path: str) -> None:
