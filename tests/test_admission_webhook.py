@@ -104,6 +104,35 @@ def test_deployment_referencing_a_missing_secret(client, namespace, caplog):
         assert_short_warnings(answer["warnings"])
 
 
+def as_kind(workload: dict, kind: str, owner: str | None = None) -> dict:
+    """`workload`'s pod template as a bare `kind` (or one made by an `owner` controller)."""
+    template = workload["spec"]["template"]
+    metadata = copy.deepcopy(workload["metadata"])
+    if owner:
+        metadata["ownerReferences"] = [{"apiVersion": "apps/v1", "kind": owner, "name": "maker", "controller": True,
+                                        "uid": "00000000-0000-0000-0000-000000000009"}]
+    api = {"Pod": "v1", "Job": "batch/v1", "CronJob": "batch/v1"}.get(kind, "apps/v1")
+    spec = {"Pod": template["spec"], "Job": {"template": template},
+            "CronJob": {"schedule": "*/5 * * * *", "jobTemplate": {"spec": {"template": template}}}}.get(
+        kind, {"selector": workload["spec"]["selector"], "template": template})
+    return {"apiVersion": api, "kind": kind, "metadata": metadata, "spec": spec}
+
+
+@pytest.mark.parametrize("kind,path", [("ReplicaSet", "spec.template"), ("DaemonSet", "spec.template"),
+                                       ("Job", "spec.template"), ("CronJob", "spec.jobTemplate.spec.template"),
+                                       ("Pod", "spec")])
+def test_every_workload_kind_is_reviewed_unless_a_reviewed_controller_made_it(client, kind, path):
+    bare = as_kind(missing_secret_client("deny"), kind)
+    answer = client.answer(review("CREATE", bare))
+    assert answer["allowed"] is False and "NAG101 SecretNotFound" in answer["status"]["message"], answer
+    [warning] = answer["warnings"]
+    assert warning.startswith(f"{path}: NAG101 A referenced Secret does not exist ({kind}/deny/billing)")
+    if kind in ("ReplicaSet", "Pod", "Job"):   # one a controller made is judged with its owner, not again
+        for owner in ("Deployment", "StatefulSet", "CronJob", "NacosCluster"):
+            made = client.answer(review("CREATE", as_kind(missing_secret_client("deny"), kind, owner)))
+            assert made["allowed"] is True and "warnings" not in made, (kind, owner)
+
+
 @pytest.mark.parametrize("namespace", list(MODES))
 def test_statefulset_template_with_another_key_than_the_running_pods(client, namespace):
     old = statefulset(namespace=namespace)
@@ -279,10 +308,11 @@ def test_a_delete_review_without_the_old_object_is_a_400(client):
 
 
 def test_unknown_paths_are_a_404_naming_the_webhooks(client):
-    status, text = client.post("/validate-pods", valid_review())
+    status, text = client.post("/validate-ingresses", valid_review())
     assert status == 404
     assert text == ("nacos-auth-guard: no webhook at this path; the webhooks are /validate-configmaps, "
-                    "/validate-deployments, /validate-secrets, /validate-statefulsets\n")
+                    "/validate-cronjobs, /validate-daemonsets, /validate-deployments, /validate-jobs, /validate-pods, "
+                    "/validate-replicasets, /validate-secrets, /validate-statefulsets\n")
 
 
 def test_a_review_of_a_large_secret_update_is_answered(client):

@@ -174,6 +174,34 @@ def test_webhook_paths_are_the_handler_ids():
         assert hook["admissionReviewVersions"] == ["v1"]
 
 
+OWNERS = [None, [], [{"kind": "Deployment", "name": "d", "controller": True}],
+          [{"kind": "Deployment", "name": "d"}], [{"kind": "DaemonSet", "name": "d", "controller": False}],
+          [{"kind": "CronJob", "name": "c", "controller": True}], [{"kind": "NacosCluster", "name": "n", "controller": True}],
+          [{"kind": "Secret", "name": "x"}, {"kind": "StatefulSet", "name": "s", "controller": True}]]
+
+
+@pytest.mark.parametrize("owners", OWNERS)
+def test_match_conditions_call_the_webhook_exactly_when_the_handler_would_judge(owners):
+    """The apiserver's matchConditions (CEL, evaluated here by cel-python) and the handler's own test agree: a
+    ReplicaSet, Pod or Job a controller made is spared the call, every other object is reviewed."""
+    import celpy
+    from nacos_auth_guard.discovery import controlled
+    from nacos_auth_guard.kube.webhooks import SKIPPED_WHEN_CONTROLLED, WATCHED
+    config = yaml.safe_load((DEPLOY / "webhook" / "config" / "validatingwebhook.yaml").read_text())
+    kinds = {w[2]: w[3] for w in WATCHED}
+    environment = celpy.Environment()
+    metadata = {"name": "x"} if owners is None else {"name": "x", "ownerReferences": owners}
+    conditioned = set()
+    for hook in config["webhooks"]:
+        kind = kinds[hook["rules"][0]["resources"][0]]
+        called = all(environment.program(environment.compile(c["expression"])).evaluate(
+            {"object": celpy.json_to_cel({"metadata": metadata})}) for c in hook.get("matchConditions", []))
+        assert called is not (kind in SKIPPED_WHEN_CONTROLLED and controlled(metadata)), (kind, owners)
+        if "matchConditions" in hook:
+            conditioned.add(kind)
+    assert conditioned == set(SKIPPED_WHEN_CONTROLLED)
+
+
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_the_small_renderer_agrees_with_kustomize(overlay):
     """rendered() above is a small kustomize; where kubectl exists, the real one must produce the same objects."""

@@ -136,7 +136,9 @@ def test_operator_webhook_and_scan_outputs_hold_no_secret(capsys):
     assert {"NAG105", "NAG202"} <= warned, warned   # a literal canary key; a canary that is not Base64
     assert all(code in denied for code in ("NAG101", "NAG502")), denied   # a canary token read and checked
     assert "NAG106" in denied, denied   # the reviewed ConfigMap's unreadable files, canaries where they break
-    assert len(verdicts) == 8 and len(replies) == 15
+    assert len(verdicts) == 10 and len(replies) == 17
+    assert {w.split(" ")[0] for v in verdicts for w in v.get("warnings", [])} >= {
+        "spec:", "spec.jobTemplate.spec.template:"}   # the bare Pod and the CronJob were judged
 
 
 def test_operator_outputs_hold_no_secret_through_faults_and_a_restart():

@@ -52,8 +52,9 @@ def _role(obj: dict) -> str | None:
     return role if role in ("server", "client", "none") else None
 
 
-def _owned(obj: dict) -> bool:
-    return any(isinstance(o, dict) and o.get("controller") for o in as_list(obj["metadata"].get("ownerReferences")))
+def controlled(metadata: dict) -> bool:
+    """A controller made it (an ownerReference with controller: true)."""
+    return any(isinstance(o, dict) and o.get("controller") is True for o in as_list(metadata.get("ownerReferences")))
 
 
 def pod_owners(pod: dict) -> tuple[ObjectRef, ...]:
@@ -82,7 +83,7 @@ def is_server(obj: dict, forced: frozenset[ObjectRef] = frozenset()) -> bool:
         return False
     if ref_of(obj) in forced:   # named by a NacosAuthCheck: a server whatever it looks like
         return True
-    if _owned(obj):   # a StatefulSet's Pod, a Deployment's ReplicaSet: a member of its owner, not a server of its own
+    if controlled(obj["metadata"]):   # a StatefulSet's Pod, a Deployment's ReplicaSet: its owner's member
         return False
     return runs_nacos(obj)
 
@@ -118,7 +119,7 @@ def discover(snapshot: Snapshot, servers: set[ObjectRef] | frozenset = frozenset
     for obj in workloads:
         if _role(obj) in ("none", "server") or ref_of(obj) in server_refs:
             continue
-        if _owned(obj):  # its owner (Deployment, CronJob...) is checked instead
+        if controlled(obj["metadata"]):  # its owner (Deployment, CronJob...) is checked instead
             continue
         client = _client(obj, snapshot, by_service)
         if client is not None:

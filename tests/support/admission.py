@@ -9,6 +9,8 @@ import ssl
 import uuid
 
 RESOURCES = {"Deployment": ("apps", "v1", "deployments"), "StatefulSet": ("apps", "v1", "statefulsets"),
+             "ReplicaSet": ("apps", "v1", "replicasets"), "DaemonSet": ("apps", "v1", "daemonsets"),
+             "Job": ("batch", "v1", "jobs"), "CronJob": ("batch", "v1", "cronjobs"), "Pod": ("", "v1", "pods"),
              "Secret": ("", "v1", "secrets"), "ConfigMap": ("", "v1", "configmaps")}
 
 

@@ -138,6 +138,11 @@ def admission_reviews(namespace: str = "shop") -> list[tuple[str, dict | bytes]]
         ("/validate-secrets", review("UPDATE", bad_key, auth_secret("nacos-short-auth", key=SHORT_KEY,
                                                                       namespace=namespace))),
         ("/validate-deployments", review("CREATE", spring_client("orders", server=server, namespace=namespace))),
+        ("/validate-pods", review("CREATE", {"apiVersion": "v1", "kind": "Pod", "metadata": literal["metadata"],
+                                             "spec": literal["spec"]["template"]["spec"]})),
+        ("/validate-cronjobs", review("CREATE", {
+            "apiVersion": "batch/v1", "kind": "CronJob", "metadata": literal["metadata"],
+            "spec": {"schedule": "0 * * * *", "jobTemplate": {"spec": {"template": literal["spec"]["template"]}}}})),
     ]
     malformed = review("CREATE", literal)
     malformed["apiVersion"] = PASSWORD

@@ -9,7 +9,7 @@ from typing import Iterable
 
 from .. import nacos, openapi
 from ..catalog import finding
-from ..discovery import _owned, _valid, is_server, pod_template, ref_of, service_candidates
+from ..discovery import _valid, controlled, is_server, pod_template, ref_of, service_candidates
 from ..model import Finding, ObjectRef, Origin, State
 from ..shapes import as_list, as_text
 from ..sources import _mounted_files, _object_value, _PodContext, container_environment
@@ -66,7 +66,7 @@ def check_openapi_callers(ctx: CheckContext) -> Iterable[Finding]:
     clients = {c.ref: c for c in ctx.topology.clients}
     warn = ctx.token_warning.total_seconds()
     for obj in ctx.snapshot.workloads:
-        if not _valid(obj) or _owned(obj) or is_server(obj):
+        if not _valid(obj) or controlled(obj["metadata"]) or is_server(obj):
             continue
         ref = ref_of(obj)
         texts, env = _workload_texts(ctx, obj)

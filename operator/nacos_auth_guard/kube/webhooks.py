@@ -14,6 +14,7 @@ from datetime import datetime, timedelta, timezone
 import kopf
 
 from ..admission import Decision, decide, with_change
+from ..discovery import controlled
 from ..evaluation import InvalidSpec, parse_spec
 from ..shapes import as_dict
 from . import handlers, metrics
@@ -38,10 +39,22 @@ logging.getLogger("kopf.objects").addFilter(_RefusalIsNotAnError())
 WATCHED = (
     ("apps", "v1", "deployments", "Deployment", ("CREATE", "UPDATE"), "spec.template"),
     ("apps", "v1", "statefulsets", "StatefulSet", ("CREATE", "UPDATE"), "spec.template"),
+    ("apps", "v1", "replicasets", "ReplicaSet", ("CREATE", "UPDATE"), "spec.template"),
+    ("apps", "v1", "daemonsets", "DaemonSet", ("CREATE", "UPDATE"), "spec.template"),
+    ("batch", "v1", "jobs", "Job", ("CREATE", "UPDATE"), "spec.template"),
+    ("batch", "v1", "cronjobs", "CronJob", ("CREATE", "UPDATE"), "spec.jobTemplate.spec.template"),
+    ("", "v1", "pods", "Pod", ("CREATE", "UPDATE"), "spec"),
     ("", "v1", "secrets", "Secret", ("CREATE", "UPDATE", "DELETE"), "data"),
     ("", "v1", "configmaps", "ConfigMap", ("CREATE", "UPDATE", "DELETE"), "data"),
 )
 ROUTES = {f"validate-{plural}": (group, version, plural) for group, version, plural, *_ in WATCHED}
+
+# A ReplicaSet, Pod or Job made by a controller (a Deployment's ReplicaSets, a StatefulSet's pods, a CronJob's Jobs)
+# is judged with its owner, never on its own (discovery.controlled: the engine reads such objects only as members
+# of their owner). Reviewing it could only refuse a pod its controller makes, stalling the rollout the webhook already
+# allowed. The configuration's matchConditions (the same test in CEL, tests/test_deploy.py proves they agree) spare
+# the apiserver the call; the handler checks it again.
+SKIPPED_WHEN_CONTROLLED = ("ReplicaSet", "Pod", "Job")
 NOT_READY = 503   # the status code of a refusal that means "cannot check yet"; admission_server makes it HTTP 503
 
 _indexed = False
@@ -115,7 +128,8 @@ def _register(group: str, version: str, plural: str, kind: str, operations: tupl
         metadata = as_dict((new or dict(old or {})).get("metadata"))
         namespace, name = namespace or metadata.get("namespace"), name or metadata.get("name")
         try:
-            decision = _decide(kind, path, namespace, name, operation, new)
+            decision = (None if kind in SKIPPED_WHEN_CONTROLLED and controlled(metadata)
+                        else _decide(kind, path, namespace, name, operation, new))
         except kopf.AdmissionError:
             metrics.ADMISSIONS.labels(resource=plural, outcome="unready").inc()
             raise
