@@ -127,6 +127,7 @@ def test_operator_webhook_and_scan_outputs_hold_no_secret(capsys):
     for index, reply in enumerate(replies):
         canary.assert_no_secret(reply, f"webhook reply {index}")
     canary.assert_no_secret(status_and_events, "NacosAuthCheck status and Events")
+    assert "Deployment/shop/exporter" in status_and_events   # the OpenAPI caller's findings went out too
     canary.assert_no_secret(logs.text(), "operator and webhook logs (debug, formatted, every record attribute)")
     assert "Indexer 'secret_index' succeeded." in logs.messages()   # kopf's DEBUG records about each Secret too
     canary.assert_no_secret(metrics.exposition(), "metrics")

@@ -100,3 +100,43 @@ def test_find_calls_by_host():
 def test_jwt_strings_lines():
     assert openapi.jwt_strings(f"a\nb {GOOD} c") == [(GOOD, 2)]
     assert openapi.jwt_strings("eyJ no") == []
+
+
+SCRIPT_CRONJOB = cronjob(["sh", "/scripts/export.sh"], volumes=[{"name": "s", "configMap": {"name": "export-script"}}],
+                         mounts=[{"name": "s", "mountPath": "/scripts/export.sh", "subPath": "export.sh"}])
+SERVER_CHECK = {"apiVersion": "nacosguard.io/v1alpha1", "kind": "NacosAuthCheck", "metadata": meta("nacos", NS),
+                "spec": {"server": {"statefulSetName": "nacos"}, "enforcement": "Deny"}}
+
+
+@pytest.mark.parametrize("selector,reported", [({}, True), ({"matchLabels": {"team": "export"}}, False)])
+def test_the_operator_reports_a_caller_of_its_server_and_watches_its_script(selector, reported):
+    """A CronJob with no Nacos client settings, only a script that curls the server: the check of that server (not
+    only lint) reports its expired token, and a change of the script's ConfigMap re-evaluates the check."""
+    from nacos_auth_guard.evaluation import evaluate, parse_spec
+    check = copy.deepcopy(SERVER_CHECK)
+    check["spec"]["clients"] = {"selector": selector}
+    snapshot = build_snapshot(copy.deepcopy(healthy_cluster() + [SCRIPT_CM, SCRIPT_CRONJOB]), complete=True)
+    result = evaluate(parse_spec(check), snapshot, NOW)
+    caller = [f.code for f in result.findings if f.obj.name == "config-export"]
+    assert caller == (["NAG502"] if reported else [])
+    assert (("ConfigMap", NS, "export-script") in result.dependencies) is reported
+
+
+def test_a_caller_of_another_server_is_not_this_checks():
+    from nacos_auth_guard.evaluation import evaluate, parse_spec
+    elsewhere = copy.deepcopy(SCRIPT_CM)
+    elsewhere["data"]["export.sh"] = elsewhere["data"]["export.sh"].replace("nacos-headless.shop", "nacos.other")
+    snapshot = build_snapshot(copy.deepcopy(healthy_cluster() + [elsewhere, SCRIPT_CRONJOB]), complete=True)
+    result = evaluate(parse_spec(SERVER_CHECK), snapshot, NOW)
+    # the target is unknown: its token is checked against every known server's key, and KEY_A signs it, so no
+    # NAG504; its expiry does not concern a server this check knows it calls
+    assert [f.code for f in result.findings if f.obj.name == "config-export"] == []
+
+
+def test_the_webhook_refuses_a_new_caller_with_an_expired_token_under_deny():
+    from nacos_auth_guard.admission import decide, with_change
+    before = build_snapshot(copy.deepcopy(healthy_cluster() + [SCRIPT_CM, SERVER_CHECK]), complete=True)
+    after = with_change(before, "CronJob", NS, "config-export", copy.deepcopy(SCRIPT_CRONJOB), NOW)
+    decision = decide([SERVER_CHECK], before, after, NOW, object_path="spec.jobTemplate.spec.template")
+    assert not decision.allowed and "NAG502" in decision.message
+    assert decision.warnings[0].startswith("spec.jobTemplate.spec.template: NAG502")

@@ -258,3 +258,23 @@ def test_a_deployment_server_gets_its_own_check_and_a_mid_rollout_key_split():
         assert check["status"]["servers"] == 2
         cluster.wait_for(lambda: [e for e in cluster.events("nacos", "web") if e["reason"] == "TokenKeyMismatch"
                                   and e["involvedObject"]["kind"] == "Deployment"], message="Event on the Deployment")
+
+
+def test_a_cronjob_that_curls_the_server_with_an_expired_token_is_reported_and_its_script_watched():
+    """An OpenAPI caller with no client settings (issue 13.4): the operator reports it as lint does, with a
+    Warning Event on the CronJob, and fixing the script's ConfigMap resolves it."""
+    from support.objects import config_map
+    from test_openapi import SCRIPT_CRONJOB
+    expired = nacos_token(KEY_A, int((datetime.now(timezone.utc) - timedelta(hours=1)).timestamp()))
+    script = "#!/bin/sh\ncurl -H 'accessToken: {}' http://nacos-headless.shop.svc.cluster.local:8848/nacos/v2/cs/config\n"
+    with Cluster(namespaces=[NS]) as cluster:
+        cluster.apply(*cluster_objects(), config_map("export-script", {"export.sh": script.format(expired)}),
+                      SCRIPT_CRONJOB)
+        cluster.start_operator()
+        cluster.wait_for(lambda: any(f["code"] == "NAG502" and "CronJob" in f["object"]
+                                     for f in cluster.check("nacos").get("status", {}).get("findings", [])),
+                         message="NAG502 on the CronJob")
+        cluster.wait_for(lambda: any(e["involvedObject"]["kind"] == "CronJob" and e["reason"] == "AccessTokenExpired"
+                                     and e["type"] == "Warning" for e in cluster.events()), message="the Event")
+        cluster.apply(config_map("export-script", {"export.sh": script.format("$NACOS_TOKEN")}))
+        cluster.wait_for(lambda: not cluster.check("nacos")["status"]["findings"], message="resolved by the fix")

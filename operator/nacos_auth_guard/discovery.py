@@ -3,7 +3,8 @@
 A StatefulSet, Deployment, ReplicaSet or bare Pod is a server when a container (in any position) runs the
 nacos-server image or carries Nacos server env; its Pods are found through their owner references (a Deployment's
 through the ReplicaSet named `<deployment>-<pod-template-hash>`). Any other workload is a client when it is
-configured with a Nacos server address. Clients map to servers through Services:
+configured with a Nacos server address, and an OpenAPI caller when its command/args, env or mounted files call
+the Nacos OpenAPI or hold a JWT-shaped token (a CronJob exporting configs with curl). Clients map to servers through Services:
 `svc`, `svc.ns`, `svc.ns.svc[.cluster.local]`, pod DNS names (`nacos-0.nacos-headless.ns.svc...`), host lists.
 The annotation nacosguard.io/role: server | client | none overrides detection.
 """
@@ -12,11 +13,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from . import nacos
+from . import nacos, openapi
 from .shapes import as_dict, as_list
-from .model import Client, ObjectRef, PodConfig, ServerCluster
+from .model import Caller, Client, ObjectRef, PodConfig, ServerCluster
 from .snapshot import Snapshot
-from .sources import is_server_container, pod_config
+from .sources import is_server_container, pod_config, workload_texts
 
 ROLE_ANNOTATION = "nacosguard.io/role"
 SERVER_KINDS = ("StatefulSet", "Deployment", "ReplicaSet", "Pod")
@@ -28,6 +29,7 @@ _IP = re.compile(r"^[\d.]+$|:")   # IPv4, or IPv6 (host names have no colon)
 class Topology:
     servers: tuple[ServerCluster, ...]
     clients: tuple[Client, ...]
+    callers: tuple[Caller, ...] = ()
 
 
 def ref_of(obj: dict) -> ObjectRef:
@@ -115,16 +117,34 @@ def discover(snapshot: Snapshot, servers: set[ObjectRef] | frozenset = frozenset
     for server in found:
         for name in sorted(server.service_names):
             by_service.setdefault((server.ref.namespace, name), []).append(server.ref)
-    clients = []
+    clients, callers = [], []
     for obj in workloads:
-        if _role(obj) in ("none", "server") or ref_of(obj) in server_refs:
+        if ref_of(obj) in server_refs or controlled(obj["metadata"]):   # an owned one: its owner is checked
             continue
-        if controlled(obj["metadata"]):  # its owner (Deployment, CronJob...) is checked instead
+        caller = _caller(obj, snapshot, by_service)
+        if caller is not None:
+            callers.append(caller)
+        if _role(obj) in ("none", "server"):
             continue
         client = _client(obj, snapshot, by_service)
         if client is not None:
             clients.append(client)
-    return Topology(found, tuple(clients))
+    return Topology(found, tuple(clients), tuple(callers))
+
+
+def _caller(obj: dict, snapshot: Snapshot, by_service: dict[tuple[str, str], list[ObjectRef]]) -> Caller | None:
+    ref = ref_of(obj)
+    texts, env, references = workload_texts(ref, pod_template(obj)[1], snapshot)
+
+    def targets_of(host: str) -> list[ObjectRef]:
+        return [s for c in service_candidates(host, ref.namespace) for s in by_service.get(c, ())]
+
+    calls = [(t, call) for t in texts for call in openapi.find_calls(t.text, env, lambda h: bool(targets_of(h)))]
+    if not calls and not any(openapi.JWT_SHAPE.search(t.text) for t in texts):
+        return None
+    servers = tuple(dict.fromkeys(s for _, call in calls for s in targets_of(call.host)))
+    labels = {k: v for k, v in as_dict(obj["metadata"].get("labels")).items() if isinstance(v, str)}
+    return Caller(ref, tuple(texts), tuple(calls), servers, references, labels)
 
 
 class _ServiceIndex:

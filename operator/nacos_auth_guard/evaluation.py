@@ -194,11 +194,18 @@ def evaluate(spec: CheckSpec, snapshot: Snapshot, now: datetime) -> Evaluation:
     server = ctx.servers_by_ref[spec.server]
     clients = {c.ref for c in topology.clients if spec.server in c.servers and selects(spec.client_selector,
                                                                                          c.labels)}
+    # An OpenAPI caller belongs to the servers its calls reach; one whose target is unknown has its tokens checked
+    # against every server's key, and a finding then names the server (f.cluster) it concerns.
+    callers = [c for c in topology.callers if (spec.server in c.servers or not c.servers)
+               and selects(spec.client_selector, c.labels)]
+    members = clients | {c.ref for c in callers}
     findings = [f for f in run_checks(ctx, exclude=spec.exclude)
-                if f.cluster == spec.server and (f.obj == spec.server or f.obj.kind == "Pod" or f.obj in clients)]
+                if f.cluster == spec.server and (f.obj == spec.server or f.obj.kind == "Pod" or f.obj in members)]
     pods = (server.template, *server.pods, *(c.template for c in topology.clients))
-    dependencies = frozenset((r.kind, pod.ref.namespace, r.name) for pod in pods for r in pod.references)
-    return Evaluation(findings, len(server.pods) or 1, len(clients), None, dependencies)
+    dependencies = frozenset([(r.kind, pod.ref.namespace, r.name) for pod in pods for r in pod.references]
+                             + [(r.kind, c.ref.namespace, r.name) for c in callers for r in c.references])
+    reaching = clients | {c.ref for c in callers if spec.server in c.servers}
+    return Evaluation(findings, len(server.pods) or 1, len(reaching), None, dependencies)
 
 
 

@@ -111,6 +111,18 @@ class Client:
     labels: dict[str, str] = field(default_factory=dict)   # the workload's own labels (for client selectors)
 
 
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """A workload that calls the Nacos OpenAPI (curl, wget, a script) or holds a JWT-shaped token. `texts` and
+    `calls` hold values in memory only (a call's URL may carry a token); nothing of them is ever printed."""
+    ref: ObjectRef
+    texts: tuple                         # sources.WorkloadText
+    calls: tuple                         # (WorkloadText, openapi.OpenApiCall)
+    servers: tuple[ObjectRef, ...]       # known server workloads its calls reach; empty when none is known
+    references: tuple[Reference, ...]    # the Secrets/ConfigMaps its texts come from
+    labels: dict[str, str] = field(default_factory=dict)
+
+
 class Severity(enum.IntEnum):
     INFO = 1
     WARNING = 2

@@ -666,3 +666,40 @@ def _start_times(status: dict | None) -> dict:
                 started[entry["name"]] = when
     return started
 
+
+
+@dataclass(frozen=True, slots=True)
+class WorkloadText:
+    """One text a workload's containers hold: command/args, an env value, a mounted file. In memory only."""
+    text: str
+    where: str
+    origin: Origin
+    file: bool = False   # a mounted file: its line numbers mean something
+
+
+def workload_texts(ref: ObjectRef, spec: dict, snapshot: Snapshot) -> tuple[list[WorkloadText], dict[str, str],
+                                                                         tuple[Reference, ...]]:
+    """Each container's command/args, known env values and mounted files (where an OpenAPI call or a token can
+    sit), the env (known values) to resolve $VAR with, and the Secrets/ConfigMaps those texts come from."""
+    volumes = {v["name"]: v for v in as_list(spec.get("volumes"))
+               if isinstance(v, dict) and isinstance(v.get("name"), str)}
+    pod = _PodContext(ref, snapshot, volumes)
+    texts: list[WorkloadText] = []
+    env: dict[str, str] = {}
+    for container in (c for c in as_list(spec.get("initContainers")) + as_list(spec.get("containers"))
+                      if isinstance(c, dict)):
+        cname = as_text(container.get("name")) or "?"
+        words = [w for w in as_list(container.get("command")) + as_list(container.get("args")) if isinstance(w, str)]
+        if words:
+            texts.append(WorkloadText("\n".join(words), f"the command/args of container {cname}", Origin.POD_SPEC))
+        environment = container_environment(pod, container, False)
+        for name, value in environment.env.items():
+            if value.state is State.KNOWN and value.value:
+                env.setdefault(name, value.value)
+                texts.append(WorkloadText(value.value, value.where, value.origin))
+        for mounted in _mounted_files(pod, container):
+            where = f"{mounted.path} ({mounted.kind} {mounted.name} key {mounted.key!r}) in container {cname}"
+            value = _object_value(pod, mounted.kind, mounted.name, mounted.key, mounted.optional, where, mount=True)
+            if value.state is State.KNOWN and value.value:
+                texts.append(WorkloadText(value.value, where, value.origin, file=True))
+    return texts, env, tuple(pod.references.values())
