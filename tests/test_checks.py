@@ -55,6 +55,13 @@ def client(env_list: list[dict], name: str = "orders") -> dict:
     return deployment(name, [env("SPRING_CLOUD_NACOS_CONFIG_SERVER_ADDR", SERVER)] + env_list)
 
 
+def commanded(name: str, command: list[str]) -> dict:
+    """A workload with no Nacos settings whose container runs `command`."""
+    obj = deployment(name, [])
+    obj["spec"]["template"]["spec"]["containers"][0]["command"] = command
+    return obj
+
+
 def key_in_mounted_file(env_list: list[dict]) -> list[dict]:
     """A 3.x cluster whose key is a literal in a mounted application.properties (a ConfigMap)."""
     sts = statefulset(env_list=env_list, image="nacos/nacos-server:v3.2.3",
@@ -243,6 +250,10 @@ CASES = [
         [secret_env("NACOS_ACCESS_TOKEN", "tok", "t")], "batch")], True, [("NAG502", "batch", "error")]),
     ("NAG503 token expiring", HEALTHY + [secret("tok", {"t": token(KEY_A, NOW + timedelta(days=2))}), client(
         [secret_env("NACOS_ACCESS_TOKEN", "tok", "t")], "batch")], True, [("NAG503", "batch", "warning")]),
+    # ConfigController.java:233 @Secured@2.5.0; AbstractAuthenticationManager.java:58@2.4.3: "user not found!"
+    ("NAG506 a curl of the config API with no token", HEALTHY + [commanded("exporter", [
+        "sh", "-c", "curl -s 'http://nacos-headless.shop.svc.cluster.local:8848/nacos/v1/cs/configs?dataId=a&group=G'"
+    ])], True, [("NAG506", "exporter", "error")]),
     ("NAG504 token from another key", HEALTHY + [secret("tok", {"t": token(KEY_B, NOW + timedelta(days=90))}),
                                                  client([secret_env("NACOS_ACCESS_TOKEN", "tok", "t")], "batch")],
      True, [("NAG504", "batch", "error")]),

@@ -58,7 +58,8 @@ EXPECTED: dict[str, list[tuple[str, str]]] = {
                                 ("NAG201", "StatefulSet/mounted-properties/nacos")],
     "invalid-check.yaml": [("NAG002", "NacosAuthCheck/invalid-check/nacos")],
     "openapi-callers.yaml": [("NAG502", "CronJob/openapi-callers/config-export"),
-                             ("NAG105", "Job/openapi-callers/register-instances")],
+                             ("NAG105", "Job/openapi-callers/register-instances"),
+                             ("NAG506", "CronJob/openapi-callers/config-audit")],
 }
 # What --strict-refs adds: an object missing from the input is then missing from the cluster.
 STRICT_EXTRA = {

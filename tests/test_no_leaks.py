@@ -44,6 +44,7 @@ def test_lint_outputs_hold_no_secret(manifest, capsys, fmt):
         quoted = [f for f in json.loads(out)["findings"] if f["code"] == "NAG402"]
         assert len(quoted) == len(canary.CREDENTIAL_ADDRESSES), quoted   # each address with credentials quoted
         # Proof the canaries went through the checks that read them.
+        assert "NAG506" in codes, codes
         assert {"NAG102", "NAG105", "NAG106", "NAG202", "NAG203", "NAG205", "NAG501"} <= codes or \
                {"NAG102", "NAG105", "NAG106", "NAG202", "NAG203", "NAG205", "NAG502", "NAG504"} <= codes, codes
 
@@ -128,6 +129,7 @@ def test_operator_webhook_and_scan_outputs_hold_no_secret(capsys):
         canary.assert_no_secret(reply, f"webhook reply {index}")
     canary.assert_no_secret(status_and_events, "NacosAuthCheck status and Events")
     assert "Deployment/shop/exporter" in status_and_events   # the OpenAPI caller's findings went out too
+    assert "NAG506" in status_and_events
     canary.assert_no_secret(logs.text(), "operator and webhook logs (debug, formatted, every record attribute)")
     assert "Indexer 'secret_index' succeeded." in logs.messages()   # kopf's DEBUG records about each Secret too
     canary.assert_no_secret(metrics.exposition(), "metrics")

@@ -40,6 +40,9 @@ SCRIPT_CM = config_map("export-script", {"export.sh": "#!/bin/sh\nset -e\n"
                                          f"curl -H 'accessToken: {EXPIRED}' \\\n  {HOST}/nacos/v2/cs/config?dataId=a\n"})
 
 
+SCRIPT_CM_UNAUTHENTICATED = config_map("export-script", {"export.sh": f"#!/bin/sh\ncurl -s {HOST}/nacos/v1/cs/configs\n"})
+
+
 @pytest.mark.parametrize("objects, expected", [
     ([cronjob(curl(EXPIRED))], {"NAG502"}),                                   # curl, query parameter
     ([cronjob(curl(SOON))], {"NAG503"}),
@@ -58,6 +61,22 @@ SCRIPT_CM = config_map("export-script", {"export.sh": "#!/bin/sh\nset -e\n"
      {"NAG105"}),                                                             # literal login password
     ([cronjob(["sh", "-c", f"curl -X POST {HOST}/nacos/v3/auth/user/login -d username=ops -d password=$NACOS_PW"],
               [env("NACOS_PW", "from-env")])], set()),                        # password from env: not literal here
+    # a curl/wget of a secured API with no identity at all: 403 "user not found!" (2.4.3, auth on)
+    ([cronjob(["sh", "-c", f"curl -s '{HOST}/nacos/v1/cs/configs?dataId=a&group=DEFAULT_GROUP'"])], {"NAG506"}),
+    ([cronjob(["wget", "-qO-", f"{HOST}/nacos/v2/ns/instance/list?serviceName=orders"])], {"NAG506"}),
+    ([SCRIPT_CM_UNAUTHENTICATED, cronjob(["sh", "/scripts/export.sh"],
+                                         volumes=[{"name": "s", "configMap": {"name": "export-script"}}],
+                                         mounts=[{"name": "s", "mountPath": "/scripts/export.sh",
+                                                  "subPath": "export.sh"}])], {"NAG506"}),
+    # what may carry an identity, or is not secured: no finding
+    ([cronjob(["sh", "-c", f"curl -s '{HOST}/nacos/v1/cs/configs?dataId=a&accessToken=$TOKEN'"])], set()),
+    ([cronjob(["sh", "-c", f"curl -s -H 'serverIdentity: x' '{HOST}/nacos/v1/cs/configs?dataId=a'"])], set()),
+    ([cronjob(["sh", "-c", f"curl -s '{HOST}/nacos/v1/cs/configs?dataId=a&username=ops&password=$PW'"])], set()),
+    ([cronjob(["sh", "-c", f"curl -s '{HOST}/nacos/v1/cs/configs?dataId=$DATA_ID'"])], set()),
+    ([cronjob(["sh", "-c", f"curl -sf {HOST}/nacos/v1/console/health/readiness"])], set()),
+    ([cronjob(["python", "-c", f"import urllib.request; urllib.request.urlopen('{HOST}/nacos/v1/cs/configs')"])],
+     set()),
+    ([cronjob(["sh", "-c", "curl -s 'http://nacos.elsewhere:8848/nacos/v1/cs/configs?dataId=a'"])], set()),
 ])
 def test_openapi_callers(objects, expected):
     assert {f.code for f in findings(objects)} == expected

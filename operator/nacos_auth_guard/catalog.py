@@ -25,6 +25,11 @@ CONCERNS = (SECRETS_RESOLVED, TOKEN_KEY_VALID, TOKEN_KEY_CONSISTENT, IDENTITY_CO
             TOKENS_VALID)
 
 
+LOG_IN_INSTEAD = ("log in with username/password from a Secret instead of a static token: a Nacos client library "
+                  "logs in and refreshes the token by itself; a script calls POST /nacos/v1/auth/login (3.x: "
+                  "/nacos/v3/auth/user/login) before its calls and sends the accessToken of that answer")
+
+
 @dataclass(frozen=True, slots=True)
 class Entry:
     code: str
@@ -214,34 +219,46 @@ _ENTRIES = [
           "A static access token is not a valid Nacos token",
           "The access token of {obj} ({where}) is not a valid Nacos token, {detail}: every request fails with "
           "{answer}.",
-          "configure username/password instead of a static token; the client then logs in and refreshes itself.",
+          LOG_IN_INSTEAD + ".",
           "Nacos tokens are JWTs signed with HMAC-SHA (HS256, or HS384/HS512 for longer keys) with sub (username) "
           "and exp claims; 2.2.1 and later accept only the exact header Nacos writes itself."),
     Entry("NAG502", "AccessTokenExpired", ERROR, TOKENS_VALID,
           "A static access token has expired",
           "The access token of {obj} ({where}) {detail}: every request fails with 403 \"{error}\".",
-          "configure username/password instead of a static token; the client then logs in and refreshes itself.",
+          LOG_IN_INSTEAD + ".",
           "A static token is never refreshed; it stops working at its exp time."),
     Entry("NAG503", "AccessTokenExpiring", WARNING, TOKENS_VALID,
           "A static access token expires soon",
           "The access token of {obj} ({where}) {detail}: after that every request fails with 403 "
           "\"{error}\".",
-          "configure username/password instead of a static token before it expires.",
+          LOG_IN_INSTEAD + ", before it expires.",
           "The warning window is --token-expiry-warning-days (spec.tokenExpiryWarningDays), 7 days by default."),
     Entry("NAG504", "AccessTokenSignatureInvalid", ERROR, TOKENS_VALID,
           "A static access token was signed with another key",
           "The access token of {obj} ({where}) was not signed with the token secret key of {server}: every "
           "request fails with 403 \"{error}\".",
-          "configure username/password instead of a static token, or issue a new token from this server.",
+          LOG_IN_INSTEAD + " (or issue a new token from this server).",
           "A token verifies only on nodes whose key signed it; a rotated key invalidates every static token."),
     Entry("NAG505", "AccessTokenNeverExpires", WARNING, TOKENS_VALID,
           "A static access token never expires",
           "The access token of {obj} ({where}) {detail}: whoever copies it keeps access until the token secret key "
           "changes.",
-          "configure username/password instead of a static token; to revoke this one, rotate the token secret key.",
+          LOG_IN_INSTEAD + "; to revoke this one, rotate the token secret key.",
           "Nacos reads a token without an exp claim as expiring at the moment it checks it (2.2.1 and later: "
           "NacosJwtPayload starts exp at the parse time; before 2.2.1 jjwt checks exp only when present), so such a "
           "token is accepted for as long as its signature verifies. Nacos itself always writes exp."),
+    Entry("NAG506", "OpenApiCallUnauthenticated", ERROR, CLIENTS_CONFIGURED,
+          "An OpenAPI call to an auth-enabled server sends no token or login",
+          "{obj} calls the Nacos OpenAPI of {server} (auth enabled) with curl or wget and sends no access token, "
+          "username/password or other header ({where}): the server answers 403 \"{error}\".",
+          "log in first and send the token: TOKEN=$(curl -s -X POST {base}/nacos/v1/auth/login "
+          "--data-urlencode username=$NACOS_USERNAME --data-urlencode password=$NACOS_PASSWORD | sed -E "
+          "'s/.*\"accessToken\":\"([^\"]+)\".*/\\1/'), then add accessToken=$TOKEN to the call's query; "
+          "NACOS_USERNAME and NACOS_PASSWORD from a Secret (secretKeyRef).",
+          "The config and instance APIs (/v1/cs/configs, /v2/cs/config, /v1 and /v2 /ns/instance) are @Secured: "
+          "with auth on, a request with neither an accessToken nor username/password fails in the auth filter "
+          "(AuthFilter.java, NacosAuthPluginService.java@2.5.0). Only calls read well enough to be sure are "
+          "reported: curl or wget with no header, no cookie, no config file and no unresolved variable."),
     Entry("NAG601", "ProbeLoginFailed", ERROR, PROBE_SUCCEEDED,
           "The probe user cannot log in",
           "The probe user (Secret {secret}) cannot log in on {pods} of {obj}: {detail}. Clients that log in with "

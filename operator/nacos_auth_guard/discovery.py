@@ -139,10 +139,11 @@ def _caller(obj: dict, snapshot: Snapshot, by_service: dict[tuple[str, str], lis
     def targets_of(host: str) -> list[ObjectRef]:
         return [s for c in service_candidates(host, ref.namespace) for s in by_service.get(c, ())]
 
-    calls = [(t, call) for t in texts for call in openapi.find_calls(t.text, env, lambda h: bool(targets_of(h)))]
+    calls = [(t, call, tuple(targets_of(call.host))) for t in texts
+             for call in openapi.find_calls(t.text, env, lambda h: bool(targets_of(h)))]
     if not calls and not any(openapi.JWT_SHAPE.search(t.text) for t in texts):
         return None
-    servers = tuple(dict.fromkeys(s for _, call in calls for s in targets_of(call.host)))
+    servers = tuple(dict.fromkeys(s for *_, reached in calls for s in reached))
     labels = {k: v for k, v in as_dict(obj["metadata"].get("labels")).items() if isinstance(v, str)}
     return Caller(ref, tuple(texts), tuple(calls), servers, references, labels)
 

@@ -117,7 +117,7 @@ class Caller:
     `calls` hold values in memory only (a call's URL may carry a token); nothing of them is ever printed."""
     ref: ObjectRef
     texts: tuple                         # sources.WorkloadText
-    calls: tuple                         # (WorkloadText, openapi.OpenApiCall)
+    calls: tuple                         # (WorkloadText, openapi.OpenApiCall, the servers that call reaches)
     servers: tuple[ObjectRef, ...]       # known server workloads its calls reach; empty when none is known
     references: tuple[Reference, ...]    # the Secrets/ConfigMaps its texts come from
     labels: dict[str, str] = field(default_factory=dict)

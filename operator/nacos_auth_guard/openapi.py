@@ -17,6 +17,16 @@ _NACOS_PATH = re.compile(r"/v[123]/(?:cs|ns|auth|console|core|admin|client)/")
 # /v3/auth/user/login (UserControllerV3.java:65,279@3.0.3, AuthConstants.USER_PATH).
 _LOGIN_PATH = re.compile(r"/v1/auth/(?:users/)?login\b|/v3/auth/user/login\b")
 _VARIABLE = re.compile(r"\$\{(\w+)\}|\$(\w+)")
+# Endpoints every mapping of which is @Secured in 2.2.3, 2.5.0 and 3.0.3: ConfigController (/v1/cs/configs, its
+# /listener and /catalog), ConfigControllerV2 (/v2/cs/config, /searchDetail), InstanceController and
+# InstanceControllerV2 (/v1|v2/ns/instance, /list, /metadata/batch). Health and console paths are not secured.
+_SECURED_PATH = re.compile(r"/nacos/(?:v1/cs/configs|v2/cs/config|v[12]/ns/instance)(?:/[\w/]*)?(?=$|[?#])")
+# A curl or wget command: only their arguments are read well enough to tell that nothing authenticates the call.
+_CLIENT_TOOL = re.compile(r"(?:^|[\s;&|(`'\"])(?:curl|wget)(?=\s)")
+# Anything that sends (or may send) an identity: a token or login field or header, any header at all (the server
+# identity header has a configurable name), a config file, cookies, data read from a file, a variable left unknown.
+_MAYBE_IDENTITY = re.compile(r"accesstoken|authorization|username|password|identity|(?:^|\s)(?:-H|--header|-K|"
+                             r"--config|-b|--cookie|-u|--user)\b|@|\$", re.IGNORECASE)
 # username=..., password=... as a query/form field, a curl -d/--data(-urlencode) field or httpie's key=value.
 _FIELD = re.compile(r"""(?:^|[\s&?'"])(username|password)=([^\s&'"]*)""")
 
@@ -27,6 +37,8 @@ class OpenApiCall:
     host: str
     login: bool
     literal_login: tuple[str, ...] = ()   # "username", "password": fields written as literals in the call
+    unauthenticated: bool = False         # a curl/wget call of a secured endpoint that surely sends no identity
+    line: int = 1                         # where the call starts in its text
 
 
 def resolve(text: str, env: Mapping[str, str]) -> str:
@@ -42,6 +54,12 @@ def _host(url: str) -> str:
     return hostport.split(":", 1)[0].lower().rstrip(".")
 
 
+def base_url(url: str) -> str:
+    """scheme://host[:port] of a call, without userinfo, path, query or fragment: safe to print."""
+    scheme, rest = url.split("://", 1)
+    return f"{scheme}://" + re.split(r"[/?#]", rest, maxsplit=1)[0].rsplit("@", 1)[-1]
+
+
 def _is_literal(value: str) -> bool:
     return bool(value) and "$" not in value and not value.startswith(("@", "<"))
 
@@ -52,7 +70,7 @@ def find_calls(text: str, env: Mapping[str, str] | None = None,
     A login's username/password are literal when written in the text itself (not `$VAR`, not `@file`)."""
     env = env or {}
     calls = []
-    for line in _logical_lines(text):
+    for number, line in _logical_lines(text):
         resolved = resolve(line, env)
         for match in _URL.finditer(resolved):
             url = match.group(0)
@@ -65,13 +83,20 @@ def find_calls(text: str, env: Mapping[str, str] | None = None,
                 # Judge literalness on the line as written: a `$NACOS_PASSWORD` resolved from env is not a literal.
                 fields = {name: value for name, value in _FIELD.findall(line)}
                 literal = tuple(sorted(n for n, v in fields.items() if _is_literal(v)))
-            calls.append(OpenApiCall(url, host, login, literal))
+            unauthenticated = (not login and bool(_SECURED_PATH.search(url.split("?", 1)[0] + "?"))
+                               and bool(_CLIENT_TOOL.search(resolved)) and not _MAYBE_IDENTITY.search(resolved))
+            calls.append(OpenApiCall(url, host, login, literal, unauthenticated, number))
     return calls
 
 
-def _logical_lines(text: str) -> list[str]:
-    """Lines with shell continuations (`\\` at the end) joined, so one curl over several lines is one call."""
-    return re.sub(r"\\\r?\n", " ", text).splitlines() or [text]
+def _logical_lines(text: str) -> list[tuple[int, str]]:
+    """(1-based number of its first line, line) with shell continuations (`\\` at the end) joined, so one curl over
+    several lines is one call."""
+    lines, number = [], 1
+    for line in re.split(r"(?<!\\)\r?\n", text):
+        lines.append((number, re.sub(r"\\\r?\n", " ", line)))
+        number += line.count("\n") + 1
+    return lines
 
 
 def jwt_strings(text: str) -> list[tuple[str, int]]:

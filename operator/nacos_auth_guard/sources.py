@@ -691,7 +691,8 @@ def workload_texts(ref: ObjectRef, spec: dict, snapshot: Snapshot) -> tuple[list
         cname = as_text(container.get("name")) or "?"
         words = [w for w in as_list(container.get("command")) + as_list(container.get("args")) if isinstance(w, str)]
         if words:
-            texts.append(WorkloadText("\n".join(words), f"the command/args of container {cname}", Origin.POD_SPEC))
+            # one line: an exec-form command is one invocation (`wget`, its flags, the URL), whatever its words
+            texts.append(WorkloadText(" ".join(words), f"the command/args of container {cname}", Origin.POD_SPEC))
         environment = container_environment(pod, container, False)
         for name, value in environment.env.items():
             if value.state is State.KNOWN and value.value:

@@ -210,6 +210,10 @@ def canary_objects(namespace: str = "shop") -> list[dict]:
                               volumes=[{"name": "script", "configMap": {"name": "exporter-script"}}]))
     objects[-1]["spec"]["template"]["spec"]["containers"][0]["volumeMounts"] = [{"name": "script",
                                                                                 "mountPath": "/scripts"}]
+    # A curl with no identity (NAG506) whose query holds a canary: the message prints only scheme://host:port.
+    objects.append(deployment("auditor", [], namespace))
+    objects[-1]["spec"]["template"]["spec"]["containers"][0]["command"] = [
+        "sh", "-c", f"curl -s 'http://{server}/nacos/v1/cs/configs?dataId={TOKEN_KEY}&group=DEFAULT_GROUP'"]
     # Server addresses that carry credentials and match no Service: NAG402 quotes the address.
     for index, address in enumerate(CREDENTIAL_ADDRESSES):
         objects.append(deployment(f"elsewhere-{index}", [env("NACOS_SERVER_ADDR", address)], namespace))
