@@ -226,6 +226,21 @@ CASES = [
     ("NAG303 published identity", replace(HEALTHY, "Secret", "nacos-auth", secret("nacos-auth", {
         "token": KEY_A, "identity-key": "serverIdentity", "identity-value": "security"})), True,
      [("NAG303", "nacos", "error")]),
+    # AbstractWebAuthFilter.java:90-97 (MATCHED skips auth), AuthConfig.java:64, NacosServerAdminAuthConfig.java:115
+    # @3.0.3: 3.x's admin filter trusts the identity header, with admin auth on by default, auth.enabled or not.
+    ("NAG303 3.x auth off: the published identity opens the admin API", replace(with_env(
+        "nacos", server_env_with(NACOS_AUTH_ENABLE=None), image="nacos/nacos-server:v3.0.3"), "Secret", "nacos-auth",
+        secret("nacos-auth", {"token": KEY_A, "identity-key": "serverIdentity", "identity-value": "security"})),
+     True, [("NAG303", "nacos", "error")]),
+    ("3.x with admin and client auth off: the identity opens nothing", replace(with_env(
+        "nacos", server_env_with(NACOS_AUTH_ENABLE=None, NACOS_AUTH_ADMIN_ENABLE="false"),
+        image="nacos/nacos-server:v3.0.3"), "Secret", "nacos-auth",
+        secret("nacos-auth", {"token": KEY_A, "identity-key": "serverIdentity", "identity-value": "security"})),
+     True, []),
+    ("2.x auth off: the published identity opens nothing", replace(with_env(
+        "nacos", server_env_with(NACOS_AUTH_ENABLE=None), image="nacos/nacos-server:v2.4.3"), "Secret", "nacos-auth",
+        secret("nacos-auth", {"token": KEY_A, "identity-key": "serverIdentity", "identity-value": "security"})),
+     True, []),
     ("NAG401 client without credentials", replace(HEALTHY, "Deployment", "orders", client([])), True,
      [("NAG401", "orders", "error")]),
     ("NAG401 username without password", replace(HEALTHY, "Deployment", "orders", client(

@@ -52,7 +52,7 @@ EXPECTED: dict[str, list[tuple[str, str]]] = {
                                    ("NAG105", "Deployment/plaintext-credentials/orders"),
                                    ("NAG105", "Deployment/plaintext-credentials/payments")],
     "helm-chart-defaults.yaml": [("NAG105", "StatefulSet/nacos/nacos"), ("NAG105", "StatefulSet/nacos/nacos"),
-                                 ("NAG203", "StatefulSet/nacos/nacos")],
+                                 ("NAG203", "StatefulSet/nacos/nacos"), ("NAG303", "StatefulSet/nacos/nacos")],
     "config-file-unreadable.yaml": [("NAG106", "Deployment/config-file-unreadable/orders")],
     "mounted-properties.yaml": [("NAG105", "StatefulSet/mounted-properties/nacos"),
                                 ("NAG201", "StatefulSet/mounted-properties/nacos")],

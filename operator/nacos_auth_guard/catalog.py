@@ -183,7 +183,7 @@ _ENTRIES = [
     Entry("NAG303", "IdentityWellKnown", ERROR, IDENTITY_CONSISTENT,
           "The server identity value is a published default",
           "The server identity value of {obj} ({where}) is a published default: anyone who sends it is treated "
-          "as a cluster member and bypasses authentication.",
+          "as a cluster member and bypasses the authentication of {scopes}.",
           "set a random identity value (`openssl rand -hex 16`) from a Secret, the same on every pod.",
           "Published identity pairs (old image and jar defaults, chart defaults, nacos-docker's env files and CI) make "
           "the identity check worthless."),

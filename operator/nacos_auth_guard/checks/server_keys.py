@@ -171,6 +171,12 @@ def check_identity(ctx: CheckContext) -> Iterable[Finding]:
                           missing=" and ".join(f"{label} (nacos.core.auth.server.identity.{label} / "
                                                f"env NACOS_AUTH_IDENTITY_{label.upper()})" for label in missing))
             continue
-        if auth_enabled(settings) is True and value is not None and value.state is State.KNOWN \
+        # A request with the identity header skips the auth filter (AbstractWebAuthFilter.java:90-97@3.0.3, MATCHED);
+        # 3.x's admin filter checks it too, with admin auth on by default (NacosServerAdminAuthConfig.java:115@3.0.3),
+        # whatever nacos.core.auth.enabled says; the console filter never matches it (NacosConsoleAuthFilter.java:46).
+        scopes = [label for label, on in (
+            ("the client and open API (nacos.core.auth.enabled)", auth_enabled(settings) is True),
+            ("the admin API (nacos.core.auth.admin.enabled)", admin_auth(settings, server.version))) if on]
+        if scopes and value is not None and value.state is State.KNOWN \
                 and value.value in nacos.WELL_KNOWN_IDENTITY_VALUES:
-            yield finding("NAG303", server.ref, cluster=server.ref, where=value.where)
+            yield finding("NAG303", server.ref, cluster=server.ref, where=value.where, scopes=" and ".join(scopes))
