@@ -313,6 +313,14 @@ CASES = [
     ("3.x image without the env its startup script requires, auth off",
      with_env("nacos", [env("MODE", "cluster")], image="nacos/nacos-server:v3.2.3"), True,
      [("NAG201", "nacos", "error"), ("NAG301", "nacos", "error")]),
+    # nacos/nacos-server:latest is 3.x (from any registry); another repository's untagged build is a guess: the SCA
+    # example chart's sca-community/nacos-server goes with nacos-server:v2.1.0 in its docker-compose file.
+    ("latest of nacos/nacos-server, mirrored: the 3.x script applies",
+     with_env("nacos", [env("MODE", "cluster")], image="registry.example.com/nacos/nacos-server:latest"), True,
+     [("NAG201", "nacos", "error"), ("NAG301", "nacos", "error")]),
+    ("another repository's untagged image: the 3.x script may not apply, a warning",
+     with_env("nacos", [env("MODE", "cluster")], image="registry.cn-hangzhou.aliyuncs.com/sca-community/nacos-server"),
+     True, [("NAG201", "nacos", "warning"), ("NAG301", "nacos", "warning")]),
     ("3.x key only in a mounted file: the startup script still exits without env NACOS_AUTH_TOKEN",
      key_in_mounted_file(server_env_with(NACOS_AUTH_TOKEN=None)), True,
      [("NAG105", "nacos", "warning"), ("NAG201", "nacos", "error")]),

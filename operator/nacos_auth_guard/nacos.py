@@ -313,6 +313,18 @@ SENSITIVE_SETTINGS = frozenset({"token_key", "identity_value", "password", "acce
 _VERSION_TAG = re.compile(r"^v?(\d+(?:\.\d+){1,3})(?:[-_.].*)?$")
 
 
+OFFICIAL_REPOSITORY = "nacos/nacos-server"   # nacos-docker's images, on Docker Hub and its mirrors
+
+
+def image_repository(image: str) -> str:
+    """The last two path parts of an image's name, without registry, tag or digest: "nacos/nacos-server" for
+    registry.example.com/nacos/nacos-server:latest."""
+    name = image.split("@", 1)[0]
+    if ":" in name.rsplit("/", 1)[-1]:
+        name = name.rsplit(":", 1)[0]
+    return "/".join(name.lower().split("/")[-2:])
+
+
 def image_version(image: str) -> Version | None:
     """(2, 3, 2) from "nacos/nacos-server:v2.3.2-slim"; None for latest, a digest or no tag."""
     name = image.split("@", 1)[0]

@@ -9,11 +9,14 @@ from ..catalog import finding
 from ..model import Finding, Origin, ServerCluster, Severity, State
 from ..sources import STARTUP_ENV_SETTING
 from . import (CheckContext, admin_auth, auth_enabled, console_auth, identity_needed_because, key_needed_because,
-               missing_identity_impact, server_settings)
+               missing_identity_impact, server_container, server_settings)
 
 
 SCRIPT_REASON = ("the startup script of nacos-docker 3.x images requires that env, auth on or off (a tag that is not "
                  "a version, such as latest, counts as the newest)")
+GUESSED_SCRIPT_REASON = ("the startup script of nacos-docker 3.x images requires that env, auth on or off, and "
+                         "image {image} names no version, so it is judged as the newest: if it runs Nacos 2.x this "
+                         "does not apply (pin a version tag so the check knows)")
 SCRIPT_IMPACT = "the container exits before Nacos starts (CrashLoopBackOff)"
 PLACEHOLDER_REASON = ("the image's application.properties reads it through a placeholder without a default "
                       "(nacos-docker v2.2.1), auth on or off")
@@ -37,12 +40,24 @@ def _startup_env_missing(settings: dict, *names: str) -> list[str]:
             and _unset(settings[STARTUP_ENV_SETTING + name])]
 
 
+def _script_reason(server: ServerCluster) -> tuple[str, Severity | None]:
+    """Why the 3.x startup script applies, and the severity: an error on nacos/nacos-server (from any registry),
+    whose `latest` is 3.x; a warning on another repository's untagged image (a mirror's or a vendor's build, such
+    as sca-community/nacos-server, which may well be 2.x), where the version is a guess."""
+    container = server_container(server.template)
+    image = container.image if container is not None else ""
+    if server.version is None and nacos.image_repository(image) != nacos.OFFICIAL_REPOSITORY:
+        return GUESSED_SCRIPT_REASON.format(image=image), Severity.WARNING
+    return SCRIPT_REASON, None
+
+
 def check_token_key(ctx: CheckContext) -> Iterable[Finding]:
     for server in ctx.topology.servers:
         settings = server_settings(server.template)
         if _startup_env_missing(settings, "NACOS_AUTH_TOKEN"):
+            why, severity = _script_reason(server)
             yield finding("NAG201", server.ref, cluster=server.ref, properties="env NACOS_AUTH_TOKEN",
-                          why=SCRIPT_REASON, impact=SCRIPT_IMPACT)
+                          why=why, impact=SCRIPT_IMPACT, severity=severity)
             continue
         key = settings.get("token_key")
         if _unresolved_in_image(key):
@@ -156,9 +171,10 @@ def check_identity(ctx: CheckContext) -> Iterable[Finding]:
         script_missing = _startup_env_missing(settings, "NACOS_AUTH_IDENTITY_KEY", "NACOS_AUTH_IDENTITY_VALUE")
         why = identity_needed_because(settings, server.version)
         unresolved = [label for label, setting in (("key", key), ("value", value)) if _unresolved_in_image(setting)]
+        severity = None
         if script_missing:
             missing = [name.rsplit("_", 1)[1].lower() for name in script_missing]
-            why, impact = SCRIPT_REASON, SCRIPT_IMPACT
+            (why, severity), impact = _script_reason(server), SCRIPT_IMPACT
         elif unresolved:
             missing, why, impact = unresolved, PLACEHOLDER_REASON, PLACEHOLDER_IMPACT
         elif why is not None:
@@ -167,7 +183,7 @@ def check_identity(ctx: CheckContext) -> Iterable[Finding]:
         else:
             missing = []
         if missing:
-            yield finding("NAG301", server.ref, cluster=server.ref, why=why, impact=impact,
+            yield finding("NAG301", server.ref, cluster=server.ref, why=why, impact=impact, severity=severity,
                           missing=" and ".join(f"{label} (nacos.core.auth.server.identity.{label} / "
                                                f"env NACOS_AUTH_IDENTITY_{label.upper()})" for label in missing))
             continue
