@@ -246,6 +246,25 @@ CASES = [
     ("NAG401 username without password", replace(HEALTHY, "Deployment", "orders", client(
         [secret_env("SPRING_CLOUD_NACOS_USERNAME", "orders-nacos", "username")])), True,
      [("NAG401", "orders", "error")]),
+    # NacosConfigProperties.java:118-124, NacosDiscoveryProperties.java:668-673@2022.0.0.0: each module falls back
+    # only to spring.cloud.nacos.username/password, never to the other module's.
+    ("NAG404 config module with only discovery's login", replace(HEALTHY, "Deployment", "orders", client([
+        secret_env("SPRING_CLOUD_NACOS_DISCOVERY_USERNAME", "orders-nacos", "username"),
+        secret_env("SPRING_CLOUD_NACOS_DISCOVERY_PASSWORD", "orders-nacos", "password")])), True,
+     [("NAG404", "orders", "error")]),
+    ("NAG404 discovery module with only config's login", replace(HEALTHY, "Deployment", "orders", client([
+        env("SPRING_CLOUD_NACOS_DISCOVERY_SERVER_ADDR", SERVER),
+        secret_env("SPRING_CLOUD_NACOS_CONFIG_USERNAME", "orders-nacos", "username"),
+        secret_env("SPRING_CLOUD_NACOS_CONFIG_PASSWORD", "orders-nacos", "password")])), True,
+     [("NAG404", "orders", "error")]),
+    ("a discovery module that is off needs no login", replace(HEALTHY, "Deployment", "orders", client([
+        env("SPRING_CLOUD_NACOS_DISCOVERY_SERVER_ADDR", SERVER), env("SPRING_CLOUD_NACOS_DISCOVERY_ENABLED", "false"),
+        secret_env("SPRING_CLOUD_NACOS_CONFIG_USERNAME", "orders-nacos", "username"),
+        secret_env("SPRING_CLOUD_NACOS_CONFIG_PASSWORD", "orders-nacos", "password")])), True, []),
+    ("the shared login reaches both modules", replace(HEALTHY, "Deployment", "orders", client([
+        env("SPRING_CLOUD_NACOS_DISCOVERY_SERVER_ADDR", SERVER),
+        secret_env("SPRING_CLOUD_NACOS_USERNAME", "orders-nacos", "username"),
+        secret_env("SPRING_CLOUD_NACOS_PASSWORD", "orders-nacos", "password")])), True, []),
     # mysql-schema.sql:211@2.3.2 creates user nacos/nacos; 2.4.0 dropped it.
     ("NAG403 client logs in as nacos/nacos", replace(HEALTHY, "Deployment", "orders", client(
         [secret_env("NACOS_USERNAME", "orders-login", "u"), secret_env("NACOS_PASSWORD", "orders-login", "p")]))

@@ -206,6 +206,20 @@ _ENTRIES = [
           "Up to 2.3.x the database schema created user nacos with password nacos as the admin; 2.4.0 dropped it, "
           "so a 2.4+ server answers that login `user not found!` unless someone created the user. Either way the "
           "password is published."),
+    Entry("NAG404", "ClientModuleCredentialsMissing", ERROR, CLIENTS_CONFIGURED,
+          "A Spring Cloud Alibaba module has no login of its own",
+          "{obj} points Spring Cloud Alibaba's {module} module at {server} with an address of its own ({where}) "
+          "but gives it no username/password it reads: the {module} module reads only "
+          "spring.cloud.nacos.{module}.username/password and spring.cloud.nacos.username/password, not the other "
+          "module's, so its {purpose} fail with 403 "
+          "\"{error}\".",
+          "set spring.cloud.nacos.username and spring.cloud.nacos.password (env SPRING_CLOUD_NACOS_USERNAME and "
+          "SPRING_CLOUD_NACOS_PASSWORD from a Secret), which both modules read, or spring.cloud.nacos.{module}."
+          "username/password.",
+          "NacosConfigProperties and NacosDiscoveryProperties each fall back only to spring.cloud.nacos.username/"
+          "password (NacosConfigProperties.java:118-124, NacosDiscoveryProperties.java:668-673@2022.0.0.0, the "
+          "same in 2.2.9.RELEASE): credentials set under spring.cloud.nacos.config.* do not reach discovery, nor "
+          "the other way round."),
     Entry("NAG402", "ClientServerUnknown", INFO, CLIENTS_CONFIGURED,
           "A client's server address matches no known Nacos Service",
           "{obj} is configured with Nacos server address {address}, which matches no Service in front of a known "

@@ -604,7 +604,42 @@ def client_settings(environment: ContainerEnvironment, annotations: dict) -> dic
                     break
         if found is not None:
             settings[name] = found.setting()
+    # Only where the login is written under spring.cloud.nacos.*: an app fed NACOS_USERNAME-style env maps it to
+    # properties itself, in a file of its own the input does not show.
+    scopes = ("", "config.", "discovery.")
+    sca_login = [environment.first_property(f"spring.cloud.nacos.{scope}{field}" for scope in scopes)
+                 for field in ("username", "password")]
+    if any(found is not None for found in sca_login) and not any(
+            environment.env.get(name) is not None for field in ("username", "password")
+            for name in extra.get(field, ()) + nacos.CLIENT_ENV[field]):
+        for module in SCA_MODULES:
+            address = _module_without_login(environment, module)
+            if address is not None:
+                settings[MODULE_WITHOUT_LOGIN + module] = address.setting()
     return settings
+
+
+# Spring Cloud Alibaba's config and discovery modules each read their own username/password, falling back only to
+# spring.cloud.nacos.username/password, never to the other module's (NacosConfigProperties.java:118-124,
+# NacosDiscoveryProperties.java:668-673@2022.0.0.0; the same in 2.2.9.RELEASE).
+SCA_MODULES = ("config", "discovery")
+MODULE_WITHOUT_LOGIN = "module without login "   # + module: its server address, when it sends no login
+
+
+def _module_without_login(environment: "ContainerEnvironment", module: str) -> _Value | None:
+    """The module's own server address when the module is on and surely has no username or password of its own
+    or shared (a value that lives where the input cannot show it may be one)."""
+    address = environment.property(f"spring.cloud.nacos.{module}.server-addr")
+    enabled = environment.property(f"spring.cloud.nacos.{module}.enabled")
+    if address is None or address.state is not State.KNOWN or not address.value or (
+            enabled is not None and (enabled.state is not State.KNOWN or not nacos.is_true(enabled.value))):
+        return None
+    for field in ("username", "password"):
+        found = environment.first_property((f"spring.cloud.nacos.{module}.{field}", f"spring.cloud.nacos.{field}"))
+        if found is not None and (found.state is not State.KNOWN or found.value):
+            continue
+        return address
+    return None
 
 
 def _client_env_annotation(annotations: dict) -> dict[str, tuple[str, ...]]:

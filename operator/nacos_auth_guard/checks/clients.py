@@ -1,5 +1,6 @@
-"""NAG401: a client of an auth-enabled server that sends no credentials; NAG402: a client whose server address
-matches no known Nacos Service."""
+"""NAG401: a client of an auth-enabled server that sends no credentials; NAG404: a Spring Cloud Alibaba module of one
+that sends none although the other module does; NAG402: a client whose server address matches no known Nacos
+Service."""
 from __future__ import annotations
 
 from typing import Iterable
@@ -7,7 +8,9 @@ from typing import Iterable
 from ..catalog import finding
 from ..model import Client, ContainerConfig, Finding, Setting, State
 from ..nacos import DEFAULT_ADMIN_LOGIN, default_admin_impact, login_error
+from ..discovery import service_candidates, split_addresses
 from ..redaction import address_for_message
+from ..sources import MODULE_WITHOUT_LOGIN, SCA_MODULES
 from . import CheckContext, auth_enabled, server_settings
 
 
@@ -39,6 +42,26 @@ def shown_addresses(client: Client) -> str:
     return "; ".join(address_for_message(value) for value in values)
 
 
+def _modules_without_login(client: Client, server) -> Iterable[Finding]:
+    """NAG404: a Spring Cloud Alibaba module whose own address reaches `server` and that has no login of its own
+    (sources.MODULE_WITHOUT_LOGIN), while the other module has one."""
+    for container in nacos_containers(client):
+        for module in SCA_MODULES:
+            address = container.settings.get(MODULE_WITHOUT_LOGIN + module)
+            if address is None or not _reaches(address.value or "", client.ref.namespace, server):
+                continue
+            yield finding("NAG404", client.ref, cluster=server.ref, server=str(server.ref), module=module,
+                          where=address.where, purpose=MODULE_PURPOSE[module], error=login_error(server.version))
+
+
+MODULE_PURPOSE = {"config": "config reads and listeners", "discovery": "instance registrations and lookups"}
+
+
+def _reaches(addresses: str, namespace: str, server) -> bool:
+    return any((server.ref.namespace, name) in service_candidates(host, namespace)
+               for host in split_addresses(addresses) for name in server.service_names)
+
+
 def check_clients(ctx: CheckContext) -> Iterable[Finding]:
     for client in ctx.topology.clients:
         if not client.servers:
@@ -52,6 +75,8 @@ def check_clients(ctx: CheckContext) -> Iterable[Finding]:
             if not any(sends_credentials(c) for c in nacos_containers(client)):
                 yield finding("NAG401", client.ref, cluster=server_ref, server=str(server_ref),
                               error=login_error(server.version))
+            else:
+                yield from _modules_without_login(client, server)
             default_login = next((c for c in nacos_containers(client) if uses_default_admin(c)), None)
             if default_login is not None:
                 yield finding("NAG403", client.ref, cluster=server_ref, server=str(server_ref),
