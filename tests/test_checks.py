@@ -288,6 +288,18 @@ CASES = [
     ("NAG506 a curl of the config API with no token", HEALTHY + [commanded("exporter", [
         "sh", "-c", "curl -s 'http://nacos-headless.shop.svc.cluster.local:8848/nacos/v1/cs/configs?dataId=a&group=G'"
     ])], True, [("NAG506", "exporter", "error")]),
+    # The address names no known server: checked against every known key; no key verifies it, but it may be sent
+    # to a Nacos outside the input, so a warning.
+    ("NAG504 warning: a token for an unknown address that no known key signed", HEALTHY + [
+        secret("tok", {"t": token(KEY_B, NOW + timedelta(days=90))}), deployment("batch", [
+            env("NACOS_SERVER_ADDR", "nacos.elsewhere.example.com:8848"),
+            secret_env("NACOS_ACCESS_TOKEN", "tok", "t")])],
+     True, [("NAG402", "batch", "info"), ("NAG504", "batch", "warning")]),
+    ("a token for an unknown address that a known key signed: that server is its target", HEALTHY + [
+        secret("tok", {"t": token(KEY_A, NOW + timedelta(days=90))}), deployment("batch", [
+            env("NACOS_SERVER_ADDR", "nacos.elsewhere.example.com:8848"),
+            secret_env("NACOS_ACCESS_TOKEN", "tok", "t")])],
+     True, [("NAG402", "batch", "info")]),
     ("NAG504 token from another key", HEALTHY + [secret("tok", {"t": token(KEY_B, NOW + timedelta(days=90))}),
                                                  client([secret_env("NACOS_ACCESS_TOKEN", "tok", "t")], "batch")],
      True, [("NAG504", "batch", "error")]),

@@ -40,7 +40,8 @@ SCRIPT_CM = config_map("export-script", {"export.sh": "#!/bin/sh\nset -e\n"
                                          f"curl -H 'accessToken: {EXPIRED}' \\\n  {HOST}/nacos/v2/cs/config?dataId=a\n"})
 
 
-SCRIPT_CM_UNAUTHENTICATED = config_map("export-script", {"export.sh": f"#!/bin/sh\ncurl -s {HOST}/nacos/v1/cs/configs\n"})
+SCRIPT_CM_UNAUTHENTICATED = config_map("export-script",
+                                       {"export.sh": f"#!/bin/sh\ncurl -s {HOST}/nacos/v1/cs/configs\n"})
 
 
 @pytest.mark.parametrize("objects, expected", [
@@ -77,9 +78,20 @@ SCRIPT_CM_UNAUTHENTICATED = config_map("export-script", {"export.sh": f"#!/bin/s
     ([cronjob(["python", "-c", f"import urllib.request; urllib.request.urlopen('{HOST}/nacos/v1/cs/configs')"])],
      set()),
     ([cronjob(["sh", "-c", "curl -s 'http://nacos.elsewhere:8848/nacos/v1/cs/configs?dataId=a'"])], set()),
+    # a call to a Nacos outside the input with a token no known key signed: a warning (it may be that Nacos's)
+    ([cronjob(["sh", "-c", f"curl -s 'http://10.1.2.3:8848/nacos/v1/cs/configs?dataId=a&accessToken={OTHER_KEY}'"])],
+     {"NAG504"}),
 ])
 def test_openapi_callers(objects, expected):
     assert {f.code for f in findings(objects)} == expected
+
+
+def test_a_token_sent_outside_the_input_is_only_a_warning():
+    outside = f"curl 'http://10.1.2.3:8848/nacos/v1/cs/configs?accessToken={OTHER_KEY}'"
+    [item] = findings([cronjob(["sh", "-c", outside])])
+    assert (item.code, item.severity.name) == ("NAG504", "WARNING")
+    [item] = findings([cronjob(curl(OTHER_KEY))])   # sent to the server of the input: an error
+    assert (item.code, item.severity.name) == ("NAG504", "ERROR")
 
 
 def test_finding_names_the_place_and_no_token():

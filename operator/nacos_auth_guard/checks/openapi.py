@@ -6,12 +6,12 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from .. import nacos, openapi
+from .. import openapi
 from ..catalog import finding
 from ..model import Finding, ObjectRef, Origin
 from ..nacos import login_error
 from . import CheckContext, auth_enabled, server_settings
-from .tokens import CODES, _server_key
+from .tokens import token_findings
 
 
 def check_openapi_callers(ctx: CheckContext) -> Iterable[Finding]:
@@ -37,7 +37,7 @@ def check_openapi_callers(ctx: CheckContext) -> Iterable[Finding]:
                 if token in configured or (token, text.where) in seen:
                     continue   # tokens.check_access_tokens reports the client settings' token
                 seen.add((token, text.where))
-                yield from _token_findings(ctx, ref, token, _place(text, line), targets, warn)
+                yield from token_findings(ctx, ref, token, _place(text, line), targets, warn)
 
 
 def _place(text, line: int) -> str:
@@ -55,26 +55,3 @@ def _unauthenticated(ctx: CheckContext, ref: ObjectRef, where: str, base: str, r
             continue
         yield finding("NAG506", ref, cluster=server_ref, server=str(server_ref), where=where, base=base,
                       error=login_error(server.version))
-
-
-def _token_findings(ctx: CheckContext, ref: ObjectRef, token: str, where: str, targets: list[ObjectRef],
-                    warn: float) -> Iterable[Finding]:
-    """The token checked without a key (shape, exp), then against each target's key, or every known server's key
-    when the calls name no known server (NAG504 then only when no server's key verifies it)."""
-    cluster = targets[0] if targets else None
-    version = ctx.servers_by_ref[cluster].version if cluster in ctx.servers_by_ref else None
-    verdict = nacos.check_token(token, None, ctx.now, warn, version)
-    if verdict.problem:
-        yield finding(CODES[verdict.problem], ref, cluster=cluster, where=where, detail=verdict.detail,
-                      error=verdict.error, answer=verdict.answer)
-        if verdict.problem == "malformed":
-            return
-    keyed = [(s, k) for s in (targets or [s.ref for s in ctx.topology.servers])
-             for k in [_server_key(ctx, s)] if k is not None]
-    results = [(s, nacos.check_token(token, k, ctx.now, warn, ctx.servers_by_ref[s].version)) for s, k in keyed]
-    if not targets and any(r.problem not in ("signature", "malformed") for _, r in results):
-        return   # signed by one of the servers: that one is its target
-    for server, result in results:
-        if result.problem in ("signature", "malformed"):
-            yield finding(CODES[result.problem], ref, cluster=server, where=where, server=str(server),
-                          detail=result.detail, error=result.error, answer=result.answer)

@@ -1,11 +1,12 @@
-"""NAG501-NAG505: static access tokens, checked with pyjwt the way a Nacos node checks them."""
+"""NAG501-NAG505: static access tokens, checked with pyjwt the way a Nacos node checks them: a client's, and (for
+checks/openapi.py) any other a workload holds."""
 from __future__ import annotations
 
 from typing import Iterable
 
 from .. import nacos
 from ..catalog import finding
-from ..model import Finding, State
+from ..model import Finding, ObjectRef, Severity, State
 from . import CheckContext, auth_enabled, server_settings
 from .clients import nacos_containers
 
@@ -26,28 +27,36 @@ def _server_key(ctx: CheckContext, server_ref) -> bytes | None:
 
 
 def check_access_tokens(ctx: CheckContext) -> Iterable[Finding]:
+    """The token a client's settings carry (NACOS_ACCESS_TOKEN, nacosguard.io/client-env); every other JWT-shaped
+    string of a workload is openapi.check_openapi_callers'."""
     warn = ctx.token_warning.total_seconds()
     for client in ctx.topology.clients:
-        cluster = client.servers[0] if client.servers else None
         for container in nacos_containers(client):
             token = container.settings.get("accessToken")
-            if token is None or token.state is not State.KNOWN or not token.value:
-                continue
-            # Without a key, the version still decides how the server reads exp.
-            version = ctx.servers_by_ref[cluster].version if cluster in ctx.servers_by_ref else None
-            verdict = nacos.check_token(token.value, None, ctx.now, warn, version)
-            if verdict.problem:
-                yield finding(CODES[verdict.problem], client.ref, cluster=cluster, where=token.where,
-                              detail=verdict.detail, error=verdict.error, answer=verdict.answer)
-                if verdict.problem == "malformed":
-                    continue
-            for server_ref in client.servers:
-                key = _server_key(ctx, server_ref)
-                if key is None:
-                    continue
-                version = ctx.servers_by_ref[server_ref].version
-                on_server = nacos.check_token(token.value, key, ctx.now, warn, version)
-                if on_server.problem in ("signature", "malformed"):
-                    yield finding(CODES[on_server.problem], client.ref, cluster=server_ref, where=token.where,
-                                  server=str(server_ref), detail=on_server.detail, error=on_server.error,
-                                  answer=on_server.answer)
+            if token is not None and token.state is State.KNOWN and token.value:
+                yield from token_findings(ctx, client.ref, token.value, token.where, list(client.servers), warn)
+
+
+def token_findings(ctx: CheckContext, ref: ObjectRef, token: str, where: str, targets: list[ObjectRef],
+                   warn: float) -> Iterable[Finding]:
+    """The token checked without a key (shape, exp), then against each target's key, or every known server's key
+    when the calls name no known server: NAG504 then only when no server's key verifies it, and as a warning (it
+    may be sent to a Nacos outside the input, whose key signed it)."""
+    cluster = targets[0] if targets else None
+    version = ctx.servers_by_ref[cluster].version if cluster in ctx.servers_by_ref else None
+    verdict = nacos.check_token(token, None, ctx.now, warn, version)
+    if verdict.problem:
+        yield finding(CODES[verdict.problem], ref, cluster=cluster, where=where, detail=verdict.detail,
+                      error=verdict.error, answer=verdict.answer)
+        if verdict.problem == "malformed":
+            return
+    keyed = [(s, k) for s in (targets or [s.ref for s in ctx.topology.servers])
+             for k in [_server_key(ctx, s)] if k is not None]
+    results = [(s, nacos.check_token(token, k, ctx.now, warn, ctx.servers_by_ref[s].version)) for s, k in keyed]
+    if not targets and any(r.problem not in ("signature", "malformed") for _, r in results):
+        return   # signed by one of the servers: that one is its target
+    for server, result in results:
+        if result.problem in ("signature", "malformed"):
+            yield finding(CODES[result.problem], ref, cluster=server, where=where, server=str(server),
+                          detail=result.detail, error=result.error, answer=result.answer,
+                          severity=None if targets else Severity.WARNING)
