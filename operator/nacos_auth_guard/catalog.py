@@ -195,6 +195,9 @@ _ENTRIES = [
           "SPRING_CLOUD_NACOS_PASSWORD, or NACOS_USERNAME/NACOS_PASSWORD) or map your own env names with the "
           "annotation nacosguard.io/client-env.",
           "With auth on every API call needs a token; the Java client logs in with username/password itself. "
+          "Spring Cloud Alibaba reads username/password from 2.1.2.RELEASE and 2.2.1.RELEASE on (2.1.1 and 2.2.0 "
+          "have no such property: NacosDiscoveryProperties.java at those tags), so an older app sends none whatever "
+          "its env says. "
           "Without credentials Nacos answers `unknown user!` up to 2.2.0.1, `user not found!` in 2.2.1-2.5 and "
           "`Code: 401, Message: User not found! Please check user exist or password is right!.` in 3.x."),
     Entry("NAG403", "ClientDefaultAdminLogin", WARNING, CLIENTS_CONFIGURED,

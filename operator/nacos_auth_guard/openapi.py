@@ -17,9 +17,11 @@ _NACOS_PATH = re.compile(r"/v[123]/(?:cs|ns|auth|console|core|admin|client)/")
 # /v3/auth/user/login (UserControllerV3.java:65,279@3.0.3, AuthConstants.USER_PATH).
 _LOGIN_PATH = re.compile(r"/v1/auth/(?:users/)?login\b|/v3/auth/user/login\b")
 _VARIABLE = re.compile(r"\$\{(\w+)\}|\$(\w+)")
-# Endpoints every mapping of which is @Secured in 2.2.3, 2.5.0 and 3.0.3: ConfigController (/v1/cs/configs, its
-# /listener and /catalog), ConfigControllerV2 (/v2/cs/config, /searchDetail), InstanceController and
-# InstanceControllerV2 (/v1|v2/ns/instance, /list, /metadata/batch). Health and console paths are not secured.
+# Endpoints every mapping of which is @Secured in 2.0.0, 2.2.3, 2.4.3 and 2.5.0: ConfigController (/v1/cs/configs,
+# its /listener and /catalog, search, export, beta), ConfigControllerV2 (/v2/cs/config, /searchDetail),
+# InstanceController and InstanceControllerV2 (/v1|v2/ns/instance, /list, /metadata/batch, /beat). Health and console
+# paths are not secured. In 3.x the API compatibility filter answers first (ApiCompatibilityFilter.java, order 5
+# before the auth filters' 6, @3.0.3): 410 for their admin and console mappings, so 3.x is not judged here.
 _SECURED_PATH = re.compile(r"/nacos/(?:v1/cs/configs|v2/cs/config|v[12]/ns/instance)(?:/[\w/]*)?(?=$|[?#])")
 # A curl or wget command: only their arguments are read well enough to tell that nothing authenticates the call.
 _CLIENT_TOOL = re.compile(r"(?:^|[\s;&|(`'\"])(?:curl|wget)(?=\s)")
