@@ -626,7 +626,7 @@ SCA_MODULES = ("config", "discovery")
 MODULE_WITHOUT_LOGIN = "module without login "   # + module: its server address, when it sends no login
 
 
-def _module_without_login(environment: "ContainerEnvironment", module: str) -> _Value | None:
+def _module_without_login(environment: ContainerEnvironment, module: str) -> _Value | None:
     """The module's own server address when the module is on and surely has no username or password of its own
     or shared (a value that lives where the input cannot show it may be one)."""
     address = environment.property(f"spring.cloud.nacos.{module}.server-addr")
@@ -700,7 +700,6 @@ def _start_times(status: dict | None) -> dict:
             if when is not None and isinstance(entry.get("name"), str):
                 started[entry["name"]] = when
     return started
-
 
 
 @dataclass(frozen=True, slots=True)
