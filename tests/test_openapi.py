@@ -171,3 +171,43 @@ def test_the_webhook_refuses_a_new_caller_with_an_expired_token_under_deny():
     decision = decide([SERVER_CHECK], before, after, NOW, object_path="spec.jobTemplate.spec.template")
     assert not decision.allowed and "NAG502" in decision.message
     assert decision.warnings[0].startswith("spec.jobTemplate.spec.template: NAG502")
+
+
+def on_version(image: str, server_env_extra: list[dict] = ()) -> list[dict]:
+    from support.objects import server_env, statefulset
+    return [o for o in healthy_cluster() if o["kind"] != "StatefulSet"] + [
+        statefulset(image=image, env_list=server_env() + list(server_env_extra))]
+
+
+def calls_of(url: str, *flags: str) -> dict:
+    return cronjob(["sh", "-c", " ".join(["curl", "-s", *flags, f"'{url}'"])])
+
+
+@pytest.mark.parametrize("image,call,extra,expected", [
+    # 2.x (ConfigController, InstanceController: every mapping @Secured, 2.0.0-2.5.0)
+    ("v2.4.3", calls_of(f"{HOST}/nacos/v2/cs/config?dataId=a&group=G"), [], 'user not found!'),
+    ("v2.4.3", calls_of(f"{HOST}/nacos/v1/cs/configs?search=accurate&dataId=&group="), [], 'user not found!'),
+    ("v2.4.3", calls_of(f"{HOST}/nacos/v1/ns/instance?serviceName=a&ip=1.2.3.4&port=80", "-X", "PUT"), [], None),
+    ("v2.1.0", calls_of(f"{HOST}/nacos/v1/cs/configs?dataId=a&group=G"), [], 'unknown user!'),
+    # 3.x: the client API is judged, the v1/v2 admin and console mappings answer 410 first (ApiCompatibilityFilter)
+    ("v3.0.3", calls_of(f"{HOST}/nacos/v1/cs/configs?dataId=a&group=G"), [],
+     "Code: 401, Message: User not found! Please check user exist or password is right!."),
+    ("v3.0.3", calls_of(f"{HOST}/nacos/v3/client/cs/config?dataId=a&groupName=G"), [],
+     "Code: 401, Message: User not found! Please check user exist or password is right!."),
+    ("v3.0.3", calls_of(f"{HOST}/nacos/v1/ns/instance/list?serviceName=orders"), [],
+     "Code: 401, Message: User not found! Please check user exist or password is right!."),
+    ("v3.0.3", calls_of(f"{HOST}/nacos/v2/cs/config?dataId=a&group=G"), [], None),
+    ("v3.0.3", calls_of(f"{HOST}/nacos/v1/cs/configs?search=accurate&dataId=&group="), [], None),
+    ("v3.0.3", calls_of(f"{HOST}/nacos/v1/cs/configs?dataId=a&group=G"),
+     [env("NACOS_CORE_API_COMPATIBILITY_CLIENT_ENABLED", "false")], None),   # 410: v1 switched off
+])
+def test_a_call_that_sends_no_identity_per_version(image, call, extra, expected):
+    snapshot = build_snapshot(copy.deepcopy(on_version(f"nacos/nacos-server:{image}", extra) + [call]), complete=True)
+    found = [f for f in run_checks(CheckContext.build(snapshot, NOW)) if f.obj.name == "config-export"]
+    if expected is None:
+        assert found == []
+    else:
+        [item] = found
+        assert item.code == "NAG506" and f'403 "{expected}"' in item.message
+        login = "/nacos/v3/auth/user/login" if image.startswith("v3") else "/nacos/v1/auth/login"
+        assert f"curl -s -X POST {HOST}{login} " in item.message

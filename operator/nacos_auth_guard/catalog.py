@@ -268,13 +268,16 @@ _ENTRIES = [
           "An OpenAPI call to an auth-enabled server sends no token or login",
           "{obj} calls the Nacos OpenAPI of {server} (auth enabled) with curl or wget and sends no access token, "
           "username/password or other header ({where}): the server answers 403 \"{error}\".",
-          "log in first and send the token: TOKEN=$(curl -s -X POST {base}/nacos/v1/auth/login "
+          "log in first and send the token: TOKEN=$(curl -s -X POST {base}{login} "
           "--data-urlencode username=$NACOS_USERNAME --data-urlencode password=$NACOS_PASSWORD | sed -E "
           "'s/.*\"accessToken\":\"([^\"]+)\".*/\\1/'), then add accessToken=$TOKEN to the call's query; "
           "NACOS_USERNAME and NACOS_PASSWORD from a Secret (secretKeyRef).",
-          "The config and instance APIs (/v1/cs/configs, /v2/cs/config, /v1 and /v2 /ns/instance) are @Secured: "
-          "with auth on, a request with neither an accessToken nor username/password fails in the auth filter "
-          "(AuthFilter.java, NacosAuthPluginService.java@2.5.0). Only calls read well enough to be sure are "
+          "The config and instance APIs are @Secured: with auth on, a request with neither an accessToken nor "
+          "username/password fails in the auth filter (AuthFilter.java, NacosAuthPluginService.java@2.5.0; "
+          "AbstractWebAuthFilter.java@3.0.3). 2.x: /v1/cs/configs, /v2/cs/config, /v1 and /v2 /ns/instance. 3.x "
+          "answers 410 to the v1/v2 admin and console mappings before any auth check, so only its client API is "
+          "judged: /v1/cs/configs (not the console's search/export/beta forms), /v1/ns/instance/list and /beat, "
+          "/v3/client/cs/config, /v3/client/ns/instance[/list]. Only calls read well enough to be sure are "
           "reported: curl or wget with no header, no cookie, no config file and no unresolved variable."),
     Entry("NAG601", "ProbeLoginFailed", ERROR, PROBE_SUCCEEDED,
           "The probe user cannot log in",

@@ -22,6 +22,7 @@ AUTH_ENABLED = "nacos.core.auth.enabled"
 # (AuthConfigs @Value default and application.properties, alibaba/nacos 3.0.0).
 ADMIN_AUTH_ENABLED = "nacos.core.auth.admin.enabled"
 CONSOLE_AUTH_ENABLED = "nacos.core.auth.console.enabled"
+CLIENT_API_COMPATIBILITY = "nacos.core.api.compatibility.client.enabled"   # 3.x, true by default (3.0.3)
 SYSTEM_TYPE = "nacos.core.auth.system.type"
 STANDALONE = "nacos.standalone"
 # 2.1.0 moved the key under the auth plugin (NacosAuthConfig reads nacos.core.auth.plugin.nacos.*, tag 2.1.0) and no

@@ -20,13 +20,37 @@ _VARIABLE = re.compile(r"\$\{(\w+)\}|\$(\w+)")
 # Endpoints every mapping of which is @Secured in 2.0.0, 2.2.3, 2.4.3 and 2.5.0: ConfigController (/v1/cs/configs,
 # its /listener and /catalog, search, export, beta), ConfigControllerV2 (/v2/cs/config, /searchDetail),
 # InstanceController and InstanceControllerV2 (/v1|v2/ns/instance, /list, /metadata/batch, /beat). Health and console
-# paths are not secured. In 3.x the API compatibility filter answers first (ApiCompatibilityFilter.java, order 5
-# before the auth filters' 6, @3.0.3): 410 for their admin and console mappings, so 3.x is not judged here.
-_SECURED_PATH = re.compile(r"/nacos/(?:v1/cs/configs|v2/cs/config|v[12]/ns/instance)(?:/[\w/]*)?(?=$|[?#])")
+# paths are not secured.
+_SECURED_PATH_2X = re.compile(r"/nacos/(?:v1/cs/configs|v2/cs/config|v[12]/ns/instance)(?:/[\w/]*)?")
+# 3.x: the API compatibility filter answers before the auth filters (order 5 before 6, ApiCompatibilitySpringConfig
+# and AuthConfig@3.0.0-3.0.3) with 410 for the v1/v2 admin and console mappings; the v1 mappings it serves by default
+# are the OPEN_API ones (nacos.core.api.compatibility.client.enabled, true): /v1/cs/configs without the console's
+# params, /v1/ns/instance/list and /beat (ConfigController, InstanceController @Compatibility@3.0.3). The v3 client
+# API (ConfigOpenApiController, InstanceOpenApiController@3.0.3) is @Secured OPEN_API.
+_SECURED_PATHS_3X = frozenset({"/nacos/v1/ns/instance/list", "/nacos/v1/ns/instance/beat", "/nacos/v3/client/cs/config",
+                               "/nacos/v3/client/ns/instance", "/nacos/v3/client/ns/instance/list"})
+_CONSOLE_PARAMS_3X = frozenset({"show", "search", "beta", "export", "exportV2", "delType", "import", "clone"})
+
+
+def refused_without_identity(url: str, version: tuple[int, ...]) -> bool:
+    """Whether a Nacos of `version` (known) answers a call of `url` that sends no identity with its auth error."""
+    rest = url.split("://", 1)[1]
+    path_query = rest[len(re.split(r"[/?#]", rest, maxsplit=1)[0]):].split("#", 1)[0]
+    path, _, query = path_query.partition("?")
+    path = path.rstrip("/")
+    if version < (3,):
+        return bool(_SECURED_PATH_2X.fullmatch(path))
+    if path == "/nacos/v1/cs/configs":
+        return not {field.split("=", 1)[0] for field in query.split("&")} & _CONSOLE_PARAMS_3X
+    return path in _SECURED_PATHS_3X
+
+
 # A curl or wget command: only their arguments are read well enough to tell that nothing authenticates the call.
 _CLIENT_TOOL = re.compile(r"(?:^|[\s;&|(`'\"])(?:curl|wget)(?=\s)")
 # Anything that sends (or may send) an identity: a token or login field or header, any header at all (the server
 # identity header has a configurable name), a config file, cookies, data read from a file, a variable left unknown.
+# An explicit PUT or PATCH: several of these paths map no such method (the answer is then 405, not the auth error).
+_METHOD_UNMAPPED = re.compile(r"(?:^|\s)(?:-X|--request|--method)[\s=]*['\"]?(?:PUT|PATCH)\b", re.IGNORECASE)
 _MAYBE_IDENTITY = re.compile(r"accesstoken|authorization|username|password|identity|(?:^|\s)(?:-H|--header|-K|"
                              r"--config|-b|--cookie|-u|--user)\b|@|\$", re.IGNORECASE)
 # username=..., password=... as a query/form field, a curl -d/--data(-urlencode) field or httpie's key=value.
@@ -39,7 +63,7 @@ class OpenApiCall:
     host: str
     login: bool
     literal_login: tuple[str, ...] = ()   # "username", "password": fields written as literals in the call
-    unauthenticated: bool = False         # a curl/wget call of a secured endpoint that surely sends no identity
+    sends_nothing: bool = False           # a curl/wget call that surely sends no identity (refused_without_identity)
     line: int = 1                         # where the call starts in its text
 
 
@@ -85,9 +109,9 @@ def find_calls(text: str, env: Mapping[str, str] | None = None,
                 # Judge literalness on the line as written: a `$NACOS_PASSWORD` resolved from env is not a literal.
                 fields = {name: value for name, value in _FIELD.findall(line)}
                 literal = tuple(sorted(n for n, v in fields.items() if _is_literal(v)))
-            unauthenticated = (not login and bool(_SECURED_PATH.search(url.split("?", 1)[0] + "?"))
-                               and bool(_CLIENT_TOOL.search(resolved)) and not _MAYBE_IDENTITY.search(resolved))
-            calls.append(OpenApiCall(url, host, login, literal, unauthenticated, number))
+            sends_nothing = (not login and bool(_CLIENT_TOOL.search(resolved)) and not _MAYBE_IDENTITY.search(resolved)
+                             and not _METHOD_UNMAPPED.search(resolved))
+            calls.append(OpenApiCall(url, host, login, literal, sends_nothing, number))
     return calls
 
 

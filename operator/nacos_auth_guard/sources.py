@@ -575,6 +575,7 @@ def server_settings(environment: ContainerEnvironment, version: nacos.Version | 
         "identity_key": (nacos.IDENTITY_KEY,),
         "identity_value": (nacos.IDENTITY_VALUE,),
         "user_agent_white": (nacos.USER_AGENT_WHITE,),
+        "client_api_compatibility": (nacos.CLIENT_API_COMPATIBILITY,),
     }
     settings = {}
     for name, props in lookups.items():

@@ -8,7 +8,8 @@ from typing import Iterable
 
 from .. import openapi
 from ..catalog import finding
-from ..model import Finding, ObjectRef, Origin
+from ..model import Finding, ObjectRef, Origin, State
+from ..nacos import is_true
 from ..nacos import login_error
 from . import CheckContext, auth_enabled, server_settings
 from .tokens import token_findings
@@ -26,8 +27,8 @@ def check_openapi_callers(ctx: CheckContext) -> Iterable[Finding]:
                 yield finding("NAG105", ref, cluster=targets[0] if targets else None,
                               setting="The password of a Nacos login call", where=where,
                               origin="workload" if text.origin is Origin.POD_SPEC else "ConfigMap")
-            if call.unauthenticated:
-                yield from _unauthenticated(ctx, ref, where, openapi.base_url(call.url), reached)
+            if call.sends_nothing:
+                yield from _unauthenticated(ctx, ref, where, call.url, reached)
         client = clients.get(ref)
         configured = {s.value for c in (client.template.containers if client else ())
                       for s in [c.settings.get("accessToken")] if s is not None and s.value}
@@ -45,13 +46,23 @@ def _place(text, line: int) -> str:
     return f"line {line} of {text.where}" if text.file else text.where
 
 
-def _unauthenticated(ctx: CheckContext, ref: ObjectRef, where: str, base: str, reached: tuple[ObjectRef, ...]
+def _unauthenticated(ctx: CheckContext, ref: ObjectRef, where: str, url: str, reached: tuple[ObjectRef, ...]
                      ) -> Iterable[Finding]:
-    """NAG506 for each auth-enabled 2.x server the call reaches. 3.x is left out: there the v1/v2 APIs also pass
-    the API compatibility switches (ApiCompatibilityConfig.java@3.0.3), whose answer comes before the auth check's."""
+    """NAG506 for each auth-enabled server the call reaches whose version (known) refuses that endpoint without
+    an identity; on 3.x only while the v1 client API compatibility is on (its default)."""
     for server_ref in reached:
         server = ctx.servers_by_ref[server_ref]
-        if server.version is None or server.version >= (3,) or not auth_enabled(server_settings(server.template)):
+        settings = server_settings(server.template)
+        if server.version is None or not auth_enabled(settings) or not openapi.refused_without_identity(
+                url, server.version):
             continue
-        yield finding("NAG506", ref, cluster=server_ref, server=str(server_ref), where=where, base=base,
-                      error=login_error(server.version))
+        compatibility = settings.get("client_api_compatibility")
+        if "/v1/" in url and server.version >= (3,) and compatibility is not None and (
+                compatibility.state is not State.KNOWN or not is_true(compatibility.value)):
+            continue   # 410: the v1 API is switched off
+        yield finding("NAG506", ref, cluster=server_ref, server=str(server_ref), where=where,
+                      base=openapi.base_url(url), error=login_error(server.version),
+                      login=LOGIN_PATH_3X if server.version >= (3,) else LOGIN_PATH_2X)
+
+
+LOGIN_PATH_2X, LOGIN_PATH_3X = "/nacos/v1/auth/login", "/nacos/v3/auth/user/login"
