@@ -174,3 +174,26 @@ def test_label_values_that_are_not_text_select_nothing_and_crash_nothing():
     server["spec"]["template"]["metadata"]["labels"] = {"app": ["nacos"], "tier": "registry"}
     [found] = topology([server, service("nacos", {"app": "nacos"}), service("registry", {"tier": "registry"})]).servers
     assert found.service_names == {"registry"}
+
+
+CUSTOM = "registry.example.com/middleware/config-center:1.0"
+
+
+@pytest.mark.parametrize("image,server_env_set,annotations,kept", [
+    ("nacos/nacos-server:v2.4.3", False, {}, True),
+    (CUSTOM, True, {}, True),                                   # Nacos server env: recognisable
+    (CUSTOM, False, {}, False),                                 # a custom build with its settings in its image
+    (CUSTOM, False, {"nacosguard.io/role": "server"}, True),
+])
+def test_the_operator_keeps_a_deployments_pods_only_when_they_look_like_nacos(image, server_env_set, annotations,
+                                                                              kept):
+    """README: a server named by spec.server that runs a custom image needs the role annotation on its pod template
+    for its pods to be kept (kube/handlers.pod_index)."""
+    import asyncio
+    from nacos_auth_guard.kube.handlers import pod_index
+    from support.objects import replica_pods, server_workload
+    server = server_workload("Deployment", image=image, env_list=None if server_env_set else [env("JVM_XMS", "1g")])
+    server["spec"]["template"]["metadata"]["annotations"] = annotations
+    [pod, *_] = replica_pods(server, "7d9f8c6b5", ["2026-11-22T10:00:00Z"])
+    pod["metadata"]["annotations"] = annotations
+    assert (asyncio.run(pod_index(namespace="shop", body=pod)) is not None) is kept
