@@ -728,7 +728,8 @@ def workload_texts(ref: ObjectRef, spec: dict, snapshot: Snapshot) -> tuple[list
         if words:
             # one line: an exec-form command is one invocation (`wget`, its flags, the URL), whatever its words
             texts.append(WorkloadText(" ".join(words), f"the command/args of container {cname}", Origin.POD_SPEC))
-        environment = container_environment(pod, container, False)
+        environment = ContainerEnvironment(cname)   # the env alone: no config file of it is parsed here
+        _environment_variables(pod, container, environment)
         for name, value in environment.env.items():
             if value.state is State.KNOWN and value.value:
                 env.setdefault(name, value.value)
