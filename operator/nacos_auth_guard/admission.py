@@ -80,9 +80,7 @@ def decide(checks: list[dict], before: Snapshot, after: Snapshot, now: datetime,
                        if problem_of(f) not in old or f.severity > old[problem_of(f)]]
     if not introduced:
         return Decision(True)
-    existed = {ObjectRef(kind, *key) for kind, table in (("Secret", before.secrets), ("ConfigMap", before.config_maps))
-               for key in table}
-    held = settle([f for _, f in introduced], after, now, settle_window, existed).held
+    held = settle([f for _, f in introduced], after, now, settle_window, _Stored(before)).held
     visible = [(spec, f) for spec, f in introduced if spec.enforcement != "Audit" and f.severity >= Severity.WARNING]
     denying = [f for spec, f in visible if spec.enforcement == "Deny" and f.severity is Severity.ERROR
                and f not in held]
@@ -93,6 +91,17 @@ def decide(checks: list[dict], before: Snapshot, after: Snapshot, now: datetime,
         message = "; ".join(f"{f.code} {f.reason}: {f.message}" for f in denying[:3])
         return Decision(False, f"nacos-auth-guard: {message}", warnings, findings)
     return Decision(True, "", warnings, findings)
+
+
+class _Stored:
+    """The Secrets and ConfigMaps of a snapshot as a Container of ObjectRefs, looked up in its tables (a review
+    should not copy every Secret of its scope to ask about the one it misses)."""
+
+    def __init__(self, snapshot: Snapshot):
+        self.tables = {"Secret": snapshot.secrets, "ConfigMap": snapshot.config_maps}
+
+    def __contains__(self, ref: object) -> bool:
+        return isinstance(ref, ObjectRef) and (ref.namespace, ref.name) in self.tables.get(ref.kind, {})
 
 
 def problem_of(item: Finding) -> tuple:
