@@ -91,3 +91,20 @@ def test_unreachable_server_is_no_crash():
 ])
 def test_classify_config_read(status, message, outcome):
     assert classify_config_read(status, message) is outcome
+
+
+@pytest.mark.parametrize("version", [2, 3])
+@pytest.mark.parametrize("perms,outcome", [((("dev:*:*", "r"),), ReadOutcome.READABLE),
+                                           ((("dev:*:config/*", "rw"),), ReadOutcome.DENIED),   # config only
+                                           ((("dev:G:*", "r"),), ReadOutcome.DENIED)])          # another group
+def test_instance_list_read_with_the_client_token(version, perms, outcome):
+    """NamingHttpResourceParser@2.4.3: the resource is dev:DEFAULT_GROUP:naming/orders (group from groupName)."""
+    from nacos_auth_guard.client_probe import NamingRead
+    with NacosEmulator({"nacos-0": node(version, perms)}) as nacos:
+        result = asyncio.run(run_client_login(nacos.targets()[0], Credentials("orders", PASSWORD), (),
+                                              NamingRead("dev", "DEFAULT_GROUP", "orders")))
+        paths = [path for _, path in nacos.stats["nacos-0"].requests]
+    assert result.logged_in and result.naming.outcome is outcome
+    wanted = "/nacos/v3/client/ns/instance/list" if version == 3 else "/nacos/v1/ns/instance/list"
+    assert any(path.startswith(wanted) for path in paths)
+    assert not any("udpPort" in path for path in paths)   # no subscriber is made

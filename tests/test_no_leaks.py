@@ -248,17 +248,24 @@ def test_client_login_results_and_logs_hold_no_secret(password):
     import asyncio
 
     from nacos_auth_guard.client_login import run_client_login
-    from nacos_auth_guard.client_probe import config_reads
+    from nacos_auth_guard.client_probe import ClientLogin, NamingRead, client_login_findings, config_reads
+    from nacos_auth_guard.model import ObjectRef
     from nacos_auth_guard.probe import Credentials
     from support.nacos_emulator import NacosEmulator, Node
 
     reads, _ = config_reads({"spring.application.name": "orders"})
     node = Node(base64.b64decode(canary.TOKEN_KEY), users={"orders": canary.PASSWORD}, roles={"orders": ("r",)},
                 permissions={"r": ((":*:*", "r"),)})
+    client = ObjectRef("Deployment", "shop", "orders")
+    login = ClientLogin(client, "app", Credentials("orders", password), "env P (Secret s key 'p')", "env P",
+                        tuple(reads), NamingRead("dev", "DEFAULT_GROUP", "orders"))
     with canary.captured_logs() as logs, NacosEmulator({"nacos-0": node}) as nacos:
-        result = asyncio.run(run_client_login(nacos.targets()[0], Credentials("orders", password), reads))
+        result = asyncio.run(run_client_login(nacos.targets()[0], login.credentials, login.reads, login.naming))
         issued = nacos.issued()
-    text = repr(result) + result.answer.describe() + "".join(r.answer.describe() for r in result.reads) + "\n".join(logs.messages())
+    findings = client_login_findings(login, result, ObjectRef("StatefulSet", "shop", "nacos"), (2, 4, 3), 8848, "http")
+    assert findings   # NAG611 for the wrong password; NAG613 (dev is not granted) and NAG616 otherwise
+    text = (repr(result) + repr(login) + result.answer.describe() + "".join(r.answer.describe() for r in result.reads)
+            + "\n".join(logs.messages()) + "\n".join(f.message for f in findings))
     canary.assert_no_secret(text, "client login")
     assert all(token not in text for token in issued) and result.logged_in is (password == canary.PASSWORD)
 

@@ -12,7 +12,7 @@ import pytest
 from support import canary
 from support.harness import Cluster
 from support.nacos_emulator import NacosEmulator, Node
-from support.objects import KEY_A, NS, healthy_cluster, pods_of, secret, statefulset
+from support.objects import KEY_A, NS, deployment, env, healthy_cluster, pods_of, secret, secret_env, statefulset
 
 STARTED = "2026-11-22T10:00:00Z"
 INTERVAL = 30
@@ -147,3 +147,97 @@ def test_invalid_probe_spec_stalls_the_check(spec, error):
         cluster.wait_for(lambda: condition(cluster, "nacos", "Stalled") == ("True", "InvalidSpec"), message="Stalled")
         assert error in next(c["message"] for c in cluster.check("nacos")["status"]["conditions"]
                              if c["type"] == "Ready")
+
+
+CLIENT_INTERVAL = 60   # the CRD's minimum: longer than the probe's 30 s, so the second run skips unchanged clients
+
+
+def login_client(name: str, namespace: str = "dev") -> dict:
+    """A Spring Cloud Alibaba client of nacos with config and discovery in `namespace`, its login in Secret
+    <name>-nacos."""
+    address = f"nacos-headless.{NS}.svc.cluster.local:8848"
+    return deployment(name, [env("SPRING_CLOUD_NACOS_CONFIG_SERVER_ADDR", address),
+                             env("SPRING_CLOUD_NACOS_DISCOVERY_SERVER_ADDR", address),
+                             env("SPRING_APPLICATION_NAME", name), env("SPRING_CLOUD_NACOS_CONFIG_NAMESPACE", namespace),
+                             env("SPRING_CLOUD_NACOS_DISCOVERY_NAMESPACE", namespace),
+                             secret_env("SPRING_CLOUD_NACOS_USERNAME", f"{name}-nacos", "username"),
+                             secret_env("SPRING_CLOUD_NACOS_PASSWORD", f"{name}-nacos", "password")])
+
+
+def test_client_logins_report_each_outcome_once_per_interval(caplog):
+    """A healthy client, a wrong password, a user that does not exist and a user without read on its namespace:
+    each gets its finding, condition and Event on its own workload; a client whose credentials did not change is
+    not logged in again before spec.probe.clients.intervalSeconds, one whose password changed is, at the next run;
+    no password or token reaches the status, Events, logs or metrics."""
+    caplog.set_level(logging.DEBUG)
+    users = {"nacos-probe": "pw-probe-1", "orders": canary.PASSWORD, "billing": "pw-billing-1", "stock": "pw-stock-1"}
+    node = Node(base64.b64decode(KEY_A), users, roles={"orders": ("dev-reader",), "billing": ("dev-reader",),
+                                                       "stock": ("prod-editor",)},
+                permissions={"dev-reader": (("dev:*:*", "r"),), "prod-editor": (("prod:*:*", "rw"),)})
+    logins = {"orders": ("orders", canary.PASSWORD), "billing": ("billing", "pw-billing-WRONG"),
+              "audit": ("audit", "pw-audit-1"), "stock": ("stock", "pw-stock-1")}
+    with NacosEmulator({"nacos": node}) as nacos, Cluster(namespaces=[NS]) as cluster:
+        check = probe_check("nacos", nacos.ports["nacos"], "nacos-probe")
+        check["spec"]["probe"]["clients"] = {"enabled": True, "intervalSeconds": CLIENT_INTERVAL}
+        cluster.apply(*healthy_cluster()[:3], *ready_pods(statefulset()),
+                      secret("nacos-probe", {"username": "nacos-probe", "password": "pw-probe-1"}),
+                      *[secret(f"{name}-nacos", {"username": user, "password": password})
+                        for name, (user, password) in logins.items()],
+                      *[login_client(name) for name in logins], check)
+        cluster.start_operator()
+        cluster.wait_for(lambda: condition(cluster, "nacos", "ClientsAuthenticated") == ("False", "ClientLoginFailed"),
+                         message="the client logins' verdict")
+        first_run = time.monotonic()
+        status = cluster.check("nacos")["status"]
+        found = sorted((f["object"], f["code"], f["severity"]) for f in status["findings"] if f["code"] >= "NAG611")
+        assert found == [(f"Deployment/{NS}/audit", "NAG611", "error"), (f"Deployment/{NS}/billing", "NAG611", "error"),
+                         (f"Deployment/{NS}/orders", "NAG616", "info"), (f"Deployment/{NS}/stock", "NAG612", "error"),
+                         (f"Deployment/{NS}/stock", "NAG613", "error")]
+        assert condition(cluster, "nacos") == ("True", "ProbeSucceeded")   # the server pods agree
+        messages = {(f["object"].rsplit("/", 1)[1], f["code"]): f["message"] for f in status["findings"]}
+        assert 'answered HTTP 403 "user not found!"' in messages["billing", "NAG611"]
+        assert "Secret billing-nacos key 'password'" in messages["billing", "NAG611"]
+        assert "stock.properties (group DEFAULT_GROUP" in messages["stock", "NAG612"]
+        assert "resource=dev:*:*&action=r" in messages["stock", "NAG612"]
+        for name, reason in (("billing", "ClientLoginFailed"), ("audit", "ClientLoginFailed"),
+                             ("stock", "ClientConfigReadDenied"), ("stock", "ClientServiceReadDenied")):
+            cluster.wait_for(lambda: [e for e in cluster.events(name) if e["reason"] == reason
+                                      and e["type"] == "Warning" and e["involvedObject"]["kind"] == "Deployment"],
+                             message=f"a {reason} Event on Deployment {name}")
+        assert not [e for e in cluster.events("orders") if e["type"] == "Warning"]
+        assert nacos.logins() == 3 + 4
+
+        # billing's password is corrected: the next run (30 s) logs in as billing only; the others wait for 60 s
+        cluster.apply(secret("billing-nacos", {"username": "billing", "password": "pw-billing-1"}))
+        cluster.wait_for(lambda: not [f for f in cluster.check("nacos")["status"]["findings"]
+                                      if f["object"].endswith("/billing") and f["code"] == "NAG611"],
+                         timeout=INTERVAL + 10, message="billing logs in after its password was corrected")
+        assert time.monotonic() - first_run >= INTERVAL - 1
+        assert nacos.logins() == 3 + 4 + 3 + 1
+        cluster.wait_for(lambda: [e for e in cluster.events("billing") if e["type"] == "Normal"
+                                  and e["reason"] == "ClientLoginFailed"], message="a Normal Event: resolved")
+        from nacos_auth_guard.kube import metrics
+        assert metrics.REGISTRY.get_sample_value("nacos_auth_guard_client_logins_total", {"outcome": "refused"}) >= 2
+        assert metrics.REGISTRY.get_sample_value("nacos_auth_guard_client_reads_total",
+                                                 {"kind": "config", "outcome": "denied"}) >= 2
+        outputs = {"status": str(cluster.check("nacos")["status"]), "events": str(cluster.events()),
+                   "metrics": metrics.exposition()}
+        issued = nacos.issued()
+    outputs["logs"] = caplog.text
+    assert "Client logins of NacosAuthCheck shop/nacos" in outputs["logs"]
+    forbidden = set().union(*(canary.forbidden_forms(token) for token in issued))
+    for where, text in outputs.items():
+        canary.assert_no_secret(text, where)
+        assert "pw-billing" not in text and "pw-stock" not in text and "pw-audit" not in text, where
+        assert not [form for form in forbidden if form in text], f"{where} leaks an issued token"
+
+
+def test_client_logins_need_the_probe():
+    with Cluster(namespaces=[NS]) as cluster:
+        check = probe_check("nacos", 8848, "p")
+        check["spec"]["probe"] = {"clients": {"enabled": True}}
+        cluster.apply(*healthy_cluster(), check)
+        cluster.start_operator()
+        cluster.wait_for(lambda: condition(cluster, "nacos", "Stalled") == ("True", "InvalidSpec"), message="Stalled")
+        assert "spec.probe.clients.enabled needs spec.probe.enabled" in cluster.check("nacos")["status"]["conditions"][0][
+            "message"]

@@ -20,6 +20,7 @@ IDENTITY_CONSISTENT = "IdentityConsistent"
 CLIENTS_CONFIGURED = "ClientsConfigured"
 TOKENS_VALID = "TokensValid"
 PROBE_SUCCEEDED = "ProbeSucceeded"
+CLIENTS_AUTHENTICATED = "ClientsAuthenticated"
 SERVER_FOUND = "ServerFound"
 CONCERNS = (SECRETS_RESOLVED, TOKEN_KEY_VALID, TOKEN_KEY_CONSISTENT, IDENTITY_CONSISTENT, CLIENTS_CONFIGURED,
             TOKENS_VALID)
@@ -279,6 +280,69 @@ _ENTRIES = [
           "judged: /v1/cs/configs (not the console's search/export/beta forms), /v1/ns/instance/list and /beat, "
           "/v3/client/cs/config, /v3/client/ns/instance[/list]. Only calls read well enough to be sure are "
           "reported: curl or wget with no header, no cookie, no config file and no unresolved variable."),
+    Entry("NAG611", "ClientLoginFailed", ERROR, CLIENTS_AUTHENTICATED,
+          "A client cannot log in with the credentials it is configured with",
+          "{obj} cannot log in on {server} with the username and password it is configured with ({where}): "
+          "pod {pod} answered {answer}{hint}. The client gets 403 on every request (`user not found!`).",
+          "put this user's current password in {source}, or create the user (2.x: POST /nacos/v1/auth/users with "
+          "username and password, console: Authority Control > User List > Create User; 3.x: POST "
+          "/nacos/v3/auth/user), and grant its role read on the namespaces the client reads.",
+          "With spec.probe.clients.enabled the operator logs in on one ready server pod with exactly the username "
+          "and password each client resolves to (from its Secret, ConfigMap, literal or mounted Spring file), as its "
+          "client library would: POST /nacos/v3/auth/user/login on 3.x, else /nacos/v1/auth/login. Nacos answers "
+          "the same `user not found!` for an unknown user and for a wrong password (AbstractAuthenticationManager"
+          ".java@2.4.3; 3.x: `User not found! Please check user exist or password is right!`). Servers from 2.4.0 "
+          "create no `nacos` user of their own (the INSERT left derby-schema.sql and mysql-schema.sql at 2.4.0), so "
+          "a client still using nacos/nacos fails there."),
+    Entry("NAG612", "ClientConfigReadDenied", ERROR, CLIENTS_AUTHENTICATED,
+          "A client's user may not read the configs the client loads",
+          "{obj} logs in on {server}, but its user ({where}) may not read {configs} in namespace {namespace}: "
+          "Nacos answers {answer}. The application starts without these configs (a spring.config.import entry "
+          "without optional: stops the start){assumed}.",
+          "grant one of this user's roles read (r) on resource {resource}: on 2.x POST /nacos/v1/auth/permissions with role=<role>&resource={resource}&action=r (console: Authority Control > Permission Management > Add), on 3.x POST /nacos/v3/auth/permission with the same fields; or point the client at a namespace its user may read.",
+          "After a successful login the operator reads each config the client loads, derived as Spring Cloud "
+          "Alibaba derives them (spring.application.name or prefix, file-extension, active profiles, "
+          "shared-configs, extension-configs, spring.config.import nacos: entries; NacosPropertySourceLocator and "
+          "NacosConfigDataLocationResolver@2023.0.0.0-RC1), over HTTP with the client's token. The auth plugin decides "
+          "a gRPC read by the client the same way: a permission of one of the user's roles whose resource "
+          "(namespace:group:config/dataId, '*' a wildcard) matches and whose action holds r (NacosRoleServiceImpl"
+          ".hasPermission@2.4.3, AbstractCheckedRoleService@3.0.3). Nothing is ever written."),
+    Entry("NAG613", "ClientServiceReadDenied", ERROR, CLIENTS_AUTHENTICATED,
+          "A discovery client's user may not read its naming namespace",
+          "{obj} logs in on {server}, but its user ({where}) may not read service {service} (group {group}) in "
+          "naming namespace {namespace}: Nacos answers {answer}. It can neither find other services nor register "
+          "its own there{assumed}.",
+          "grant one of this user's roles read and write (rw) on resource {resource}: on 2.x POST /nacos/v1/auth/permissions with role=<role>&resource={resource}&action=rw (console: Authority Control > Permission Management > Add), on 3.x POST /nacos/v3/auth/permission with the same fields; or point the client at a namespace its user may read.",
+          "For a client with spring.cloud.nacos.discovery settings the operator reads the instance list of the "
+          "client's own service (spring.cloud.nacos.discovery.service, else spring.application.name; its group and "
+          "namespace) with the client's token: GET /nacos/v1/ns/instance/list (2.x, @Secured READ, "
+          "InstanceController.java@2.4.3) or /nacos/v3/client/ns/instance/list (3.x, InstanceOpenApiController"
+          ".java@3.0.3), without a UDP port, so no subscription is made. Registering needs write on the same "
+          "resource, which is never tried."),
+    Entry("NAG614", "ClientConfigMissing", INFO, CLIENTS_AUTHENTICATED,
+          "A config a client names does not exist",
+          "{obj} names {configs} in namespace {namespace} of {server}, which its user may read but which does not "
+          "exist: the client loads nothing from it.",
+          "create the config in that namespace and group (console: Configuration Management > Create), or remove "
+          "the entry.",
+          "Only configs named explicitly (shared-configs, extension-configs, spring.config.import) are reported: "
+          "the data IDs Spring Cloud Alibaba derives from the application name (`orders`, `orders.yaml`, "
+          "`orders-dev.yaml`) are looked up whether or not they exist. A missing config is not a permission "
+          "problem: Nacos checks the permission before it looks for the config."),
+    Entry("NAG615", "ClientLoginUnverified", WARNING, CLIENTS_AUTHENTICATED,
+          "A client's login or reads could not be checked",
+          "The operator could not check the login of {obj} on {server} ({where}): {detail}.",
+          "check that the server pods are ready and serve Nacos on port {port} ({scheme}; spec.probe.port and "
+          "spec.probe.scheme), and that NetworkPolicies let the operator reach them.",
+          "A login or read without an answer, or with an answer Nacos does not give for these requests, proves "
+          "nothing either way; it is tried again at the next client interval (spec.probe.clients.intervalSeconds)."),
+    Entry("NAG616", "ClientRegistrationUnverified", INFO, CLIENTS_AUTHENTICATED,
+          "A discovery client's right to register is not verified",
+          "{obj} registers service {service} in naming namespace {namespace} of {server}: its user may read it, "
+          "but whether it may register (write) is not verified, since the operator never writes to Nacos.",
+          "make sure a role of this user has rw (not only r) on resource {resource}.",
+          "Registering an instance needs the write action on namespace:group:naming/service. Finding it out would "
+          "mean registering, which the operator never does."),
     Entry("NAG601", "ProbeLoginFailed", ERROR, PROBE_SUCCEEDED,
           "The probe user cannot log in",
           "The probe user (Secret {secret}) cannot log in on {pods} of {obj}: {detail}. Clients that log in with "

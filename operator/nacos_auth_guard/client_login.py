@@ -1,5 +1,6 @@
 """Client logins, HTTP part: log in on one ready server pod with exactly a client's credentials (v3 then v1 when the
-version is unknown, as the 3.x Java client does), then read each config the client reads with that token.
+version is unknown, as the 3.x Java client does), then read each config the client reads, and the instance list of
+its own service, with that token. Reads only: nothing is published, registered or subscribed.
 
 The limits are run_probe's (probe_client.py): no redirects, no proxies from the environment, no cookies, bodies read
 up to 64 KiB, one timeout per request, at most `concurrency` requests in flight. One login per client per run; the
@@ -15,13 +16,16 @@ from dataclasses import dataclass, field
 import aiohttp
 import yarl
 
-from .client_probe import ConfigRead
+from .client_probe import ConfigRead, NamingRead
 from .probe import (CONTEXT_PATH, LOGIN_PATHS, Answer, Api, Credentials, ProbeTarget, needs_v1_fallback,
                     parse_login, read_answer)
 from .probe_client import MAX_BODY, _no_answer_reason, open_session
 
 CONFIG_READS = {Api.V1: (f"{CONTEXT_PATH}/v1/cs/configs", "tenant", "group"),
                 Api.V3: (f"{CONTEXT_PATH}/v3/client/cs/config", "namespaceId", "groupName")}
+# InstanceController.list@2.4.3 (serviceName as group@@service, checkServiceNameFormat; no udpPort: no subscriber)
+# and InstanceOpenApiController.list@3.0.3 (InstanceListForm: namespaceId, groupName, serviceName).
+NAMING_READS = {Api.V1: f"{CONTEXT_PATH}/v1/ns/instance/list", Api.V3: f"{CONTEXT_PATH}/v3/client/ns/instance/list"}
 
 
 class ReadOutcome(enum.Enum):
@@ -39,12 +43,19 @@ class ConfigReadResult:
 
 
 @dataclass(frozen=True, slots=True)
+class NamingReadResult:
+    outcome: ReadOutcome                # READABLE (the list, maybe empty), DENIED or FAILED
+    answer: Answer
+
+
+@dataclass(frozen=True, slots=True)
 class ClientLoginResult:
     pod: str
     logged_in: bool
     answer: Answer                      # the login's answer in the server's words (never the token)
     reads: tuple[ConfigReadResult, ...] = field(default=())
     requests: int = 0
+    naming: NamingReadResult | None = None
 
 
 def classify_config_read(status: int, message: str) -> ReadOutcome:
@@ -58,9 +69,17 @@ def classify_config_read(status: int, message: str) -> ReadOutcome:
     return ReadOutcome.FAILED
 
 
-async def run_client_login(target: ProbeTarget, credentials: Credentials, reads: list[ConfigRead], *,
-                           scheme: str = "http", timeout: float = 5.0, concurrency: int = 4,
-                           ssl_context: ssl.SSLContext | None = None) -> ClientLoginResult:
+def classify_naming_read(status: int, message: str) -> ReadOutcome:
+    if status == 200:
+        return ReadOutcome.READABLE
+    if status == 403 and "authorization failed" in message.lower():
+        return ReadOutcome.DENIED
+    return ReadOutcome.FAILED
+
+
+async def run_client_login(target: ProbeTarget, credentials: Credentials, reads: list[ConfigRead] | tuple = (),
+                           naming: NamingRead | None = None, *, scheme: str = "http", timeout: float = 5.0,
+                           concurrency: int = 4, ssl_context: ssl.SSLContext | None = None) -> ClientLoginResult:
     limit = asyncio.Semaphore(max(1, concurrency))
     request_timeout = aiohttp.ClientTimeout(total=timeout)
     sent = 0
@@ -105,5 +124,17 @@ async def run_client_login(target: ProbeTarget, credentials: Credentials, reads:
             answer = read_answer(status, body, ctype)
             return ConfigReadResult(item, classify_config_read(status, answer.message), answer)
 
+        async def list_instances(item: NamingRead) -> NamingReadResult:
+            params = {"groupName": item.group, "serviceName": item.service if api is Api.V3
+                      else f"{item.group}@@{item.service}"}
+            if item.namespace:
+                params["namespaceId"] = item.namespace
+            status, body, ctype = await send("GET", NAMING_READS[api], params=params, token=token)
+            if status is None:
+                return NamingReadResult(ReadOutcome.FAILED, Answer(None, body))
+            answer = read_answer(status, body, ctype)
+            return NamingReadResult(classify_naming_read(status, answer.message), answer)
+
         results = await asyncio.gather(*(read(item) for item in reads))
-    return ClientLoginResult(target.pod, True, Answer(200, ""), tuple(results), sent)
+        naming_result = await list_instances(naming) if naming is not None else None
+    return ClientLoginResult(target.pod, True, Answer(200, ""), tuple(results), sent, naming_result)

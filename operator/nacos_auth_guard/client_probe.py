@@ -1,6 +1,12 @@
-"""Client logins, pure part: what a Spring client reads from Nacos, and whether a user's roles let it read that.
+"""Client logins, pure part: which clients to log in as, what a Spring client reads from Nacos, whether a user's
+roles let it read that, and the findings the answers add up to.
 
-Two rules, each a pure function tested table-driven (tests/test_client_probe.py):
+The rules, each a pure function tested table-driven (tests/test_client_probe.py):
+
+* plan_client_logins: for each client of a check, per container and per distinct username/password (Spring Cloud
+  Alibaba's config and discovery modules each fall back only to spring.cloud.nacos.username/password), the
+  credentials as the container resolves them, the configs it reads and, for a discovery client, its service.
+* client_login_findings: NAG611-NAG616 from one login's answers.
 
 * config_reads: the config namespace, group and data IDs Spring Cloud Alibaba loads, derived as
   NacosPropertySourceLocator.loadApplicationConfiguration / loadSharedConfiguration / loadExtConfiguration and
@@ -15,13 +21,24 @@ is the operator's own (one login per client per interval).
 """
 from __future__ import annotations
 
+import hashlib
 import re
 import urllib.parse
-from dataclasses import dataclass
-from typing import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Callable, Iterable, Mapping, Sequence
 
+from .catalog import finding
+from .discovery import pod_template
+from .evaluation import CheckSpec, check_clients
+from .model import Finding, ObjectRef, Severity, State
 from .nacos import Version
-from .sources import normalize
+from .probe import Credentials
+from .sources import ContainerEnvironment, client_environments, client_settings, normalize
+
+if TYPE_CHECKING:
+    from .client_login import ClientLoginResult
+    from .discovery import Topology
+    from .snapshot import Snapshot
 
 GLOBAL_ADMIN_ROLE = "ROLE_ADMIN"          # AuthConstants.java:32@2.4.3
 CONSOLE_PREFIX = "console/"               # AuthConstants.CONSOLE_RESOURCE_NAME_PREFIX
@@ -118,6 +135,35 @@ def config_reads(properties: Mapping[str, str], profiles: Sequence[str] = ()) ->
     return reads, problems
 
 
+BOOT = "nacos.config."   # nacos-spring-boot (nacos-config-spring-boot-autoconfigure)
+
+
+def boot_config_reads(properties: Mapping[str, str]) -> list[ConfigRead]:
+    """The configs nacos-spring-boot loads at start, NacosConfigLoader.loadConfig@0.3.0-RC: only with
+    nacos.config.bootstrap.enable (else @NacosPropertySource in code names them); nacos.config.data-id, else
+    data-ids split at commas (as written: no trimming), in nacos.config.group (DEFAULT_GROUP) and .namespace; then
+    each ext-config[n] with its own data-id(s), group (DEFAULT_GROUP) and namespace (else the global one)."""
+    props = {normalize(k): v for k, v in properties.items()}
+    if _get(props, BOOT + "bootstrap.enable").lower() != "true":
+        return []
+    reads: list[ConfigRead] = []
+
+    def add(fields: Mapping[str, str], namespace: str, origin: str) -> None:
+        group = fields.get("group", "").strip() or DEFAULT_GROUP
+        data_id = fields.get("dataid", "")
+        ids = [data_id] if data_id else [i for i in fields.get("dataids", "").split(",") if i]
+        namespace = "" if namespace == DEFAULT_NAMESPACE_ID else namespace
+        for item in ids:
+            if all((r.namespace, r.group, r.data_id) != (namespace, group, item) for r in reads):
+                reads.append(ConfigRead(namespace, group, item, origin))
+
+    namespace = _get(props, BOOT + "namespace")
+    add({name: _get(props, BOOT + name) for name in ("group", "dataid", "dataids")}, namespace, BOOT + "data-ids")
+    for index, fields in _indexed(props, BOOT + "ext-config"):
+        add(fields, fields.get("namespace", "").strip() or namespace, f"{BOOT}ext-config[{index}]")
+    return reads
+
+
 def _import_entry(rest: str) -> tuple[str, str, str | None]:
     """NacosConfigDataLocationResolver.dataIdFor / groupFor@2023.0.0.0-RC1: path is the data ID, ?group= the group."""
     path, _, query = rest.partition("?")
@@ -179,3 +225,220 @@ def permission_granted(version: Version | None, roles: Iterable[str], permission
         except re.error:   # Java's Pattern.matches throws here; the request fails rather than passes
             continue
     return False
+
+
+# --- which clients to log in as -------------------------------------------------------------------------------------
+
+CONFIG_PROPERTIES = ("spring.cloud.nacos.config.namespace", "spring.cloud.nacos.config.group",
+                     "spring.cloud.nacos.config.file-extension", "spring.cloud.nacos.config.prefix",
+                     "spring.cloud.nacos.config.name", "spring.application.name", "spring.profiles.active",
+                     "spring.config.import")
+CONFIG_LISTS = ("spring.cloud.nacos.config.shared-configs[", "spring.cloud.nacos.config.extension-configs[")
+BOOT_PROPERTIES = ("nacos.config.bootstrap.enable", "nacos.config.namespace", "nacos.config.group",
+                   "nacos.config.data-id", "nacos.config.data-ids")
+BOOT_LISTS = ("nacos.config.ext-config[",)
+
+
+@dataclass(frozen=True, slots=True)
+class NamingRead:
+    """The service a discovery client registers and subscribes to (NacosDiscoveryProperties@2023.0.0.0-RC1:
+    service defaults to spring.application.name, group to DEFAULT_GROUP, namespace to public)."""
+    namespace: str
+    group: str
+    service: str
+
+
+@dataclass(frozen=True, slots=True)
+class ClientLogin:
+    """One login to try: a client container's username and password (in memory for one run only), where they come
+    from (object and key names, never a value), and what the client reads with them."""
+    client: ObjectRef
+    container: str
+    credentials: Credentials = field(repr=False)
+    where: str
+    password_where: str
+    reads: tuple[ConfigRead, ...] = ()
+    naming: NamingRead | None = None
+    config_namespace_set: bool = False    # written in the input; else Spring Cloud Alibaba's default (public)
+    naming_namespace_set: bool = False
+
+    @property
+    def key(self) -> tuple:
+        """What the operator remembers the login by between runs."""
+        return (self.client, self.container, self.where)
+
+    @property
+    def fingerprint(self) -> str:
+        """Compared in memory between runs (a changed password is tried at once); never printed or stored."""
+        return hashlib.sha256(f"{self.credentials.username}\0{self.credentials.password}".encode()).hexdigest()
+
+
+def plan_client_logins(spec: CheckSpec, topology: "Topology", snapshot: "Snapshot") -> list[ClientLogin]:
+    """Every login the check's clients make whose username and password are known. A client whose credentials do
+    not resolve is left to the static checks (NAG101, NAG401, NAG404 say why)."""
+    logins: list[ClientLogin] = []
+    clients = {c.ref: c for c in check_clients(spec, topology)}
+    workloads = {ref: w for w in snapshot.workloads
+                 for ref in [ObjectRef(w["kind"], w["metadata"].get("namespace"), w["metadata"].get("name"))]
+                 if ref in clients}
+    for ref, client in clients.items():
+        workload = workloads.get(ref)
+        if workload is None:
+            continue
+        _, pod_spec = pod_template(workload)
+        annotations = client.template.annotations
+        for environment in client_environments(client.ref, pod_spec, snapshot):
+            logins.extend(_container_logins(client.ref, environment, annotations))
+    return logins
+
+
+def _container_logins(ref: ObjectRef, environment: ContainerEnvironment, annotations: dict) -> list[ClientLogin]:
+    settings = client_settings(environment, annotations)
+    if "serverAddr" not in settings:
+        return []
+    sca_login = any(environment.property(f"spring.cloud.nacos.{scope}{name}") is not None
+                    for scope in ("", "config.", "discovery.") for name in ("username", "password"))
+    modules: dict[tuple, list[str]] = {}
+    credentials: dict[tuple, tuple] = {}
+    for module in ("config", "discovery"):
+        if sca_login:
+            pair = tuple(environment.first_property((f"spring.cloud.nacos.{module}.{name}",
+                                                     f"spring.cloud.nacos.{name}")) for name in ("username", "password"))
+        else:   # nacos.username, NACOS_USERNAME-style env, the client-env annotation: both modules alike
+            pair = (settings.get("username"), settings.get("password"))
+        if any(v is None or v.state is not State.KNOWN or not v.value for v in pair):
+            continue
+        identity = (pair[0].value, pair[1].value, pair[0].where, pair[1].where)
+        modules.setdefault(identity, []).append(module)
+        credentials[identity] = pair
+    config_used = environment.sets_any("spring.cloud.nacos.config.") or "nacos:" in (
+        environment.known_property("spring.config.import") or "")
+    boot_used = (environment.known_property(BOOT + "bootstrap.enable") or "").strip().lower() == "true"
+    discovery_used = environment.sets_any("spring.cloud.nacos.discovery.")
+    logins = []
+    for identity, used in modules.items():
+        username, password = credentials[identity]
+        where = username.where if username.where == password.where else f"{username.where}; {password.where}"
+        reads: tuple[ConfigRead, ...] = ()
+        naming = None
+        if "config" in used and config_used:
+            # entries Spring refuses (config_reads' problems) fail the start: the static checks report those
+            reads = tuple(_config_reads(environment, CONFIG_PROPERTIES, CONFIG_LISTS, lambda p: config_reads(p)[0]))
+        if "config" in used and boot_used:
+            reads += tuple(_config_reads(environment, BOOT_PROPERTIES, BOOT_LISTS, boot_config_reads))
+        if "discovery" in used and discovery_used:
+            naming = _naming_read(environment)
+        logins.append(ClientLogin(ref, environment.container, Credentials(username.value, password.value), where,
+                                  password.where, reads, naming,
+                                  any(environment.known_property(p) is not None
+                                      for p in ("spring.cloud.nacos.config.namespace", BOOT + "namespace")),
+                                  environment.known_property("spring.cloud.nacos.discovery.namespace") is not None))
+    return logins
+
+
+def _config_reads(environment: ContainerEnvironment, properties: Sequence[str], lists: Sequence[str],
+                  derive: Callable[[dict[str, str]], list[ConfigRead]]) -> list[ConfigRead]:
+    """The configs the container reads, when every property they derive from is known (a value in an object the
+    input does not hold could name other data IDs: then none is judged)."""
+    names = list(properties) + sorted(k for prefix in lists for k in environment.indexed_keys(prefix))
+    props: dict[str, str] = {}
+    for name in names:
+        found = environment.property(name)
+        if found is None:
+            continue
+        if found.state is not State.KNOWN or found.value is None:
+            return []
+        props[normalize(name)] = found.value
+    return derive(props)
+
+
+def _naming_read(environment: ContainerEnvironment) -> NamingRead | None:
+    values = {}
+    for name in ("namespace", "group", "service"):
+        found = environment.property(f"spring.cloud.nacos.discovery.{name}")
+        if found is not None and found.state is not State.KNOWN:
+            return None
+        values[name] = (found.value or "").strip() if found is not None else ""
+    service = values["service"] or (environment.known_property("spring.application.name") or "").strip()
+    if not service:
+        return None
+    namespace = "" if values["namespace"] == DEFAULT_NAMESPACE_ID else values["namespace"]
+    return NamingRead(namespace, values["group"] or DEFAULT_GROUP, service)
+
+
+# --- what the answers mean ------------------------------------------------------------------------------------------
+
+LOGIN_REFUSED = ("user not found!", "User not found! Please check user exist or password is right!", "unknown user!")
+DEFAULT_USER = "nacos"
+NO_DEFAULT_USER_SINCE: Version = (2, 4, 0)   # derby-schema.sql and mysql-schema.sql insert no user from 2.4.0
+# Configs a user names (the ones derived from the application name need not exist)
+_EXPLICIT = ("spring.config.import", "spring.cloud.nacos.config.shared-configs", "spring.cloud.nacos.config.extension-configs",
+             BOOT)
+_ASSUMED = (" (no namespace is set in the input, so Spring Cloud Alibaba's default, public, was read; if the "
+            "application's own files set another, read this with that in mind)")
+
+
+def _namespace_name(namespace: str) -> str:
+    return namespace or DEFAULT_NAMESPACE_ID
+
+
+def _configs(reads: Sequence[ConfigRead]) -> str:
+    named = [f"{r.data_id} (group {r.group}, from {r.origin})" for r in reads[:5]]
+    more = f" and {len(reads) - 5} more" if len(reads) > 5 else ""
+    return ("configs " if len(reads) > 1 else "config ") + ", ".join(named) + more
+
+
+def client_login_findings(login: ClientLogin, result: "ClientLoginResult", server: ObjectRef,
+                          version: Version | None, port: int, scheme: str) -> list[Finding]:
+    from .client_login import ReadOutcome
+
+    common = dict(cluster=server, server=server, where=login.where)
+    if not result.logged_in:
+        answer = result.answer
+        if answer.status == 403 and answer.message in LOGIN_REFUSED:
+            hint = ""
+            if login.credentials.username == DEFAULT_USER and version is not None and version >= NO_DEFAULT_USER_SINCE:
+                hint = (f"; the username is Nacos's old built-in user, which servers from 2.4.0 do not create "
+                        f"(this one runs {'.'.join(map(str, version))})")
+            return [finding("NAG611", login.client, **common, pod=result.pod, answer=answer.describe(), hint=hint,
+                            source=login.password_where)]
+        detail = f"the login on pod {result.pod} {'got no answer: ' if answer.status is None else 'answered '}" \
+                 f"{answer.describe()}"
+        return [finding("NAG615", login.client, **common, detail=detail, port=port, scheme=scheme)]
+    findings: list[Finding] = []
+    by_outcome: dict[object, list] = {}
+    for item in result.reads:
+        by_outcome.setdefault(item.outcome, []).append(item)
+    for outcome, code in ((ReadOutcome.DENIED, "NAG612"), (ReadOutcome.MISSING, "NAG614")):
+        items = by_outcome.get(outcome, [])
+        if outcome is ReadOutcome.MISSING:
+            items = [i for i in items if i.read.origin.startswith(_EXPLICIT)]
+        for namespace in sorted({i.read.namespace for i in items}):
+            group = [i for i in items if i.read.namespace == namespace]
+            reads = [i.read for i in group]
+            severity = None if login.config_namespace_set or code != "NAG612" else Severity.WARNING
+            findings.append(finding(code, login.client, **common, severity=severity, configs=_configs(reads),
+                                    namespace=_namespace_name(namespace), answer=group[0].answer.describe(),
+                                    assumed="" if login.config_namespace_set else _ASSUMED,
+                                    resource=f"{namespace}:*:*"))
+    failed = by_outcome.get(ReadOutcome.FAILED, [])
+    if failed:
+        findings.append(finding("NAG615", login.client, **common, port=port, scheme=scheme,
+                                detail=f"reading {_configs([i.read for i in failed])} answered "
+                                       f"{failed[0].answer.describe()}"))
+    naming = result.naming
+    if login.naming is not None and naming is not None:
+        fields = dict(service=login.naming.service, group=login.naming.group,
+                      namespace=_namespace_name(login.naming.namespace),
+                      resource=f"{login.naming.namespace}:{login.naming.group}:*")
+        if naming.outcome is ReadOutcome.DENIED:
+            findings.append(finding("NAG613", login.client, **common, **fields, answer=naming.answer.describe(),
+                                    severity=None if login.naming_namespace_set else Severity.WARNING,
+                                    assumed="" if login.naming_namespace_set else _ASSUMED))
+        elif naming.outcome is ReadOutcome.FAILED:
+            findings.append(finding("NAG615", login.client, **common, port=port, scheme=scheme,
+                                    detail=f"reading the instance list of service {login.naming.service} answered "
+                                           f"{naming.answer.describe()}"))
+        else:
+            findings.append(finding("NAG616", login.client, **common, **fields))
+    return findings

@@ -17,7 +17,7 @@ READY, RECONCILING, STALLED = "Ready", "Reconciling", "Stalled"
 SUCCESS_REASONS = {
     "SecretsResolved": "AllReferencesResolved", "TokenKeyValid": "KeyValid", "TokenKeyConsistent": "KeysMatch",
     "IdentityConsistent": "IdentityMatches", "ClientsConfigured": "ClientsSendCredentials",
-    "TokensValid": "TokensValid", "ProbeSucceeded": "ProbeSucceeded",
+    "TokensValid": "TokensValid", "ProbeSucceeded": "ProbeSucceeded", "ClientsAuthenticated": "ClientsLoggedIn",
 }
 
 

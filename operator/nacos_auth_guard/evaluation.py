@@ -8,13 +8,14 @@ from datetime import datetime, timedelta
 
 from .catalog import CATALOG, finding
 from .checks import CheckContext, run_checks
-from .discovery import SERVER_KINDS, discover
-from .model import Finding, ObjectRef
+from .discovery import SERVER_KINDS, Topology, discover
+from .model import Client, Finding, ObjectRef
 from .shapes import as_dict, as_list
 from .snapshot import Snapshot, parse_time
 
 ENFORCEMENTS = ("Deny", "Warn", "Audit")
 MIN_PROBE_INTERVAL = 30   # seconds; the CRD's minimum too
+MIN_CLIENT_INTERVAL = 60  # seconds between two logins of one client; the CRD's minimum too
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +28,7 @@ class ProbeSpec:
     timeout: int = 5
     port: int = 8848
     scheme: str = "http"
+    clients_interval: int | None = None   # spec.probe.clients: seconds between two logins of a client; None: off
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +117,21 @@ def _whole(value: object, default: int, low: int, high: int, field: str) -> int:
     return value
 
 
+def _clients_interval(clients: object, probing: bool) -> int | None:
+    if clients is None:
+        return None
+    if not isinstance(clients, dict):
+        raise InvalidSpec("spec.probe.clients must be an object (enabled, intervalSeconds)")
+    enabled = clients.get("enabled", False)
+    if not isinstance(enabled, bool):
+        raise InvalidSpec("spec.probe.clients.enabled must be true or false")
+    interval = _whole(clients.get("intervalSeconds"), 3600, MIN_CLIENT_INTERVAL, 86400 * 7, "clients.intervalSeconds")
+    if enabled and not probing:
+        raise InvalidSpec("spec.probe.clients.enabled needs spec.probe.enabled: true (client logins run with the "
+                          "probe, on its port and scheme)")
+    return interval if enabled else None
+
+
 def parse_probe(probe: object) -> ProbeSpec | None:
     if probe is None:
         return None
@@ -136,13 +153,14 @@ def parse_probe(probe: object) -> ProbeSpec | None:
     scheme = probe.get("scheme", "http")
     if scheme not in ("http", "https"):
         raise InvalidSpec("spec.probe.scheme must be http or https")
+    clients_interval = _clients_interval(probe.get("clients"), enabled)
     if not enabled:
         return None
     if "name" not in ref:
         raise InvalidSpec("spec.probe.credentialsSecretRef.name must name the Secret with the probe user's "
                           "username and password when spec.probe.enabled is true")
     return ProbeSpec(ref["name"], ref.get("usernameKey", "username"), ref.get("passwordKey", "password"),
-                     interval, timeout, port, scheme)
+                     interval, timeout, port, scheme, clients_interval)
 
 
 def valid_selector(selector: object) -> bool:
@@ -182,6 +200,11 @@ class Evaluation:
     dependencies: frozenset[tuple[str, str, str]] = frozenset()   # (kind, namespace, name) of Secrets/ConfigMaps
 
 
+def check_clients(spec: CheckSpec, topology: Topology) -> list[Client]:
+    """The clients a check watches: those that reach its server and that its client selector selects."""
+    return [c for c in topology.clients if spec.server in c.servers and selects(spec.client_selector, c.labels)]
+
+
 def evaluate(spec: CheckSpec, snapshot: Snapshot, now: datetime) -> Evaluation:
     workload = next((w for w in snapshot.workloads if w["kind"] == spec.server_kind
                      and w["metadata"]["namespace"] == spec.namespace and w["metadata"]["name"] == spec.server_name),
@@ -192,8 +215,7 @@ def evaluate(spec: CheckSpec, snapshot: Snapshot, now: datetime) -> Evaluation:
     topology = discover(snapshot, servers={spec.server})
     ctx = CheckContext.build(snapshot, now, timedelta(days=spec.token_warning_days), topology)
     server = ctx.servers_by_ref[spec.server]
-    clients = {c.ref for c in topology.clients if spec.server in c.servers and selects(spec.client_selector,
-                                                                                         c.labels)}
+    clients = {c.ref for c in check_clients(spec, topology)}
     # An OpenAPI caller belongs to the servers its calls reach; one whose target is unknown has its tokens checked
     # against every server's key, and a finding then names the server (f.cluster) it concerns.
     callers = [c for c in topology.callers if (spec.server in c.servers or not c.servers)

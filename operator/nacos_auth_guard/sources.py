@@ -109,6 +109,24 @@ class ContainerEnvironment:
             return _Value(None, f"{prop} (maybe from {', '.join(self.opaque)})", Origin.POD_SPEC, State.UNKNOWN)
         return None
 
+    def known_property(self, prop: str) -> str | None:
+        """The value when it is known; None when unset or unknown (use property() to tell them apart)."""
+        found = self.property(prop)
+        return found.value if found is not None and found.state is State.KNOWN else None
+
+    def indexed_keys(self, prefix: str) -> set[str]:
+        """The normalized keys under prefix (`...shared-configs[0].data-id`) that any property source names."""
+        norm = normalize(prefix)
+        pools = [self.args, self.application_json, self.system, self.dotted_env,
+                 *(f.properties for f in self.files if f.properties is not None)]
+        return {key for pool in pools for key in pool if key.startswith(norm)}
+
+    def sets_any(self, prefix: str) -> bool:
+        """Whether any property source sets a property under prefix (`spring.cloud.nacos.discovery.`), the env
+        by its upper-case form too."""
+        env_prefix = env_candidates(prefix)[0]
+        return bool(self.indexed_keys(prefix)) or any(name.startswith(env_prefix) for name in self.env)
+
     def first_property(self, props: Iterable[str]) -> _Value | None:
         for prop in props:
             found = self.property(prop)
@@ -669,17 +687,11 @@ def pod_config(ref: ObjectRef, metadata: dict, spec: dict, snapshot: Snapshot, *
                statuses: dict | None = None) -> PodConfig:
     """Resolves a pod template or a Pod. For a server, the Nacos container's server settings; for any other pod,
     each container's client settings. `statuses`: the Pod's status, for container start times."""
-    volumes = {v["name"]: v for v in as_list(spec.get("volumes")) if isinstance(v, dict) and isinstance(v.get("name"), str)}
-    ctx = _PodContext(ref, snapshot, volumes)
+    ctx = _pod_context(ref, spec, snapshot)
     annotations = as_dict(metadata.get("annotations"))
     started = _start_times(statuses)
     containers = []
-    specs = [c for c in as_list(spec.get("containers")) if isinstance(c, dict)]
-    server_flags = [server and is_server_container(c) for c in specs]
-    if server and specs and not any(server_flags):   # a server by annotation or NacosAuthCheck: its first container
-        server_flags[0] = True
-    for container, is_server in zip(specs, server_flags, strict=True):
-        environment = container_environment(ctx, container, is_server)
+    for container, is_server, environment in _environments(ctx, spec, server):
         image = as_text(container.get("image")) or ""
         settings = (server_settings(environment, nacos.image_version(image)) if is_server
                     else client_settings(environment, annotations))
@@ -690,6 +702,28 @@ def pod_config(ref: ObjectRef, metadata: dict, spec: dict, snapshot: Snapshot, *
     references = tuple(ref for key, ref in ctx.references.items() if key in ctx.relevant)
     return PodConfig(ref, labels, tuple(containers), references, annotations,
                      tuple(ctx.config_errors.values()))
+
+
+def _pod_context(ref: ObjectRef, spec: dict, snapshot: Snapshot) -> _PodContext:
+    volumes = {v["name"]: v for v in as_list(spec.get("volumes")) if isinstance(v, dict) and isinstance(v.get("name"), str)}
+    return _PodContext(ref, snapshot, volumes)
+
+
+def _environments(ctx: _PodContext, spec: dict, server: bool) -> Iterable[tuple[dict, bool, ContainerEnvironment]]:
+    """(container, whether it is the Nacos server container, its environment) for each container."""
+    specs = [c for c in as_list(spec.get("containers")) if isinstance(c, dict)]
+    server_flags = [server and is_server_container(c) for c in specs]
+    if server and specs and not any(server_flags):   # a server by annotation or NacosAuthCheck: its first container
+        server_flags[0] = True
+    for container, is_server in zip(specs, server_flags, strict=True):
+        yield container, is_server, container_environment(ctx, container, is_server)
+
+
+def client_environments(ref: ObjectRef, spec: dict, snapshot: Snapshot) -> list[ContainerEnvironment]:
+    """Each container of a client pod template, resolved as pod_config resolves it, for the live client logins,
+    which need the Spring properties behind the settings too (application name, namespaces, data IDs). Values
+    stay in memory."""
+    return [environment for _, _, environment in _environments(_pod_context(ref, spec, snapshot), spec, False)]
 
 
 def _start_times(status: dict | None) -> dict:
@@ -716,9 +750,7 @@ def workload_texts(ref: ObjectRef, spec: dict, snapshot: Snapshot) -> tuple[list
                                                                          tuple[Reference, ...]]:
     """Each container's command/args, known env values and mounted files (where an OpenAPI call or a token can
     sit), the env (known values) to resolve $VAR with, and the Secrets/ConfigMaps those texts come from."""
-    volumes = {v["name"]: v for v in as_list(spec.get("volumes"))
-               if isinstance(v, dict) and isinstance(v.get("name"), str)}
-    pod = _PodContext(ref, snapshot, volumes)
+    pod = _pod_context(ref, spec, snapshot)
     texts: list[WorkloadText] = []
     env: dict[str, str] = {}
     for container in (c for c in as_list(spec.get("initContainers")) + as_list(spec.get("containers"))

@@ -199,15 +199,19 @@ class NacosNode:
         node, path = self.node, request.path
         login_paths = {"/nacos/v1/auth/login", "/nacos/v1/auth/users/login"}
         read_paths = {"/nacos/v1/cs/configs"}
+        naming_paths = {"/nacos/v1/ns/instance/list"}
         if node.version >= 3:
             login_paths.add("/nacos/v3/auth/user/login")
             read_paths.add("/nacos/v3/client/cs/config")
+            naming_paths.add("/nacos/v3/client/ns/instance/list")
         if node.identity is None:   # 2.x AuthFilter: with auth on, no identity configured refuses every request
             return self.error(request, 403, IDENTITY_MESSAGE)
         if request.method == "POST" and path in login_paths:
             return await self.login(request)
         if request.method == "GET" and path in read_paths:
             return self.read(request)
+        if request.method == "GET" and path in naming_paths:
+            return self.list_instances(request)
         return self.error(request, 404, "No message available")
 
     async def login(self, request: web.Request) -> web.Response:
@@ -259,6 +263,29 @@ class NacosNode:
         if v3:
             return web.json_response({"code": 20004, "message": "resource not found", "data": None})
         return web.Response(status=404, text="config data not exist\n", content_type="text/plain")
+
+    def list_instances(self, request: web.Request) -> web.Response:
+        """InstanceController.list@2.4.3 / InstanceOpenApiController.list@3.0.3 behind the AuthFilter: the resource
+        is namespaceId:group:naming/service, the group from groupName or else from serviceName's group@@ prefix
+        (NamingHttpResourceParser@2.4.3). No instance is ever registered here: the list is empty."""
+        self.stats.reads += 1
+        node, query = self.node, request.query
+        service = query.get("serviceName", "")
+        group = query.get("groupName", "").strip() or (service.split("@@")[0] if "@@" in service else "")
+        name = service.split("@@", 1)[1] if "@@" in service else service
+        token = self.bearer(request) or query.get("accessToken", "")
+        try:
+            user = verify_token(node.key, token, node.now())
+        except AccessDenied as denied:
+            return self.filter_denied(request, denied.message, 401)
+        if not has_permission(node, user, query.get("namespaceId", ""), group, "naming", name, "r"):
+            return self.filter_denied(request, "authorization failed!", 403)
+        if node.version >= 3:
+            return web.json_response({"code": 0, "message": "success", "data": []})
+        if "@@" not in service:   # NamingUtils.checkServiceNameFormat
+            return self.error(request, 400, "Param 'serviceName' is illegal, it should be format as "
+                                            "'groupName@@serviceName'")
+        return web.json_response({"name": service, "groupName": group, "clusters": "", "hosts": []})
 
     @staticmethod
     def bearer(request: web.Request) -> str:

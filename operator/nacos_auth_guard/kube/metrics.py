@@ -28,6 +28,12 @@ PROBE_REQUESTS = prometheus_client.Counter(
 PROBE_SECONDS = prometheus_client.Histogram(
     "nacos_auth_guard_probe_duration_seconds", "Time one live probe run took",
     buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0), registry=REGISTRY)
+CLIENT_LOGINS = prometheus_client.Counter(
+    "nacos_auth_guard_client_logins", "Logins the operator made as a client (spec.probe.clients), by outcome "
+    "(logged_in; refused: Nacos answered 403; unverified: no answer or another one)", ["outcome"], registry=REGISTRY)
+CLIENT_READS = prometheus_client.Counter(
+    "nacos_auth_guard_client_reads", "Reads made with a client's token, by kind (config, naming) and outcome "
+    "(readable, missing, denied, failed)", ["kind", "outcome"], registry=REGISTRY)
 ADMISSIONS = prometheus_client.Counter(
     "nacos_auth_guard_admission_reviews", "Admission reviews answered, by resource and outcome "
     "(allowed, warned, denied, skipped: excluded namespace or no governing check, unready: indexes loading)",
