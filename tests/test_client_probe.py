@@ -174,6 +174,11 @@ SHARED_LOGIN = [secret_env("SPRING_CLOUD_NACOS_USERNAME", "orders-nacos", "usern
       secret_env("SPRING_CLOUD_NACOS_PASSWORD", "elsewhere", "password")], []),
     ([env("SPRING_CLOUD_NACOS_SERVER_ADDR", ADDR), secret_env("SPRING_CLOUD_NACOS_USERNAME", "orders-nacos", "nokey"),
       secret_env("SPRING_CLOUD_NACOS_PASSWORD", "orders-nacos", "password")], []),
+    # a module switched off is not read, whatever else it sets
+    ([env("SPRING_CLOUD_NACOS_CONFIG_SERVER_ADDR", ADDR), env("SPRING_CLOUD_NACOS_DISCOVERY_SERVER_ADDR", ADDR),
+      env("SPRING_CLOUD_NACOS_DISCOVERY_ENABLED", "false"), env("SPRING_CLOUD_NACOS_CONFIG_ENABLED", "false"),
+      env("SPRING_APPLICATION_NAME", "orders"), *SHARED_LOGIN],
+     [("orders", "pw-1", [], None, False, False)]),
     # no credentials at all: NAG401's business
     ([env("SPRING_CLOUD_NACOS_SERVER_ADDR", ADDR)], []),
 ])

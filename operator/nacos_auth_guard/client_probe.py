@@ -311,10 +311,10 @@ def _container_logins(ref: ObjectRef, environment: ContainerEnvironment, annotat
         identity = (pair[0].value, pair[1].value, pair[0].where, pair[1].where)
         modules.setdefault(identity, []).append(module)
         credentials[identity] = pair
-    config_used = environment.sets_any("spring.cloud.nacos.config.") or "nacos:" in (
-        environment.known_property("spring.config.import") or "")
+    config_used = (environment.sets_any("spring.cloud.nacos.config.") or "nacos:" in (
+        environment.known_property("spring.config.import") or "")) and _module_enabled(environment, "config")
     boot_used = (environment.known_property(BOOT + "bootstrap.enable") or "").strip().lower() == "true"
-    discovery_used = environment.sets_any("spring.cloud.nacos.discovery.")
+    discovery_used = environment.sets_any("spring.cloud.nacos.discovery.") and _module_enabled(environment, "discovery")
     logins = []
     for identity, used in modules.items():
         username, password = credentials[identity]
@@ -334,6 +334,13 @@ def _container_logins(ref: ObjectRef, environment: ContainerEnvironment, annotat
                                       for p in ("spring.cloud.nacos.config.namespace", BOOT + "namespace")),
                                   environment.known_property("spring.cloud.nacos.discovery.namespace") is not None))
     return logins
+
+
+def _module_enabled(environment: ContainerEnvironment, module: str) -> bool:
+    """spring.cloud.nacos.<module>.enabled is true unless set otherwise (a value the input cannot show: not known
+    to be on, so not judged)."""
+    found = environment.property(f"spring.cloud.nacos.{module}.enabled")
+    return found is None or (found.state is State.KNOWN and (found.value or "").strip().lower() == "true")
 
 
 def _config_reads(environment: ContainerEnvironment, properties: Sequence[str], lists: Sequence[str],
