@@ -103,6 +103,11 @@ PROBE = {"server": {"statefulSetName": "nacos"}}
     ({"enabled": True, "credentialsSecretRef": {"name": "p"}, "port": 70000}, "port"),
     ({"enabled": True, "credentialsSecretRef": {"name": "p"}, "scheme": "ftp"}, "scheme"),
     ({"enabled": False, "port": "8848"}, "port"),   # validated even while off, as the CRD does
+    ({"enabled": True, "credentialsSecretRef": {"name": "p"}, "clients": True}, "spec.probe.clients must be an object"),
+    ({"enabled": True, "credentialsSecretRef": {"name": "p"}, "clients": {"enabled": 1}}, "spec.probe.clients.enabled"),
+    ({"enabled": True, "credentialsSecretRef": {"name": "p"}, "clients": {"enabled": True, "intervalSeconds": 59}},
+     "spec.probe.clients.intervalSeconds must be a whole number from 60"),
+    ({"clients": {"enabled": True}}, "spec.probe.clients.enabled needs spec.probe.enabled"),
 ])
 def test_invalid_probe_specs_are_explained(probe, error):
     with pytest.raises(InvalidSpec, match=error):
@@ -120,6 +125,12 @@ def test_probe_spec():
         "intervalSeconds": 30, "timeoutSeconds": 60, "port": 8080, "scheme": "https"}})).probe
     assert (probe.username_key, probe.password_key, probe.interval, probe.timeout, probe.port, probe.scheme) == (
         "u", "w", 30, 60, 8080, "https")
+    assert probe.clients_interval is None
+    for clients, interval in (({"enabled": True}, 3600), ({"enabled": True, "intervalSeconds": 60}, 60),
+                              ({"enabled": False, "intervalSeconds": 60}, None)):
+        probe = parse_spec(check({**PROBE, "probe": {"enabled": True, "credentialsSecretRef": {"name": "p"},
+                                                     "clients": clients}})).probe
+        assert probe.clients_interval == interval
 
 
 WINDOW = timedelta(seconds=15)

@@ -117,14 +117,19 @@ def _whole(value: object, default: int, low: int, high: int, field: str) -> int:
     return value
 
 
+def _switch(obj: dict, path: str) -> bool:
+    enabled = obj.get("enabled", False)
+    if not isinstance(enabled, bool):
+        raise InvalidSpec(f"{path}.enabled must be true or false")
+    return enabled
+
+
 def _clients_interval(clients: object, probing: bool) -> int | None:
     if clients is None:
         return None
     if not isinstance(clients, dict):
         raise InvalidSpec("spec.probe.clients must be an object (enabled, intervalSeconds)")
-    enabled = clients.get("enabled", False)
-    if not isinstance(enabled, bool):
-        raise InvalidSpec("spec.probe.clients.enabled must be true or false")
+    enabled = _switch(clients, "spec.probe.clients")
     interval = _whole(clients.get("intervalSeconds"), 3600, MIN_CLIENT_INTERVAL, 86400 * 7, "clients.intervalSeconds")
     if enabled and not probing:
         raise InvalidSpec("spec.probe.clients.enabled needs spec.probe.enabled: true (client logins run with the "
@@ -137,9 +142,7 @@ def parse_probe(probe: object) -> ProbeSpec | None:
         return None
     if not isinstance(probe, dict):
         raise InvalidSpec("spec.probe must be an object (enabled, credentialsSecretRef, intervalSeconds, ...)")
-    enabled = probe.get("enabled", False)
-    if not isinstance(enabled, bool):
-        raise InvalidSpec("spec.probe.enabled must be true or false")
+    enabled = _switch(probe, "spec.probe")
     ref = probe.get("credentialsSecretRef")
     if ref is not None and not isinstance(ref, dict):
         raise InvalidSpec("spec.probe.credentialsSecretRef must be an object with name, usernameKey, passwordKey")
