@@ -199,3 +199,154 @@ def test_any_text_is_leaves_or_a_problem(text):
         assert isinstance(found.problem, str) and isinstance(found.fails_start, bool)
     else:
         assert all(isinstance(k, str) and isinstance(v, Leaf) for k, v in found.items())
+
+
+# --- a Seata workload as a client of its Nacos: the checks on what its registry file says --------------------------
+
+from datetime import datetime, timezone   # noqa: E402
+
+from nacos_auth_guard.checks import CheckContext, run_checks   # noqa: E402
+from nacos_auth_guard.snapshot import build_snapshot   # noqa: E402
+from support.objects import config_map, deployment, env, healthy_cluster, secret, secret_env   # noqa: E402
+
+NOW = datetime(2026, 12, 3, tzinfo=timezone.utc)
+SERVER = "nacos-headless.shop.svc.cluster.local:8848"   # healthy_cluster's auth-enabled 2.x StatefulSet
+
+
+def registry_conf(login: str = "", config_login: str | None = None, server: str = SERVER,
+                  config_type: str = "nacos") -> str:
+    config_login = login if config_login is None else config_login
+    return (f'registry {{\n  type = "nacos"\n  nacos {{\n    serverAddr = "{server}"\n    namespace = ""\n'
+            f'    cluster = "default"\n{login}  }}\n}}\nconfig {{\n  type = "{config_type}"\n  nacos {{\n'
+            f'    serverAddr = "{server}"\n{config_login}  }}\n}}\n')
+
+
+def seata_server(files: dict[str, str] | None, env_list=(), image: str = "seataio/seata-server:1.4.2",
+                 mount: str = "/seata-server/resources", **kwargs) -> list[dict]:
+    """A Seata Deployment; `files` (None: no volume) in ConfigMap seata-conf mounted at `mount`."""
+    if files is None:
+        return [deployment("seata", list(env_list), image=image)]
+    workload = deployment("seata", list(env_list), image=image,
+                          volumes=[{"name": "conf", "configMap": {"name": "seata-conf"}}])
+    workload["spec"]["template"]["spec"]["containers"][0]["volumeMounts"] = [{"name": "conf", "mountPath": mount}]
+    return [workload, config_map("seata-conf", files)]
+
+
+def findings(objects: list[dict]) -> list[tuple[str, str, str]]:
+    snapshot = build_snapshot(healthy_cluster() + objects, complete=True, errors=[])
+    return sorted((f.code, str(f.obj), str(f.severity)) for f in run_checks(CheckContext.build(snapshot, NOW))
+                  if f.obj.name == "seata")
+
+
+def messages(objects: list[dict]) -> dict[str, str]:
+    snapshot = build_snapshot(healthy_cluster() + objects, complete=True, errors=[])
+    return {f.code: f.message for f in run_checks(CheckContext.build(snapshot, NOW)) if f.obj.name == "seata"}
+
+
+LITERAL = '    username = "seata"\n    password = "s3ata-pw"\n'
+DEFAULT_ADMIN = '    username = "nacos"\n    password = "nacos"\n'
+FROM_ENV = "    username = ${NACOS_USER}\n    password = ${NACOS_PASSWORD}\n"
+SEATA_SECRET = secret("seata-nacos", {"username": "seata", "password": "s3ata-pw"})
+SECRET_ENV = [secret_env("NACOS_USER", "seata-nacos", "username"), secret_env("NACOS_PASSWORD", "seata-nacos",
+                                                                               "password")]
+D, W, E = "Deployment/shop/seata", "warning", "error"
+
+
+@pytest.mark.parametrize("objects, expected", [
+    # registry.conf (Seata up to 1.4) mounted where the seataio image reads it
+    (seata_server({"registry.conf": registry_conf()}), [("NAG401", D, E)]),
+    (seata_server({"registry.conf": registry_conf(LITERAL)}), [("NAG105", D, W)]),
+    (seata_server({"registry.conf": registry_conf(DEFAULT_ADMIN)}), [("NAG105", D, W), ("NAG403", D, W)]),
+    (seata_server({"registry.conf": registry_conf(FROM_ENV)}, SECRET_ENV) + [SEATA_SECRET], []),
+    (seata_server({"registry.conf": registry_conf(FROM_ENV)}, SECRET_ENV), [("NAG101", D, E)]),
+    # the config block logs in, the registry block does not: its registrations fail
+    (seata_server({"registry.conf": registry_conf("", LITERAL)}), [("NAG401", D, E)]),
+    (seata_server({"registry.conf": registry_conf(LITERAL, "", config_type="file")}), [("NAG105", D, W)]),
+    # a username without a password sends no login (NacosRegistryServiceImpl.java:196-204@v1.4.2)
+    (seata_server({"registry.conf": registry_conf('    username = "seata"\n')}), [("NAG401", D, E)]),
+    # -D of the key's own name, and the bare -Dpassword, win over the file
+    (seata_server({"registry.conf": registry_conf('    username = "seata"\n')},
+                  [env("JAVA_OPTS", "-Dregistry.nacos.password=x -Dconfig.nacos.password=y")]), [("NAG105", D, W)]),
+    (seata_server({"registry.conf": registry_conf('    username = "seata"\n')}, [env("JAVA_OPTS", "-Dpassword=x")]),
+     [("NAG105", D, W)]),
+    # SEATA_CONFIG_NAME / SEATA_ENV choose the file
+    (seata_server({"registry.conf": registry_conf(LITERAL), "other.conf": registry_conf()},
+                  [env("SEATA_CONFIG_NAME", "file:/root/seata-config/other")], mount="/root/seata-config"),
+     [("NAG401", D, E)]),
+    (seata_server({"registry.conf": registry_conf(), "registry-prod.conf": registry_conf(LITERAL)},
+                  [env("SEATA_ENV", "prod")]), [("NAG105", D, W)]),
+    (seata_server({"file.conf": registry_conf()}), []),                  # not the registry file: not read
+    # a file Seata cannot parse stops it at start; one this tool does not read is a warning
+    (seata_server({"registry.conf": "registry {\n  type = nacos\n"}), [("NAG106", D, E)]),
+    (seata_server({"registry.conf": 'include "base.conf"\n' + registry_conf()}), [("NAG106", D, W)]),
+    (seata_server({"registry.conf": "registry {" * 20 + "}" * 20}), [("NAG106", D, W)]),
+    (seata_server(None), []),                                             # no registry file: not a Nacos client
+    # Seata 1.5+ (Spring Boot): seata.registry.* properties; registry.conf is not read
+    (seata_server({"registry.conf": registry_conf()}, image="seataio/seata-server:1.5.2"), []),
+    (seata_server(None, [env("SEATA_REGISTRY_TYPE", "nacos"), env("SEATA_REGISTRY_NACOS_SERVER_ADDR", SERVER)],
+                  image="seataio/seata-server:1.5.2"), [("NAG401", D, E)]),
+    (seata_server(None, [env("SEATA_REGISTRY_TYPE", "nacos"), env("SEATA_REGISTRY_NACOS_SERVER_ADDR", SERVER),
+                         *SECRET_ENV[:0], secret_env("SEATA_REGISTRY_NACOS_USERNAME", "seata-nacos", "username"),
+                         secret_env("SEATA_REGISTRY_NACOS_PASSWORD", "seata-nacos", "password")],
+                  image="seataio/seata-server:1.5.2") + [SEATA_SECRET], []),
+    (seata_server({"application.yml": f"seata:\n  registry:\n    type: nacos\n    nacos:\n      server-addr: {SERVER}\n"
+                                      "      username: seata\n      password: s3ata-pw\n"},
+                  image="seataio/seata-server:1.8.0"), [("NAG105", D, W)]),
+    (seata_server(None, [env("SEATA_REGISTRY_TYPE", "nacos")], image="seataio/seata-server:1.5.2"),
+     [("NAG402", D, "info")]),                                            # the default localhost:8848
+])
+def test_seata_findings(objects, expected):
+    assert findings(objects) == sorted(expected)
+
+
+def test_messages_name_the_configmap_key_and_line_never_the_value():
+    found = messages(seata_server({"registry.conf": registry_conf(DEFAULT_ADMIN)}))
+    where = ("registry.nacos.password (line 8) and config.nacos.password (line 16) in "
+             "/seata-server/resources/registry.conf (ConfigMap seata-conf key 'registry.conf') in container app")
+    assert where in found["NAG105"] and where in found["NAG403"]
+    found = messages(seata_server({"registry.conf": registry_conf(LITERAL)}))
+    assert "s3ata-pw" not in " ".join(found.values())
+    broken = messages(seata_server({"registry.conf": 'registry {\n  nacos { password = "s3ata-pw" \n'}))["NAG106"]
+    assert "s3ata-pw" not in broken and "stops at start-up" in broken
+
+
+def test_a_placeholder_resolves_from_the_container_env_only(monkeypatch):
+    monkeypatch.setenv("NACOS_PASSWORD", "from-the-linter")   # this process's env is never read
+    found = findings(seata_server({"registry.conf": registry_conf('    username = "seata"\n    password = '
+                                                                 '${NACOS_PASSWORD}\n')}))
+    assert found == []   # not set in the pod spec: unknown (the image may set it), not missing and not a literal
+    found = findings(seata_server({"registry.conf": registry_conf('    username = "seata"\n    password = '
+                                                                 '${NACOS_PASSWORD}\n')},
+                                  [env("NACOS_PASSWORD", "in-the-pod-spec")]))
+    assert found == [("NAG105", D, W)]
+
+
+# --- lint on the real Seata manifest (../shared/corpus/real, see tests/test_corpus_real.py's docstring) -----------
+
+import json   # noqa: E402
+from pathlib import Path   # noqa: E402
+
+from nacos_auth_guard.cli import main   # noqa: E402
+
+CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "real"
+MOOODO_FILES = ["mooodo__edev-alibaba-trade__seata.yaml", "mooodo__edev-alibaba-trade__nacos.yaml",
+                "mooodo__edev-alibaba-trade__nacos-cluster.yaml"]
+NEEDS_CORPUS = pytest.mark.skipif(not (CORPUS / MOOODO_FILES[0]).is_file(), reason=f"no corpus at {CORPUS}")
+MOOODO_WHERE = ("registry.nacos.password (line 11) and config.nacos.password (line 22) in "
+                "/usr/local/seata/conf/registry.conf (ConfigMap seata-server-config key 'registry.conf') "
+                "in container seata")
+
+
+@NEEDS_CORPUS
+@pytest.mark.parametrize("files, expected", [
+    (MOOODO_FILES[:1], [("NAG105", "warning", 46), ("NAG402", "info", 46)]),   # alone: nacos:8848 is not in it
+    (MOOODO_FILES, [("NAG105", "warning", 46)]),                              # with its Nacos: auth off
+])
+def test_lint_on_the_mooodo_seata_manifest(capsys, files, expected):
+    assert main(["lint", "-o", "json", *(str(CORPUS / name) for name in files)]) == 0
+    report = json.loads(capsys.readouterr().out)
+    seata_findings = [f for f in report["findings"] if f["object"]["name"] == "seata"]
+    assert sorted((f["code"], f["severity"], f["line"]) for f in seata_findings) == expected
+    assert all(Path(f["file"]).name == MOOODO_FILES[0] for f in seata_findings)
+    [plaintext] = [f for f in seata_findings if f["code"] == "NAG105"]
+    assert MOOODO_WHERE in plaintext["message"] and "nacos\"" not in plaintext["message"]
