@@ -350,3 +350,16 @@ def test_lint_on_the_mooodo_seata_manifest(capsys, files, expected):
     assert all(Path(f["file"]).name == MOOODO_FILES[0] for f in seata_findings)
     [plaintext] = [f for f in seata_findings if f["code"] == "NAG105"]
     assert MOOODO_WHERE in plaintext["message"] and "nacos\"" not in plaintext["message"]
+
+
+def test_the_operator_check_of_the_server_counts_the_seata_client_and_watches_its_configmap():
+    """The operator's evaluation (evaluation.evaluate, what each NacosAuthCheck runs): the Seata Deployment is a
+    client of the check's server, its finding is in the check, and its ConfigMap is a dependency (a change to it
+    re-evaluates the check)."""
+    from nacos_auth_guard.evaluation import evaluate, parse_spec
+    check = {"apiVersion": "nacosguard.io/v1alpha1", "kind": "NacosAuthCheck",
+             "metadata": {"name": "nacos", "namespace": "shop"}, "spec": {"server": {"statefulSetName": "nacos"}}}
+    snapshot = build_snapshot(healthy_cluster() + seata_server({"registry.conf": registry_conf()}), complete=True)
+    result = evaluate(parse_spec(check), snapshot, NOW)
+    assert [(f.code, str(f.obj)) for f in result.findings if f.obj.name == "seata"] == [("NAG401", D)]
+    assert result.clients == 2 and ("ConfigMap", "shop", "seata-conf") in result.dependencies
