@@ -28,7 +28,9 @@ Facts from the Seata source (apache/incubator-seata; file:line@tag):
   `seata.config.nacos.*` (server-addr, username, password, ...; RegistryNacosProperties.java:29-37,
   ConfigNacosProperties.java:29-33@v1.5.2, registry server-addr defaults to localhost:8848, username and password
   to ""), read through SpringBootConfigurationProvider.java:60-82@v1.5.2, whose defaults are never null, so
-  registry.conf is not consulted for them. The same properties configure seata-spring-boot-starter apps.
+  registry.conf is not consulted for them. (At v1.8.0 username/password default to null, RegistryNacosProperties
+  .java:33-34, so a registry.conf beside a Spring config could still supply the login; this tool does not read one
+  there and may then report a login as missing.) The same properties configure seata-spring-boot-starter apps.
 
 This tool never follows an `include` (a manifest is untrusted input: `include url(...)` would fetch over the network,
 `include file(...)` read this machine's files, `include package(...)` import a module), never reads its own
