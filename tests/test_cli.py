@@ -220,14 +220,16 @@ def test_lint_pauses_the_cyclic_gc_and_restores_it(tmp_path, capsys, monkeypatch
 
 def test_a_small_lint_imports_only_what_it_uses(tmp_path):
     """Start-up is most of a one-file lint (a pre-commit hook pays it per commit): SARIF's pydantic, jwt with its
-    crypto, javaproperties and the operator's kopf/kubernetes load only when a run needs them."""
+    crypto, javaproperties, pyhocon (Seata files) and the operator's kopf/kubernetes load only when a run needs
+    them."""
     path = write(tmp_path, "ok.yaml", healthy_cluster())
     probe = ("import io, sys, contextlib\n"
              "from nacos_auth_guard.cli import main\n"
              "with contextlib.redirect_stdout(io.StringIO()):\n"
              f"    main(['lint', {path!r}] + sys.argv[1:])\n"
              "print(' '.join(sorted({m.split('.')[0] for m in sys.modules})))")
-    heavy = {"sarif_pydantic", "pydantic", "jwt", "cryptography", "javaproperties", "kopf", "kubernetes", "aiohttp"}
+    heavy = {"sarif_pydantic", "pydantic", "jwt", "cryptography", "javaproperties", "kopf", "kubernetes", "aiohttp",
+             "pyhocon", "pyparsing"}
 
     def loaded(*args: str) -> set[str]:
         result = subprocess.run([sys.executable, "-c", probe, *args], capture_output=True, text=True, check=True)

@@ -17,6 +17,14 @@ Why each finding is true (versions from the image tag; the rules' sources are ci
   (NAG105 x2).
 - baigeixia quick start: key and identity value in a ConfigMap (NAG105 x2); the key is random, 32 bytes.
 - macrozheng: clients configured with a bare IP address, which names no Service of a known server (NAG402 info).
+- mooodo seata.yaml: a Seata server (custom image repository:5000/seata) with ConfigMap seata-server-config mounted
+  at /usr/local/seata/conf, the binary distribution's conf/ directory, which Seata 1.4 puts on its classpath and
+  reads registry.conf from (seata.py cites the source). Its registry and config blocks are type "nacos" at
+  nacos:8848, the repository's Nacos Service (nacos.yaml and nacos-cluster.yaml: 2.0.0 with auth off), with
+  username/password nacos/nacos written in the ConfigMap: readable by anyone who can read ConfigMaps (NAG105, one
+  finding naming both lines). Auth is off on that server, so the login is neither needed (no NAG401) nor judged as
+  the default admin (NAG403 is for auth-enabled servers). The image is not seataio/seata-server, so its version is
+  unknown; a 1.5+ Spring Boot build would not read registry.conf at all.
 - Tangyd893 nacos.yaml is broken YAML (a stray `---` splits a container): an input error, as kubectl says too.
 """
 from __future__ import annotations
@@ -75,7 +83,7 @@ EXPECTED: dict[str, list[tuple[str, str, str]]] = {
     "mooodo__edev-alibaba-trade__edev-alibaba-gateway__edev-alibaba-gateway.yaml": [],
     "mooodo__edev-alibaba-trade__nacos-cluster.yaml": [("NAG204", "StatefulSet/default/nacos", W)],   # 2.0.0
     "mooodo__edev-alibaba-trade__nacos.yaml": [("NAG204", "Deployment/default/nacos", W)],
-    "mooodo__edev-alibaba-trade__seata.yaml": [],
+    "mooodo__edev-alibaba-trade__seata.yaml": [("NAG105", "Deployment/default/seata", W)],   # see the docstring
     "nacos-group__nacos-k8s__helm__RENDERED-default-values.yaml": [
         ("NAG105", "StatefulSet/default/nacos", W), ("NAG105", "StatefulSet/default/nacos", W),
         ("NAG203", "StatefulSet/default/nacos", E), ("NAG303", "StatefulSet/default/nacos", E)],

@@ -440,3 +440,34 @@ def test_report_how_many_cases_ran(request):
     assert properties, "no property ran: select the whole module"
     short = {name: RUNS[name] for name in properties if RUNS[name] < CASES.max_examples}
     assert not short, f"properties that generated fewer than {CASES.max_examples} cases: {short}"
+
+
+def test_hostile_seata_registry_files_through_lint(tmp_path, capsys):
+    """A Seata registry.conf (seata.py) that includes a URL or a file, nests 10,000 levels or is 4 MB: each a
+    NAG106 warning (this tool does not read it), fast, and nothing outside the manifest is read or fetched."""
+    import time
+    secret_file = tmp_path / "secret.conf"
+    secret_file.write_text('registry { nacos { password = "CANARY-from-a-file" } }\n')
+    texts = {"url": 'include url("http://169.254.169.254/latest/meta-data")\nregistry { type = nacos }\n',
+             "file": f'include file("{secret_file}")\nregistry {{ type = nacos }}\n',
+             "deep": "registry {" * 10_000 + "}" * 10_000, "huge": "registry { type = nacos }\n" * 160_000}
+    objects = []
+    for name, text in texts.items():
+        objects.append(config_map(f"seata-{name}", {"registry.conf": text}))
+        workload = copy.deepcopy(MOUNTED)
+        workload["metadata"]["name"] = f"seata-{name}"
+        workload["spec"]["template"]["spec"]["volumes"] = [{"name": "c", "configMap": {"name": f"seata-{name}"}}]
+        workload["spec"]["template"]["spec"]["containers"][0]["volumeMounts"] = [
+            {"name": "c", "mountPath": "/seata-server/resources"}]
+        workload["spec"]["template"]["spec"]["containers"][0]["env"] = []
+        objects.append(workload)
+    path = tmp_path / "seata.yaml"
+    path.write_text(yaml.safe_dump_all(objects))
+    started = time.perf_counter()
+    code = main(["lint", str(path), "-o", "json", "--fail-on", "warning"])
+    report = json.loads(capsys.readouterr().out)
+    assert time.perf_counter() - started < 20
+    assert code == 1 and not report["errors"]
+    found = sorted((f["object"]["name"], f["code"], f["severity"]) for f in report["findings"])
+    assert found == [(f"seata-{name}", "NAG106", "warning") for name in sorted(texts)], found
+    assert "CANARY" not in json.dumps(report)

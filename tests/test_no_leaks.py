@@ -45,6 +45,8 @@ def test_lint_outputs_hold_no_secret(manifest, capsys, fmt):
         assert len(quoted) == len(canary.CREDENTIAL_ADDRESSES), quoted   # each address with credentials quoted
         # Proof the canaries went through the checks that read them.
         assert "NAG506" in codes, codes
+        seata = sorted(f["code"] for f in json.loads(out)["findings"] if f["object"]["name"].startswith("seata"))
+        assert seata == ["NAG105", "NAG105", "NAG106"], seata   # the Seata registry.conf canaries were read
         assert {"NAG102", "NAG105", "NAG106", "NAG202", "NAG203", "NAG205", "NAG501"} <= codes or \
                {"NAG102", "NAG105", "NAG106", "NAG202", "NAG203", "NAG205", "NAG502", "NAG504"} <= codes, codes
 

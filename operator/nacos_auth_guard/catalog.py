@@ -95,8 +95,10 @@ _ENTRIES = [
           "{fix}.",
           "A mounted application.properties or Spring YAML file is read when the process starts; one its reader "
           "refuses stops the start (a `\\u` in a .properties file must be followed by four hex digits: Nacos and "
-          "Spring Boot throw `Malformed \\uxxxx encoding.`). The settings it would carry stay unknown. YAML is "
-          "refused beyond 1,000 levels of nesting or 100,000 values added by aliases (an alias bomb)."),
+          "Spring Boot throw `Malformed \\uxxxx encoding.`; a Seata registry.conf typesafe config cannot parse stops "
+          "the Seata server). The settings it would carry stay unknown. YAML is refused beyond 1,000 levels of "
+          "nesting or 100,000 values added by aliases (an alias bomb); a registry.conf with an include (never "
+          "followed), over 8 KiB or 16 levels deep is not read (a warning)."),
     Entry("NAG201", "TokenKeyMissing", ERROR, TOKEN_KEY_VALID,
           "The server needs a token secret key and has none",
           "{obj} sets no token secret key ({properties}) although {why}: {impact}.",

@@ -19,7 +19,7 @@ import shlex
 from dataclasses import dataclass, field
 from typing import Iterable
 
-from . import nacos
+from . import nacos, seata
 from .shapes import as_dict, as_list, as_text
 from .model import ConfigFileError, ContainerConfig, ObjectRef, Origin, PodConfig, Reference, Setting, State
 from .snapshot import ABSENT, Snapshot, parse_time
@@ -64,6 +64,15 @@ class _ConfigFile:
 
 
 @dataclass(slots=True)
+class _SeataFile:
+    where: str
+    leaves: dict[str, seata.Leaf] | None   # None: content unknown (not in the input, refused, unreadable)
+    origin: Origin = Origin.CONFIG_MAP
+    carrier: ObjectRef | None = None
+    key: str | None = None
+
+
+@dataclass(slots=True)
 class ContainerEnvironment:
     """Everything one container can read its settings from, indexed for lookups by property or env name."""
     container: str
@@ -76,6 +85,8 @@ class ContainerEnvironment:
     opaque: list[str] = field(default_factory=list)                # envFrom sources whose keys are unknown
     files: list[_ConfigFile] = field(default_factory=list)
     startup_script: bool = False                                   # runs nacos-docker's docker-startup.sh
+    seata_files: list[_SeataFile] = field(default_factory=list)    # a Seata registry.conf it mounts (seata.py)
+    seata_spring: bool = False                                     # a seata-server image of 1.5+ (Spring Boot)
 
     def env_var(self, name: str) -> _Value | None:
         found = self.env.get(name)
@@ -564,6 +575,10 @@ def container_environment(ctx: _PodContext, container: dict, server: bool) -> Co
     else:
         wanted = [m for m in mounted if CLIENT_CONFIG_FILE.match(posixpath.basename(m.path)) or m.path in locations]
     environment.files = [_config_file(ctx, m, environment.container) for m in wanted]
+    if not server:
+        environment.seata_spring = seata.spring_based(image, nacos.image_version(image))
+        if not environment.seata_spring:
+            environment.seata_files = _seata_files(ctx, mounted, environment)
     if server:
         mounted_over = any(m.path == nacos.NACOS_DOCKER_CONF_PATH for m in mounted)
         environment.files += _image_files(version, image, mounted_over)
@@ -580,6 +595,140 @@ def _config_locations(environment: ContainerEnvironment) -> set[str]:
             for location in found.value.split(","):
                 paths.add(location.strip().removeprefix("optional:").removeprefix("file:"))
     return paths
+
+
+def _known_text(found: _Value | None) -> str | None:
+    return found.value if found is not None and found.state is State.KNOWN else None
+
+
+def _seata_files(ctx: _PodContext, mounted: list[_Mounted], environment: ContainerEnvironment) -> list[_SeataFile]:
+    """The HOCON registry file Seata up to 1.4 reads, if a mounted one is it (seata.py names the source). A name
+    or env whose value the input cannot show leaves the file unknown: nothing is read."""
+    name = environment.system.get(normalize(seata.CONFIG_NAME_PROPERTY)) or environment.env.get(seata.CONFIG_NAME_ENV)
+    suffix = environment.system.get(normalize(seata.ENV_PROPERTY)) or environment.env.get(seata.ENV_ENV)
+    if any(v is not None and v.state is not State.KNOWN for v in (name, suffix)):
+        return []
+    file_path, base_name = seata.config_file_names(_known_text(name), _known_text(suffix))
+    files = []
+    for m in mounted:
+        if not seata.reads_file(m.path, file_path, base_name):
+            continue
+        where = f"{m.path} ({m.kind} {m.name} key {m.key!r}) in container {environment.container}"
+        ref_key = m.key if m.listed else None
+        value = _object_value(ctx, m.kind, m.name, m.key, m.optional, where, mount=True,
+                              reference=(ref_key, f"volume {m.volume} of container {environment.container}"))
+        ctx.relevant.add((m.kind, m.name, ref_key))
+        if value.state is not State.KNOWN or value.value is None:
+            if value.state in (State.UNKNOWN, State.UNREADABLE):
+                files.append(_SeataFile(where, None))
+            continue   # a missing object or key is its own finding (NAG103/NAG104); no file, nothing read
+        parsed = seata.parse_hocon(value.value)
+        if isinstance(parsed, seata.HoconProblem):
+            ctx.config_errors.setdefault(where, ConfigFileError(where, parsed.problem, parsed.impact, parsed.fix,
+                                                                parsed.fails_start))
+            files.append(_SeataFile(where, None))
+        else:
+            files.append(_SeataFile(where, parsed, value.origin, value.carrier, m.key))
+        break   # Seata reads one file (the first its lookup finds)
+    return files
+
+
+def seata_settings(environment: ContainerEnvironment) -> dict[str, _Value]:
+    """serverAddr/username/password of a Seata Nacos client, pooled over its registry and config blocks of type
+    nacos: an address per block, and a login only where every such block has one (each block logs in on its own,
+    so one without a login fails while the other works). Empty when no block is Nacos."""
+    spring = environment.seata_spring or any(environment.property(f"seata.{block}.type") is not None
+                                             for block in seata.BLOCKS)
+    if spring:
+        blocks = [_spring_block(environment, block) for block in seata.BLOCKS]
+    elif environment.seata_files:
+        blocks = [_hocon_block(environment, environment.seata_files[0], block) for block in seata.BLOCKS]
+    else:
+        return {}
+    blocks = [b for b in blocks if b is not None]
+    if not blocks:
+        return {}
+    settings: dict[str, _Value] = {}
+    addresses = [b["serverAddr"] for b in blocks if b.get("serverAddr") is not None]
+    if addresses:
+        settings["serverAddr"] = _joined(addresses)
+    for name in ("username", "password"):
+        values = [b.get(name) for b in blocks]
+        if any(v is None or (v.state is State.KNOWN and not v.value) for v in values):
+            continue   # some block sends no login: the container counts as sending none
+        literal = [v for v in values if v.state is State.KNOWN and v.origin in (Origin.POD_SPEC, Origin.CONFIG_MAP)]
+        settings[name] = _joined(literal) if literal and len({v.value for v in literal}) == 1 and len(literal) > 1 \
+            else (literal or values)[0]
+    return settings
+
+
+def _joined(values: list[_Value]) -> _Value:
+    """One value for the same setting of several blocks: the common value (or a list of addresses), every place."""
+    unique = list(dict.fromkeys(v.value for v in values))
+    first = values[0]
+    if len(values) == 1 or (len(unique) == 1 and len({(v.origin, v.carrier, v.state) for v in values}) == 1):
+        return _Value(first.value, _places(values), first.origin, first.state, first.carrier, first.key)
+    if all(v.state is State.KNOWN and v.value for v in values):   # addresses of two servers
+        return _Value(",".join(unique), _places(values), first.origin, State.KNOWN, first.carrier, first.key)
+    return first
+
+
+def _places(values: list[_Value]) -> str:
+    """"registry.nacos.password (line 11) and config.nacos.password (line 22) in /conf/registry.conf (...)"."""
+    wheres = list(dict.fromkeys(v.where for v in values))
+    parts = [where.partition(" in ") for where in wheres]
+    if len(wheres) > 1 and all(sep and tail == parts[0][2] for _, sep, tail in parts):
+        return " and ".join(head for head, _, _ in parts) + " in " + parts[0][2]
+    return " and ".join(wheres)
+
+
+SEATA_SPRING_FIELDS = {"serverAddr": "server-addr", "username": "username", "password": "password"}
+
+
+def _spring_block(environment: ContainerEnvironment, block: str) -> dict[str, _Value | None] | None:
+    kind = environment.property(f"seata.{block}.type")
+    if kind is None or kind.state is not State.KNOWN or (kind.value or "").strip().lower() != seata.NACOS_TYPE:
+        return None
+    found: dict[str, _Value | None] = {}
+    for name, spring_name in SEATA_SPRING_FIELDS.items():
+        value = environment.property(f"seata.{block}.nacos.{spring_name}")
+        default = seata.SPRING_DEFAULTS.get((block, name))
+        if value is None and default is not None:
+            value = _Value(default, f"the default of seata.{block}.nacos.{spring_name} (Seata 1.5+)",
+                           Origin.IMAGE_DEFAULT)
+        found[name] = value
+    return found
+
+
+def _hocon_block(environment: ContainerEnvironment, config: _SeataFile, block: str) -> dict[str, _Value | None] | None:
+    def lookup(path: str, bare: str | None = None) -> _Value | None:
+        for prop in (bare, path):   # a bare -DserverAddr/-Dusername/-Dpassword first, then -D<path>, then the file
+            if prop is not None:
+                found = environment.system.get(normalize(prop))
+                if found is not None and (found.state is not State.KNOWN or found.value or prop == path):
+                    return found
+        if config.leaves is None:
+            return _Value(None, f"{path} (maybe in {config.where})", Origin.POD_SPEC, State.UNKNOWN)
+        leaf = config.leaves.get(path)
+        if leaf is None:
+            return None
+        where = f"{path} (line {leaf.line}) in {config.where}" if leaf.line else f"{path} in {config.where}"
+        if leaf.env is not None:   # ${NAME}: Seata resolves it from its own process env, the container's
+            found = environment.env_var(leaf.env)
+            if found is not None:
+                return _Value(found.value, f"{found.where} via ${{{leaf.env}}} in {where}", found.origin, found.state,
+                              found.carrier, found.key)
+            return _Value(None, f"{where} (${{{leaf.env}}} is not set in the pod spec)", config.origin, State.UNKNOWN)
+        if leaf.value is None:
+            return _Value(None, where, config.origin, State.UNKNOWN, config.carrier, config.key)
+        return _Value(leaf.value, where, config.origin, State.KNOWN, config.carrier, config.key)
+
+    kind = lookup(f"{block}.type")
+    if kind is None or kind.state is not State.KNOWN or (kind.value or "").strip().lower() != seata.NACOS_TYPE:
+        if kind is not None and kind.state is State.UNKNOWN and config.leaves is None and block == seata.BLOCKS[0]:
+            return {"serverAddr": kind}   # a registry file this tool cannot read: a client of an unknown server
+        return None
+    return {name: lookup(f"{block}.nacos.{name}", name) for name in seata.FIELDS}
 
 
 def server_settings(environment: ContainerEnvironment, version: nacos.Version | None) -> dict[str, Setting]:
@@ -623,6 +772,11 @@ def client_settings(environment: ContainerEnvironment, annotations: dict) -> dic
                     break
         if found is not None:
             settings[name] = found.setting()
+    if "serverAddr" not in settings:   # a Seata server or Seata-enabled app: its own keys, not the env above
+        found_seata = seata_settings(environment)
+        if found_seata:
+            settings = {k: v for k, v in settings.items() if k not in seata.FIELDS}
+            settings.update((name, value.setting()) for name, value in found_seata.items())
     # Only where the login is written under spring.cloud.nacos.*: an app fed NACOS_USERNAME-style env maps it to
     # properties itself, in a file of its own the input does not show.
     scopes = ("", "config.", "discovery.")

@@ -214,6 +214,23 @@ def canary_objects(namespace: str = "shop") -> list[dict]:
     objects.append(deployment("auditor", [], namespace))
     objects[-1]["spec"]["template"]["spec"]["containers"][0]["command"] = [
         "sh", "-c", f"curl -s 'http://{server}/nacos/v1/cs/configs?dataId={TOKEN_KEY}&group=DEFAULT_GROUP'"]
+    # A Seata server (seata.py) whose registry.conf holds a canary password (NAG105 names the ConfigMap, key and
+    # line), one whose password comes through ${SEATA_PW} from a literal env, and one whose broken registry.conf
+    # has a canary where its parser stops (NAG106).
+    seata_conf = (f'registry {{\n  type = "nacos"\n  nacos {{\n    serverAddr = "{server}"\n    username = "seata"\n'
+                  f'    password = "{PASSWORD}"\n  }}\n}}\n')
+    objects.append(config_map("seata-conf", {"registry.conf": seata_conf}, namespace))
+    objects.append(config_map("seata-env-conf", {"registry.conf": seata_conf.replace(f'"{PASSWORD}"', "${SEATA_PW}")},
+                              namespace))
+    broken_conf = f'registry {{\n  nacos {{ password = "{PASSWORD}\n'
+    objects.append(config_map("seata-broken-conf", {"registry.conf": broken_conf}, namespace))
+    for name, conf, env_list in (("seata", "seata-conf", []), ("seata-env", "seata-env-conf",
+                                                               [env("SEATA_PW", PASSWORD)]),
+                                 ("seata-broken", "seata-broken-conf", [])):
+        objects.append(deployment(name, env_list, namespace, image="seataio/seata-server:1.4.2",
+                                  volumes=[{"name": "conf", "configMap": {"name": conf}}]))
+        objects[-1]["spec"]["template"]["spec"]["containers"][0]["volumeMounts"] = [
+            {"name": "conf", "mountPath": "/seata-server/resources"}]
     # Server addresses that carry credentials and match no Service: NAG402 quotes the address.
     for index, address in enumerate(CREDENTIAL_ADDRESSES):
         objects.append(deployment(f"elsewhere-{index}", [env("NACOS_SERVER_ADDR", address)], namespace))
