@@ -257,6 +257,12 @@ CASES = [
         secret_env("SPRING_CLOUD_NACOS_CONFIG_USERNAME", "orders-nacos", "username"),
         secret_env("SPRING_CLOUD_NACOS_CONFIG_PASSWORD", "orders-nacos", "password")])), True,
      [("NAG404", "orders", "error")]),
+    # seata-spring-boot-starter's Nacos client sends only seata.registry.nacos.* logins (NacosRegistryServiceImpl
+    # .java:196-204@v1.4.2); the app's Spring Cloud Alibaba login never reaches it
+    ("NAG405 a Seata registry without a login in an app that logs in", replace(HEALTHY, "Deployment", "orders", client([
+        secret_env("SPRING_CLOUD_NACOS_USERNAME", "orders-nacos", "username"),
+        secret_env("SPRING_CLOUD_NACOS_PASSWORD", "orders-nacos", "password"), env("SEATA_REGISTRY_TYPE", "nacos"),
+        env("SEATA_REGISTRY_NACOS_SERVER_ADDR", SERVER)])), True, [("NAG405", "orders", "error")]),
     ("a discovery module that is off needs no login", replace(HEALTHY, "Deployment", "orders", client([
         env("SPRING_CLOUD_NACOS_DISCOVERY_SERVER_ADDR", SERVER), env("SPRING_CLOUD_NACOS_DISCOVERY_ENABLED", "false"),
         secret_env("SPRING_CLOUD_NACOS_CONFIG_USERNAME", "orders-nacos", "username"),

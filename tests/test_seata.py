@@ -363,3 +363,31 @@ def test_the_operator_check_of_the_server_counts_the_seata_client_and_watches_it
     result = evaluate(parse_spec(check), snapshot, NOW)
     assert [(f.code, str(f.obj)) for f in result.findings if f.obj.name == "seata"] == [("NAG401", D)]
     assert result.clients == 2 and ("ConfigMap", "shop", "seata-conf") in result.dependencies
+
+
+SCA_LOGIN = [env("SPRING_CLOUD_NACOS_DISCOVERY_SERVER_ADDR", SERVER),
+             secret_env("SPRING_CLOUD_NACOS_USERNAME", "orders-nacos", "username"),
+             secret_env("SPRING_CLOUD_NACOS_PASSWORD", "orders-nacos", "password")]
+SEATA_REGISTRY = [env("SEATA_REGISTRY_TYPE", "nacos"), env("SEATA_REGISTRY_NACOS_SERVER_ADDR", SERVER)]
+
+
+@pytest.mark.parametrize("env_list, expected", [
+    # a Spring Cloud Alibaba app that is a Seata client too: Seata's Nacos client sends only seata.*.nacos.* logins
+    (SCA_LOGIN + SEATA_REGISTRY, [("NAG405", "Deployment/shop/seata", E)]),
+    (SCA_LOGIN + SEATA_REGISTRY + [secret_env("SEATA_REGISTRY_NACOS_USERNAME", "orders-nacos", "username")],
+     [("NAG405", "Deployment/shop/seata", E)]),   # a username alone sends no login
+    (SCA_LOGIN + SEATA_REGISTRY + [secret_env("SEATA_REGISTRY_NACOS_USERNAME", "orders-nacos", "username"),
+                                   secret_env("SEATA_REGISTRY_NACOS_PASSWORD", "orders-nacos", "password")], []),
+    # Seata's registry elsewhere (the default localhost:8848, or type file): not this server's business
+    (SCA_LOGIN + [env("SEATA_REGISTRY_TYPE", "nacos")], []),
+    (SCA_LOGIN + [env("SEATA_REGISTRY_TYPE", "file"), env("SEATA_REGISTRY_NACOS_SERVER_ADDR", SERVER)], []),
+    # the app sends no login at all: one NAG401 says so
+    (SCA_LOGIN[:1] + SEATA_REGISTRY, [("NAG401", "Deployment/shop/seata", E)]),
+])
+def test_seata_client_in_a_spring_cloud_alibaba_app(env_list, expected):
+    app = deployment("seata", env_list)
+    assert findings([app]) == sorted(expected)
+    if expected and expected[0][0] == "NAG405":
+        message = messages([app])["NAG405"]
+        assert "its Seata registry of type nacos" in message and "SEATA_REGISTRY_NACOS_PASSWORD" in message
+        assert "env SEATA_REGISTRY_NACOS_SERVER_ADDR" in message

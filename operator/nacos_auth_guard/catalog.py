@@ -235,6 +235,17 @@ _ENTRIES = [
           "Clients are matched to servers through Services: name, name.namespace, name.namespace.svc[.cluster."
           "local] and pod DNS names. The address is shown without userinfo, query or parameters, and not at all "
           "when credentials in it cannot be cut off safely."),
+    Entry("NAG405", "SeataCredentialsMissing", ERROR, CLIENTS_CONFIGURED,
+          "Seata's Nacos registry or config center sends no login",
+          "{obj} logs in to Nacos for Spring Cloud Alibaba, but its Seata {block} of type nacos points at {server} "
+          "({where}) without both seata.{block}.nacos.username and password: Seata's own Nacos client logs in "
+          "only with both, so its {purpose} fail with 403 \"{error}\".",
+          "set seata.{block}.nacos.username and seata.{block}.nacos.password (env SEATA_{BLOCK}_NACOS_USERNAME and "
+          "SEATA_{BLOCK}_NACOS_PASSWORD from a Secret).",
+          "seata-spring-boot-starter builds a Nacos client of its own from seata.registry.nacos.* and "
+          "seata.config.nacos.* (RegistryNacosProperties.java, ConfigNacosProperties.java@v1.5.2) and sends a "
+          "login only when username and password are both non-blank (NacosRegistryServiceImpl.java:196-204, "
+          "NacosConfiguration.java:238-246@v1.4.2): spring.cloud.nacos.* credentials never reach it."),
     Entry("NAG501", "AccessTokenMalformed", ERROR, TOKENS_VALID,
           "A static access token is not a valid Nacos token",
           "The access token of {obj} ({where}) is not a valid Nacos token, {detail}: every request fails with "

@@ -777,6 +777,11 @@ def client_settings(environment: ContainerEnvironment, annotations: dict) -> dic
         if found_seata:
             settings = {k: v for k, v in settings.items() if k not in seata.FIELDS}
             settings.update((name, value.setting()) for name, value in found_seata.items())
+    else:   # a Nacos client that is a Seata client too: Seata's own Nacos client logs in with seata.*.nacos.* only
+        for block in seata.BLOCKS:
+            address = _seata_block_without_login(environment, block)
+            if address is not None:
+                settings[MODULE_WITHOUT_LOGIN + SEATA_MODULE + block] = address.setting()
     # Only where the login is written under spring.cloud.nacos.*: an app fed NACOS_USERNAME-style env maps it to
     # properties itself, in a file of its own the input does not show.
     scopes = ("", "config.", "discovery.")
@@ -797,6 +802,28 @@ def client_settings(environment: ContainerEnvironment, annotations: dict) -> dic
 # NacosDiscoveryProperties.java:668-673@2022.0.0.0; the same in 2.2.9.RELEASE).
 SCA_MODULES = ("config", "discovery")
 MODULE_WITHOUT_LOGIN = "module without login "   # + module: its server address, when it sends no login
+
+
+SEATA_MODULE = "seata "   # + block: MODULE_WITHOUT_LOGIN + "seata registry" / "seata config"
+
+
+def _seata_block_without_login(environment: ContainerEnvironment, block: str) -> _Value | None:
+    """The address of a seata.<block> of type nacos (seata-spring-boot-starter) that surely sends no login: Seata
+    logs in only with username and password both non-blank (NacosRegistryServiceImpl.java:196-204,
+    NacosConfiguration.java:238-246@v1.4.2), and never with spring.cloud.nacos.* credentials."""
+    if environment.property(f"seata.{block}.type") is None:
+        return None
+    found = _spring_block(environment, block)
+    if found is None:
+        return None
+    address = found.get("serverAddr")
+    if address is None or address.state is not State.KNOWN or not address.value:
+        return None
+    for name in ("username", "password"):
+        value = found.get(name)
+        if value is None or (value.state is State.KNOWN and not value.value):
+            return address
+    return None
 
 
 def _module_without_login(environment: ContainerEnvironment, module: str) -> _Value | None:

@@ -10,7 +10,8 @@ from ..model import Client, ContainerConfig, Finding, Setting, State
 from ..nacos import DEFAULT_ADMIN_LOGIN, default_admin_impact, login_error
 from ..discovery import service_candidates, split_addresses
 from ..redaction import address_for_message
-from ..sources import MODULE_WITHOUT_LOGIN, SCA_MODULES
+from .. import seata
+from ..sources import MODULE_WITHOUT_LOGIN, SCA_MODULES, SEATA_MODULE
 from . import CheckContext, auth_enabled, server_settings
 
 
@@ -44,17 +45,22 @@ def shown_addresses(client: Client) -> str:
 
 def _modules_without_login(client: Client, server) -> Iterable[Finding]:
     """NAG404: a Spring Cloud Alibaba module whose own address reaches `server` and that has no login of its own
-    (sources.MODULE_WITHOUT_LOGIN), while the other module has one."""
+    (sources.MODULE_WITHOUT_LOGIN), while the other module has one; NAG405: the same for Seata's registry or config
+    center in an app whose Spring Cloud Alibaba settings log in."""
     for container in nacos_containers(client):
-        for module in SCA_MODULES:
+        for module in (*SCA_MODULES, *(SEATA_MODULE + block for block in seata.BLOCKS)):
             address = container.settings.get(MODULE_WITHOUT_LOGIN + module)
             if address is None or not _reaches(address.value or "", client.ref.namespace, server):
                 continue
-            yield finding("NAG404", client.ref, cluster=server.ref, server=str(server.ref), module=module,
+            block = module.removeprefix(SEATA_MODULE)
+            yield finding("NAG405" if module != block else "NAG404", client.ref, cluster=server.ref,
+                          server=str(server.ref), module=module, block=block, BLOCK=block.upper(),
                           where=address.where, purpose=MODULE_PURPOSE[module], error=login_error(server.version))
 
 
-MODULE_PURPOSE = {"config": "config reads and listeners", "discovery": "instance registrations and lookups"}
+MODULE_PURPOSE = {"config": "config reads and listeners", "discovery": "instance registrations and lookups",
+                  SEATA_MODULE + "registry": "lookups of the Seata server (TC) cluster",
+                  SEATA_MODULE + "config": "config reads"}
 
 
 def _reaches(addresses: str, namespace: str, server) -> bool:
