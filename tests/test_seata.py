@@ -294,6 +294,18 @@ D, W, E = "Deployment/shop/seata", "warning", "error"
                   image="seataio/seata-server:1.8.0"), [("NAG105", D, W)]),
     (seata_server(None, [env("SEATA_REGISTRY_TYPE", "nacos")], image="seataio/seata-server:1.5.2"),
      [("NAG402", D, "info")]),                                            # the default localhost:8848
+    # from 1.6.1 a login the Spring properties leave unset (null) comes from registry.conf (seata.file_fallback);
+    # up to 1.6.0 it defaults to "" and the file is not asked
+    (seata_server({"registry.conf": registry_conf(LITERAL)},
+                  [env("SEATA_REGISTRY_TYPE", "nacos"), env("SEATA_REGISTRY_NACOS_SERVER_ADDR", SERVER)],
+                  image="seataio/seata-server:1.8.0"), [("NAG105", D, W)]),
+    (seata_server({"registry.conf": registry_conf(LITERAL)},
+                  [env("SEATA_REGISTRY_TYPE", "nacos"), env("SEATA_REGISTRY_NACOS_SERVER_ADDR", SERVER)],
+                  image="seataio/seata-server:1.6.0"), [("NAG401", D, E)]),
+    (seata_server({"registry.conf": registry_conf(LITERAL)},
+                  [env("SEATA_REGISTRY_TYPE", "nacos"), env("SEATA_REGISTRY_NACOS_SERVER_ADDR", SERVER),
+                   env("SEATA_REGISTRY_NACOS_USERNAME", "seata"), env("SEATA_REGISTRY_NACOS_PASSWORD", "x")],
+                  image="seataio/seata-server:1.8.0"), [("NAG105", D, W)]),   # Spring's own wins over the file
 ])
 def test_seata_findings(objects, expected):
     assert findings(objects) == sorted(expected)

@@ -27,10 +27,10 @@ Facts from the Seata source (apache/incubator-seata; file:line@tag):
   settings are `seata.registry.type` / `seata.config.type` (default "file") and `seata.registry.nacos.*` /
   `seata.config.nacos.*` (server-addr, username, password, ...; RegistryNacosProperties.java:29-37,
   ConfigNacosProperties.java:29-33@v1.5.2, registry server-addr defaults to localhost:8848, username and password
-  to ""), read through SpringBootConfigurationProvider.java:60-82@v1.5.2, whose defaults are never null, so
-  registry.conf is not consulted for them. (At v1.8.0 username/password default to null, RegistryNacosProperties
-  .java:33-34, so a registry.conf beside a Spring config could still supply the login; this tool does not read one
-  there and may then report a login as missing.) The same properties configure seata-spring-boot-starter apps.
+  to ""), read through SpringBootConfigurationProvider.java:60-82@v1.5.2; what is unset there and has no default
+  comes from registry.conf, which ConfigurationFactory still loads (file_fallback: config.nacos.serverAddr always,
+  the login from 1.6.1, when username and password became null by default). The same properties configure
+  seata-spring-boot-starter apps.
 
 This tool never follows an `include` (a manifest is untrusted input: `include url(...)` would fetch over the network,
 `include file(...)` read this machine's files, `include package(...)` import a module), never reads its own
@@ -54,7 +54,21 @@ NACOS_TYPE = "nacos"
 FIELDS = ("serverAddr", "username", "password")
 BARE_SYSTEM_PROPERTIES = {"serverAddr": "serverAddr", "username": "username", "password": "password"}
 SPRING_SINCE: Version = (1, 5, 0)
-SPRING_DEFAULTS = {("registry", "serverAddr"): "localhost:8848"}   # RegistryNacosProperties.java:29@v1.5.2
+SPRING_DEFAULTS = {("registry", "serverAddr"): "localhost:8848"}   # RegistryNacosProperties.java:29@v1.5.2-v2.2.0
+NULL_LOGIN_SINCE: Version = (1, 6, 1)   # username/password default null, not "": Registry/ConfigNacosProperties
+
+
+def file_fallback(version: Version | None) -> frozenset[tuple[str, str]]:
+    """(block, field) a Spring-based Seata server reads from registry.conf when its Spring properties leave them
+    unset: SpringBootConfigurationProvider.provide (v1.5.2-v1.7.1) asks the Spring environment, then the property
+    object's default, and only for a null default the original FileConfiguration, which ConfigurationFactory still
+    loads from registry.conf (ConfigurationFactory.java load()@v1.7.1). config.nacos.serverAddr has no default
+    (ConfigNacosProperties.java:29@v1.5.2); username and password default to "" up to 1.6.0 and to null from 1.6.1
+    (RegistryNacosProperties.java:33-34, ConfigNacosProperties.java:32-33)."""
+    fields = {("config", "serverAddr")}
+    if version is None or version >= NULL_LOGIN_SINCE:
+        fields |= {(block, name) for block in BLOCKS for name in ("username", "password")}
+    return frozenset(fields)
 IMAGE = re.compile(r"(^|/)seata-server$")   # seataio/seata-server, apache/seata-server, mirrors
 
 MAX_HOCON_CHARS = 8 * 1024   # Seata's own registry.conf is 1.9 kB; pyparsing's worst case is ~0.25 ms a byte

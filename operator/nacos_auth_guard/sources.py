@@ -87,6 +87,7 @@ class ContainerEnvironment:
     startup_script: bool = False                                   # runs nacos-docker's docker-startup.sh
     seata_files: list[_SeataFile] = field(default_factory=list)    # a Seata registry.conf it mounts (seata.py)
     seata_spring: bool = False                                     # a seata-server image of 1.5+ (Spring Boot)
+    seata_version: nacos.Version | None = None                     # its image's version
 
     def env_var(self, name: str) -> _Value | None:
         found = self.env.get(name)
@@ -576,9 +577,10 @@ def container_environment(ctx: _PodContext, container: dict, server: bool) -> Co
         wanted = [m for m in mounted if CLIENT_CONFIG_FILE.match(posixpath.basename(m.path)) or m.path in locations]
     environment.files = [_config_file(ctx, m, environment.container) for m in wanted]
     if not server:
-        environment.seata_spring = seata.spring_based(image, nacos.image_version(image))
-        if not environment.seata_spring:
-            environment.seata_files = _seata_files(ctx, mounted, environment)
+        environment.seata_spring = seata.spring_based(image, version)
+        environment.seata_version = version
+        # read by Seata up to 1.4, and from 1.5 for what its Spring properties leave null (seata.file_fallback)
+        environment.seata_files = _seata_files(ctx, mounted, environment)
     if server:
         mounted_over = any(m.path == nacos.NACOS_DOCKER_CONF_PATH for m in mounted)
         environment.files += _image_files(version, image, mounted_over)
@@ -693,6 +695,9 @@ def _spring_block(environment: ContainerEnvironment, block: str) -> dict[str, _V
     for name, spring_name in SEATA_SPRING_FIELDS.items():
         value = environment.property(f"seata.{block}.nacos.{spring_name}")
         default = seata.SPRING_DEFAULTS.get((block, name))
+        if value is None and environment.seata_spring and environment.seata_files and \
+                (block, name) in seata.file_fallback(environment.seata_version):
+            value = _hocon_value(environment, environment.seata_files[0], f"{block}.nacos.{name}", name)
         if value is None and default is not None:
             value = _Value(default, f"the default of seata.{block}.nacos.{spring_name} (Seata 1.5+)",
                            Origin.IMAGE_DEFAULT)
@@ -700,35 +705,39 @@ def _spring_block(environment: ContainerEnvironment, block: str) -> dict[str, _V
     return found
 
 
-def _hocon_block(environment: ContainerEnvironment, config: _SeataFile, block: str) -> dict[str, _Value | None] | None:
-    def lookup(path: str, bare: str | None = None) -> _Value | None:
-        for prop in (bare, path):   # a bare -DserverAddr/-Dusername/-Dpassword first, then -D<path>, then the file
-            if prop is not None:
-                found = environment.system.get(normalize(prop))
-                if found is not None and (found.state is not State.KNOWN or found.value or prop == path):
-                    return found
-        if config.leaves is None:
-            return _Value(None, f"{path} (maybe in {config.where})", Origin.POD_SPEC, State.UNKNOWN)
-        leaf = config.leaves.get(path)
-        if leaf is None:
-            return None
-        where = f"{path} (line {leaf.line}) in {config.where}" if leaf.line else f"{path} in {config.where}"
-        if leaf.env is not None:   # ${NAME}: Seata resolves it from its own process env, the container's
-            found = environment.env_var(leaf.env)
-            if found is not None:
-                return _Value(found.value, f"{found.where} via ${{{leaf.env}}} in {where}", found.origin, found.state,
-                              found.carrier, found.key)
-            return _Value(None, f"{where} (${{{leaf.env}}} is not set in the pod spec)", config.origin, State.UNKNOWN)
-        if leaf.value is None:
-            return _Value(None, where, config.origin, State.UNKNOWN, config.carrier, config.key)
-        return _Value(leaf.value, where, config.origin, State.KNOWN, config.carrier, config.key)
+def _hocon_value(environment: ContainerEnvironment, config: _SeataFile, path: str,
+                 bare: str | None = None) -> _Value | None:
+    """One setting of Seata's registry file as FileConfiguration reads it: a bare -DserverAddr/-Dusername/
+    -Dpassword first, then -D<path>, then the file (a lone ${NAME} from the container's env)."""
+    for prop in (bare, path):
+        if prop is not None:
+            found = environment.system.get(normalize(prop))
+            if found is not None and (found.state is not State.KNOWN or found.value or prop == path):
+                return found
+    if config.leaves is None:
+        return _Value(None, f"{path} (maybe in {config.where})", Origin.POD_SPEC, State.UNKNOWN)
+    leaf = config.leaves.get(path)
+    if leaf is None:
+        return None
+    where = f"{path} (line {leaf.line}) in {config.where}" if leaf.line else f"{path} in {config.where}"
+    if leaf.env is not None:   # ${NAME}: Seata resolves it from its own process env, the container's
+        found = environment.env_var(leaf.env)
+        if found is not None:
+            return _Value(found.value, f"{found.where} via ${{{leaf.env}}} in {where}", found.origin, found.state,
+                          found.carrier, found.key)
+        return _Value(None, f"{where} (${{{leaf.env}}} is not set in the pod spec)", config.origin, State.UNKNOWN)
+    if leaf.value is None:
+        return _Value(None, where, config.origin, State.UNKNOWN, config.carrier, config.key)
+    return _Value(leaf.value, where, config.origin, State.KNOWN, config.carrier, config.key)
 
-    kind = lookup(f"{block}.type")
+
+def _hocon_block(environment: ContainerEnvironment, config: _SeataFile, block: str) -> dict[str, _Value | None] | None:
+    kind = _hocon_value(environment, config, f"{block}.type")
     if kind is None or kind.state is not State.KNOWN or (kind.value or "").strip().lower() != seata.NACOS_TYPE:
         if kind is not None and kind.state is State.UNKNOWN and config.leaves is None and block == seata.BLOCKS[0]:
             return {"serverAddr": kind}   # a registry file this tool cannot read: a client of an unknown server
         return None
-    return {name: lookup(f"{block}.nacos.{name}", name) for name in seata.FIELDS}
+    return {name: _hocon_value(environment, config, f"{block}.nacos.{name}", name) for name in seata.FIELDS}
 
 
 def server_settings(environment: ContainerEnvironment, version: nacos.Version | None) -> dict[str, Setting]:
