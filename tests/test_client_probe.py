@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from nacos_auth_guard.client_probe import (ConfigProblem, ConfigRead, Permission, config_reads, joined_resource,
+from nacos_auth_guard.client_probe import (ConfigRead, Permission, RefusedConfig, config_reads, joined_resource,
                                            permission_granted)
 
 C = "spring.cloud.nacos.config."
@@ -61,7 +61,7 @@ def test_config_reads(props, profiles, expected):
 ])
 def test_config_import_problems(entry, message):
     reads, problems = config_reads({"spring.config.import": entry})
-    assert reads == [] and problems == [ConfigProblem(f"spring.config.import {entry}", message)]
+    assert reads == [] and problems == [RefusedConfig(f"spring.config.import {entry}", message)]
 
 
 def test_origin_names_the_property():

@@ -24,7 +24,8 @@ from nacos_auth_guard.checks import CheckContext, run_checks
 from nacos_auth_guard.cli import main
 from nacos_auth_guard.evaluation import InvalidSpec, evaluate, parse_spec
 from nacos_auth_guard.snapshot import build_snapshot
-from nacos_auth_guard.sources import ConfigProblem, parse_config
+from nacos_auth_guard.model import ConfigProblem
+from nacos_auth_guard.sources import parse_config
 from nacos_auth_guard.yamlio import split_documents
 from support.objects import config_map, env, healthy_cluster, pods_of, secret_env, statefulset
 

@@ -10,7 +10,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from nacos_auth_guard import seata
-from nacos_auth_guard.seata import HoconProblem, Leaf
+from nacos_auth_guard.model import ConfigProblem
+from nacos_auth_guard.seata import Leaf
 
 # The registry.conf of mooodo/edev-alibaba-trade's seata.yaml (../shared/corpus/real), as the ConfigMap holds it.
 MOOODO = '''registry {
@@ -122,7 +123,7 @@ def test_leaves(text, path, leaf):
 ])
 def test_problems(text, problem, fails_start):
     found = seata.parse_hocon(text)
-    assert isinstance(found, HoconProblem) and found.problem.startswith(problem), found
+    assert isinstance(found, ConfigProblem) and found.problem.startswith(problem), found
     assert found.fails_start is fails_start
 
 
@@ -131,7 +132,7 @@ def test_problems_never_quote_the_input():
     for text in (f'registry {{ password = "{marker}"\n', f"{marker} {{ [", f'include "{marker}"',
                  f"a = {marker}" * 2000, "{" * 40 + marker):
         found = seata.parse_hocon(text)
-        assert isinstance(found, HoconProblem)
+        assert isinstance(found, ConfigProblem)
         assert marker not in f"{found.problem} {found.impact} {found.fix}"
 
 
@@ -156,7 +157,7 @@ def test_pyhocon_never_follows_an_include_even_past_the_word_check(tmp_path, mon
                       f'include required(file("{secret_file}"))', f'a {{ include file("{secret_file}") }}'):
         seata._parse.cache_clear()
         found = seata._parse(directive + "\nregistry.type = nacos\n")
-        assert isinstance(found, HoconProblem) and not found.fails_start, directive
+        assert isinstance(found, ConfigProblem) and not found.fails_start, directive
         assert "CANARY" not in repr(found)
 
 
@@ -182,7 +183,7 @@ def test_hostile_shapes_cost_a_bounded_time(text):
     seata._parse.cache_clear()
     started = time.perf_counter()
     found = seata.parse_hocon(text)
-    assert isinstance(found, (dict, HoconProblem))
+    assert isinstance(found, (dict, ConfigProblem))
     assert time.perf_counter() - started < 8   # 8 kB of the slowest shape: about 2 s on a 2-core VM
 
 
@@ -195,7 +196,7 @@ hocon_text = st.lists(st.sampled_from(list('{}[]=:,."\\$?#/ \n\tabnrx0129') + ["
 @given(hocon_text)
 def test_any_text_is_leaves_or_a_problem(text):
     found = seata.parse_hocon(text)
-    if isinstance(found, HoconProblem):
+    if isinstance(found, ConfigProblem):
         assert isinstance(found.problem, str) and isinstance(found.fails_start, bool)
     else:
         assert all(isinstance(k, str) and isinstance(v, Leaf) for k, v in found.items())

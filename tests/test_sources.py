@@ -5,7 +5,8 @@ import pytest
 
 from nacos_auth_guard.model import ObjectRef, Origin, State
 from nacos_auth_guard.snapshot import build_snapshot
-from nacos_auth_guard.sources import ConfigProblem, parse_config, pod_config
+from nacos_auth_guard.model import ConfigProblem
+from nacos_auth_guard.sources import parse_config, pod_config
 from support.objects import IMAGE, config_map, env, secret, secret_env
 
 CONF = "/home/nacos/conf/application.properties"

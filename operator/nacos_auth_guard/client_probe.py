@@ -65,7 +65,7 @@ class ConfigRead:
 
 
 @dataclass(frozen=True, slots=True)
-class ConfigProblem:
+class RefusedConfig:
     """A client configuration Spring Cloud Alibaba refuses at start, in its own words."""
 
     origin: str
@@ -88,8 +88,8 @@ def _indexed(props: Mapping[str, str], prefix: str) -> list[tuple[int, dict[str,
     return sorted(items.items())
 
 
-def config_reads(properties: Mapping[str, str], profiles: Sequence[str] = ()) -> tuple[list[ConfigRead],
-                                                                                        list[ConfigProblem]]:
+def config_reads(properties: Mapping[str, str],
+                 profiles: Sequence[str] = ()) -> tuple[list[ConfigRead], list[RefusedConfig]]:
     """The configs a Spring Cloud Alibaba client loads, in load order; properties in any relaxed form.
 
     profiles: the active profiles when known from outside the properties (else spring.profiles.active is read).
@@ -103,7 +103,7 @@ def config_reads(properties: Mapping[str, str], profiles: Sequence[str] = ()) ->
     extension = _get(props, base + "file-extension") or DEFAULT_FILE_EXTENSION
     active = list(profiles) or [p.strip() for p in _get(props, "spring.profiles.active").split(",") if p.strip()]
     reads: list[ConfigRead] = []
-    problems: list[ConfigProblem] = []
+    problems: list[RefusedConfig] = []
 
     def add(group_: str, data_id: str, origin: str) -> None:
         read = ConfigRead(namespace, group_, data_id, origin)
@@ -129,7 +129,7 @@ def config_reads(properties: Mapping[str, str], profiles: Sequence[str] = ()) ->
             continue
         data_id, query_group, problem = _import_entry(entry[len("nacos:"):])
         if problem:
-            problems.append(ConfigProblem(f"spring.config.import {location}", problem))
+            problems.append(RefusedConfig(f"spring.config.import {location}", problem))
         else:
             add(query_group or group, data_id, f"spring.config.import {location}")
     return reads, problems

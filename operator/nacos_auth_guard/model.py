@@ -62,6 +62,16 @@ class Reference:
 
 
 @dataclass(frozen=True, slots=True)
+class ConfigProblem:
+    """Why a config file (Spring properties or YAML, Seata's HOCON) cannot be read (a line, never its text), what
+    its reader does then, and the fix."""
+    problem: str
+    impact: str
+    fix: str
+    fails_start: bool = True   # False: only beyond this tool's own budget
+
+
+@dataclass(frozen=True, slots=True)
 class ConfigFileError:
     """A mounted config file its reader refuses, so the container fails at start-up. Never holds input text."""
     where: str       # path, the ConfigMap/Secret and key it comes from, the container

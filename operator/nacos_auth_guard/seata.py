@@ -43,6 +43,8 @@ import functools
 import re
 from dataclasses import dataclass
 
+from .model import ConfigProblem
+
 Version = tuple[int, ...]
 
 CONFIG_NAME_PROPERTY, CONFIG_NAME_ENV = "seata.config.name", "SEATA_CONFIG_NAME"
@@ -86,15 +88,6 @@ class Leaf:
     optional: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class HoconProblem:
-    """Why a HOCON file is not read (a line, never its text), what Seata does then, and the fix."""
-    problem: str
-    impact: str
-    fix: str
-    fails_start: bool = True
-
-
 BUDGET_IMPACT = "this tool reads no more of it."
 INVALID_IMPACT = ("the Seata server stops at start-up: typesafe config's parse error escapes ConfigurationFactory's "
                   "static initializer.")
@@ -132,15 +125,15 @@ def spring_based(image: str, version: Version | None) -> bool:
     return bool(IMAGE.search(repository.lower())) and (version is None or version >= SPRING_SINCE)
 
 
-def parse_hocon(text: str) -> dict[str, Leaf] | HoconProblem:
+def parse_hocon(text: str) -> dict[str, Leaf] | ConfigProblem:
     """The leaves of a registry.conf by dotted path, or why it is not read. Never follows an include, never reads
     any environment, bounded in size and depth before pyhocon sees it."""
     if len(text) > MAX_HOCON_CHARS:
-        return HoconProblem(f"larger than {MAX_HOCON_CHARS:,} characters", BUDGET_IMPACT,
+        return ConfigProblem(f"larger than {MAX_HOCON_CHARS:,} characters", BUDGET_IMPACT,
                             "keep only the registry and config blocks Seata reads", False)
     include = INCLUDE.search(text)
     if include is not None:
-        return HoconProblem(f"the word include (line {text.count(chr(10), 0, include.start()) + 1}): this tool never "
+        return ConfigProblem(f"the word include (line {text.count(chr(10), 0, include.start()) + 1}): this tool never "
                             "follows an include (it reads no file or URL a manifest names)", BUDGET_IMPACT,
                             "write the included settings into this file, or reword a comment that says include",
                             False)
@@ -152,29 +145,29 @@ def parse_hocon(text: str) -> dict[str, Leaf] | HoconProblem:
         elif char in "}]":
             depth = max(depth - 1, 0)
     if deepest > MAX_HOCON_DEPTH:
-        return HoconProblem(f"nested deeper than {MAX_HOCON_DEPTH} levels", BUDGET_IMPACT,
+        return ConfigProblem(f"nested deeper than {MAX_HOCON_DEPTH} levels", BUDGET_IMPACT,
                             "flatten the nesting (a.b.c = value)", False)
     return _parse(text)
 
 
 @functools.lru_cache(maxsize=128)
-def _parse(text: str) -> dict[str, Leaf] | HoconProblem:
+def _parse(text: str) -> dict[str, Leaf] | ConfigProblem:
     """Cached: every evaluation of a client sees the same ConfigMap text, and pyparsing is slow."""
     parser, config_tree, config_values, substitution, parse_error = _pyhocon()
     try:
         tree = parser.parse(text, resolve=False)
     except IncludeRefused:   # parse_hocon refuses these first; pyhocon's own grammar is the last word
-        return HoconProblem("an include: this tool never follows one", BUDGET_IMPACT,
+        return ConfigProblem("an include: this tool never follows one", BUDGET_IMPACT,
                             "write the included settings into this file", False)
     except (RecursionError, MemoryError):
-        return HoconProblem("nested deeper than this tool reads", BUDGET_IMPACT,
+        return ConfigProblem("nested deeper than this tool reads", BUDGET_IMPACT,
                             "flatten the nesting (a.b.c = value)", False)
     except Exception as error:  # noqa: BLE001 - pyparsing's and pyhocon's messages quote the input: only a line
         line = getattr(error, "lineno", None) if isinstance(error, parse_error) else None
         where = f" (line {line})" if isinstance(line, int) else ""
-        return HoconProblem(f"not HOCON typesafe config can parse{where}", INVALID_IMPACT, INVALID_FIX)
+        return ConfigProblem(f"not HOCON typesafe config can parse{where}", INVALID_IMPACT, INVALID_FIX)
     if not isinstance(tree, config_tree):
-        return HoconProblem("not a HOCON object (a list at the top)", INVALID_IMPACT, INVALID_FIX)
+        return ConfigProblem("not a HOCON object (a list at the top)", INVALID_IMPACT, INVALID_FIX)
     lines = _assignment_lines(text)
     leaves: dict[str, Leaf] = {}
     _walk(tree, "", leaves, lines, text, config_tree, config_values, substitution, 0)

@@ -21,7 +21,8 @@ from typing import Iterable
 
 from . import nacos, seata
 from .shapes import as_dict, as_list, as_text
-from .model import ConfigFileError, ContainerConfig, ObjectRef, Origin, PodConfig, Reference, Setting, State
+from .model import (ConfigFileError, ConfigProblem, ContainerConfig, ObjectRef, Origin, PodConfig, Reference,
+                    Setting, State)
 from .snapshot import ABSENT, Snapshot, parse_time
 from .yamlio import load_yaml_documents
 
@@ -451,15 +452,6 @@ def _config_file(ctx: _PodContext, mounted: _Mounted, cname: str) -> _ConfigFile
         for prop, text in flat.items()})
 
 
-@dataclass(frozen=True, slots=True)
-class ConfigProblem:
-    """Why a config file cannot be read (a line, never its text), what its reader does then, and the fix."""
-    problem: str
-    impact: str
-    fix: str
-    fails_start: bool = True   # False: only beyond this tool's own budget
-
-
 # OriginTrackedPropertiesLoader.java:225@2.4.3 (the same in 1.4.1, 2.2.0 and 3.0.3; Nacos' copy of Spring Boot's,
 # which Spring Boot applications use for application.properties): a `\u` not followed by four hex digits throws,
 # and the process stops at start-up.
@@ -625,7 +617,7 @@ def _seata_files(ctx: _PodContext, mounted: list[_Mounted], environment: Contain
                 files.append(_SeataFile(where, None))
             continue   # a missing object or key is its own finding (NAG103/NAG104); no file, nothing read
         parsed = seata.parse_hocon(value.value)
-        if isinstance(parsed, seata.HoconProblem):
+        if isinstance(parsed, ConfigProblem):
             ctx.config_errors.setdefault(where, ConfigFileError(where, parsed.problem, parsed.impact, parsed.fix,
                                                                 parsed.fails_start))
             files.append(_SeataFile(where, None))
