@@ -5,6 +5,7 @@ import io
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import sarif_pydantic
@@ -12,6 +13,8 @@ import yaml
 
 from nacos_auth_guard.cli import main
 from support.objects import env, healthy_cluster, spring_client
+
+EXAMPLES_HEALTHY = Path(__file__).resolve().parent.parent / "examples" / "healthy.yaml"
 
 BROKEN_CLIENT = spring_client(secret_name="missing-creds")
 NO_CREDS = spring_client("billing")
@@ -237,3 +240,23 @@ def test_a_small_lint_imports_only_what_it_uses(tmp_path):
 
     assert loaded() == set()
     assert loaded("-o", "sarif") == {"sarif_pydantic", "pydantic"}
+
+
+@pytest.mark.parametrize("args, absent", [
+    (["--help"], {"nacos_auth_guard.sources", "nacos_auth_guard.manifests", "yaml", "yaml_rs", "importlib.metadata"}),
+    (["explain", "NAG205"], {"nacos_auth_guard.sources", "yaml", "yaml_rs", "importlib.metadata"}),
+    (["lint", "-o", "json", str(EXAMPLES_HEALTHY)], {"yaml", "importlib.metadata", "nacos_auth_guard.evaluation"}),
+])
+def test_start_up_imports_only_what_the_command_runs(args, absent):
+    """--help and explain load no engine and no parser; a lint that yaml-rs reads alone does not load PyYAML, and
+    the version in a JSON report is read without importlib.metadata (which loads email and zipfile)."""
+    probe = ("import io, sys, contextlib\n"
+             "from nacos_auth_guard.cli import main\n"
+             "with contextlib.redirect_stdout(io.StringIO()):\n"
+             "    try:\n"
+             "        main(sys.argv[1:])\n"
+             "    except SystemExit:\n"
+             "        pass\n"
+             "print(' '.join(sorted(sys.modules)))")
+    result = subprocess.run([sys.executable, "-c", probe, *args], capture_output=True, text=True, check=True)
+    assert set(result.stdout.split()) & absent == set()

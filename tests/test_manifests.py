@@ -192,3 +192,50 @@ def test_item_lines_follow_indentation_and_fall_back_to_the_document_line():
     assert _item_lines(indented, 1, "items") == [5, 9]
     assert _item_lines("kind: List\nitems: []\n", 1, "items") == []
     assert _item_lines("---\nkind: Template\nobjects:\n- a: 1\n- b: 2\n", 1, "objects") == [4, 5]
+
+
+def test_a_large_input_parsed_in_two_processes_reads_as_in_one(tmp_path, monkeypatch):
+    """Whatever the files hold (errors, a value only pickle carries, a skipped Helm template, stdin among them),
+    splitting the files between this process and a forked child changes nothing that is read, nor its order."""
+    from nacos_auth_guard import manifests as module
+    (tmp_path / "a.yaml").write_text(yaml.safe_dump_all(healthy_cluster()))
+    (tmp_path / "b.yaml").write_text("kind: Secret\napiVersion: v1\nmetadata: {name: s, namespace: x}\n"
+                                     "data: {k: !!timestamp 2020-01-01}\n---\na: [unclosed\n---\n- 1\n")
+    (tmp_path / "c.yaml").write_bytes(b"kind: \xff\n")
+    (tmp_path / "d.yaml").write_text("kind: ConfigMap\napiVersion: v1\nmetadata: {name: {{ .Values.x }}}\n")
+    chart = tmp_path / "chart"
+    (chart / "templates").mkdir(parents=True)
+    (chart / "Chart.yaml").write_text("apiVersion: v2\nname: c\nversion: 1.0.0\n")
+    (chart / "templates" / "x.yaml").write_text("kind: Secret\n")
+    for index in range(6):
+        (tmp_path / f"e{index}.yaml").write_text(yaml.safe_dump_all([NO_CREDS] * 5))
+    monkeypatch.setattr("sys.stdin", type("Stdin", (), {"buffer": __import__("io").BytesIO(b"kind: x\n")})())
+
+    def read(threshold: int):
+        monkeypatch.setattr(module, "PARALLEL_MIN_BYTES", threshold)
+        monkeypatch.setattr("sys.stdin.buffer", __import__("io").BytesIO(b"- not an object\n"))
+        found = read_manifests([str(tmp_path), "-", str(tmp_path / "e0.yaml")])
+        return (found.objects, found.object_locations, found.errors, found.notes, found.sources)
+
+    alone = read(1 << 62)
+    # On any machine, and in a test process whose other tests left threads running (the child only parses).
+    monkeypatch.setattr(module, "_can_fork", lambda: True)
+    forked = []
+    real_fork = module.os.fork
+    monkeypatch.setattr(module.os, "fork", lambda: forked.append(1) or real_fork())
+    assert read(0) == alone and forked == [1]
+    assert any("line" in str(error) for error in alone[2]) and len(alone[0]) > 30
+
+
+def test_no_fork_while_another_thread_runs():
+    """A thread holding a lock (logging's, an import's) at the fork would leave the child stuck: parse alone."""
+    import threading
+    from nacos_auth_guard import manifests as module
+    stop = threading.Event()
+    thread = threading.Thread(target=stop.wait)
+    thread.start()
+    try:
+        assert not module._can_fork()
+    finally:
+        stop.set()
+        thread.join()

@@ -225,11 +225,11 @@ def test_scan_kubeconfig_errors_hold_no_secret(tmp_path, capsys, server, token, 
 def test_a_crash_exits_3_naming_where_never_what(tmp_path, capsys, monkeypatch, command):
     """An internal error has its own exit code (never 1, "findings"), and its message names the exception type and
     our line, never the exception's text: a KeyError holds the value it choked on."""
-    import nacos_auth_guard.cli
+    import nacos_auth_guard.checks
 
     def crash(*_, **__):
         raise KeyError(canary.PASSWORD)
-    monkeypatch.setattr(nacos_auth_guard.cli, "run_checks", crash)
+    monkeypatch.setattr(nacos_auth_guard.checks, "run_checks", crash)   # cli imports it when a command runs
     from support.harness import free_port
     if command == "lint":
         path = tmp_path / "c.yaml"

@@ -11,11 +11,8 @@ from datetime import datetime, timedelta, timezone
 from typing import Sequence
 
 from .catalog import CATALOG, describe
-from .checks import CheckContext, run_checks
-from .manifests import read_manifests
 from .model import ObjectRef, Severity
 from .report import RENDERERS, InputError, Location, Report, render_text, tool_version
-from .snapshot import build_snapshot
 
 FAIL_ON = {"error": Severity.ERROR, "warning": Severity.WARNING, "info": Severity.INFO, "none": None}
 # 0 clean, 1 findings, 2 usage or input error (Report.exit_code, argparse); a crash must never read as a verdict.
@@ -65,12 +62,20 @@ def add_report_options(parser: argparse.ArgumentParser) -> None:
                         help="colour the text report (auto: when stdout is a terminal and NO_COLOR is unset)")
 
 
+class _VersionAction(argparse._VersionAction):
+    """--version that looks the version up only when asked (importlib.metadata is slow to import)."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        self.version = f"%(prog)s {tool_version()}"
+        super().__call__(parser, namespace, values, option_string)
+
+
 def build_parser(prog: str = "nacos-auth-guard") -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=prog,
         description="Finds the causes of Nacos authentication failures (token invalid!, token expired!, "
                     "user not found!, 403 identity errors) in Kubernetes manifests and clusters.")
-    parser.add_argument("--version", action="version", version=f"%(prog)s {tool_version()}")
+    parser.add_argument("--version", action=_VersionAction)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     lint = commands.add_parser("lint", help="check manifests offline (files, directories, - for stdin)",
@@ -113,6 +118,8 @@ def check_objects(objects: list[dict], args: argparse.Namespace, *, complete: bo
                   errors: list[InputError], locations: dict[ObjectRef, Location] | None = None) -> list:
     """Snapshot -> checks, shared by lint and scan. Snapshot problems (bad Base64) join `errors`, at the place of
     their object when `locations` has it."""
+    from .checks import CheckContext, run_checks   # the engine: `--help` and `explain` need none of it
+    from .snapshot import build_snapshot
     problems: list[tuple[dict, str]] = []
     snapshot = build_snapshot(objects, complete=complete, default_namespace=default_namespace, errors=problems)
     for obj, message in problems:
@@ -139,6 +146,7 @@ def cyclic_gc_paused():
 
 
 def lint_command(args: argparse.Namespace) -> int:
+    from .manifests import read_manifests
     with cyclic_gc_paused():
         manifests = read_manifests(args.paths, args.namespace)
         errors = list(manifests.errors)

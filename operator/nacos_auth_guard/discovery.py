@@ -112,7 +112,9 @@ def discover(snapshot: Snapshot, servers: set[ObjectRef] | frozenset = frozenset
                 if owner in server_refs and owner.kind != "Pod":
                     pods_by_owner.setdefault(owner, []).append(pod)
     services = _ServiceIndex(snapshot, server_workloads)
-    found = tuple(_server(w, pods_by_owner.get(ref_of(w), []), snapshot, services) for w in server_workloads)
+    resolved: dict = {}   # pod_config's resolutions of this snapshot, shared by pods written alike
+    found = tuple(_server(w, pods_by_owner.get(ref_of(w), []), snapshot, services, resolved)
+                  for w in server_workloads)
     by_service: dict[tuple[str, str], list[ObjectRef]] = {}
     for server in found:
         for name in sorted(server.service_names):
@@ -126,7 +128,7 @@ def discover(snapshot: Snapshot, servers: set[ObjectRef] | frozenset = frozenset
             callers.append(caller)
         if _role(obj) in ("none", "server"):
             continue
-        client = _client(obj, snapshot, by_service)
+        client = _client(obj, snapshot, by_service, resolved)
         if client is not None:
             clients.append(client)
     return Topology(found, tuple(clients), tuple(callers))
@@ -188,19 +190,22 @@ def _valid(obj: dict) -> bool:
         metadata.get("namespace"), str) and isinstance(obj.get("spec"), dict)
 
 
-def _server(workload: dict, pods: list[dict], snapshot: Snapshot, services: _ServiceIndex) -> ServerCluster:
+def _server(workload: dict, pods: list[dict], snapshot: Snapshot, services: _ServiceIndex,
+            resolved: dict | None = None) -> ServerCluster:
     ref = ref_of(workload)
     spec = workload["spec"]
     if ref.kind == "Pod":   # a bare Pod is its own template and its only member
-        template = pod_config(ref, workload["metadata"], spec, snapshot, server=True, statuses=workload.get("status"))
+        template = pod_config(ref, workload["metadata"], spec, snapshot, server=True, statuses=workload.get("status"),
+                              resolved=resolved)
         pod_configs: tuple[PodConfig, ...] = (template,)
     else:
         metadata, pod_spec = pod_template(workload)
         metadata = {**metadata, "annotations": {**as_dict(metadata.get("annotations")),
                                                 **as_dict(workload["metadata"].get("annotations"))}}
-        template = pod_config(ref, metadata, pod_spec, snapshot, server=True)
+        template = pod_config(ref, metadata, pod_spec, snapshot, server=True, resolved=resolved)
         pod_configs = tuple(sorted(
-            (pod_config(ref_of(p), p["metadata"], p["spec"], snapshot, server=True, statuses=p.get("status"))
+            (pod_config(ref_of(p), p["metadata"], p["spec"], snapshot, server=True, statuses=p.get("status"),
+                        resolved=resolved)
              for p in pods), key=lambda p: _ordinal(p.ref.name)))
     container = next((c for c in template.containers if c.server), None)
     names = services.selecting(ref.namespace, template.labels)
@@ -217,12 +222,13 @@ def _ordinal(name: str) -> tuple[int, str]:
     return (int(tail), head) if tail.isdigit() else (1 << 30, name)
 
 
-def _client(obj: dict, snapshot: Snapshot, by_service: dict[tuple[str, str], list[ObjectRef]]) -> Client | None:
+def _client(obj: dict, snapshot: Snapshot, by_service: dict[tuple[str, str], list[ObjectRef]],
+            resolved: dict | None = None) -> Client | None:
     ref = ref_of(obj)
     metadata, spec = pod_template(obj)
     metadata = {**metadata, "annotations": {**as_dict(metadata.get("annotations")),
                                             **as_dict(obj["metadata"].get("annotations"))}}
-    template = pod_config(ref, metadata, spec, snapshot, server=False)
+    template = pod_config(ref, metadata, spec, snapshot, server=False, resolved=resolved)
     addresses: list[str] = []
     configured = False
     for container in template.containers:

@@ -5,6 +5,7 @@ config) is skipped with a note; the same object in two places is a warning, and 
 from __future__ import annotations
 
 import functools
+import marshal
 import os
 import re
 import sys
@@ -14,7 +15,7 @@ from typing import Callable, Iterable, Iterator
 from .model import ObjectRef
 from .report import InputError, InputNote, Location
 from .snapshot import CHECK_GROUP
-from .yamlio import split_documents
+from .yamlio import Document, split_documents
 
 EXTENSIONS = (".yaml", ".yml", ".json")
 MAX_FILE_BYTES = 64 * 1024 * 1024   # one manifest file larger than this is not a manifest
@@ -93,34 +94,146 @@ class Manifests:
 
 def read_manifests(paths: Iterable[str], default_namespace: str = "default") -> Manifests:
     result = Manifests(default_namespace=default_namespace)
+    inputs: list[str] = []   # "-" (stdin) or a file, in the order they are read
     for path in paths:
+        if path != "-" and os.path.isdir(path):
+            inputs += sorted(os.path.join(root, name) for root, dirs, names in os.walk(path)
+                             for name in names if name.endswith(EXTENSIONS) and not name.startswith("."))
+        else:
+            inputs.append(path)
+    ahead = _ParsedAhead(inputs)
+    for position, path in enumerate(inputs):
         if path == "-":
             _read_text(result, "<stdin>", sys.stdin.buffer.read(MAX_FILE_BYTES + 1))
-        elif os.path.isdir(path):
-            found = sorted(os.path.join(root, name) for root, dirs, names in os.walk(path)
-                           for name in names if name.endswith(EXTENSIONS) and not name.startswith("."))
-            for file_path in found:
-                _read_file(result, file_path)
         else:
-            _read_file(result, path)
+            _read_file(result, path, *ahead.take(position))
     result.notes.extend(result.duplicate_warnings())
     return result
 
 
-def _read_file(result: Manifests, path: str) -> None:
+PARALLEL_MIN_BYTES = 2 * 2**20   # below this, parsing in a second process saves less than it costs
+
+
+class _ParsedAhead:
+    """On a large input and a machine with two or more cores, a forked child parses the files of the input's
+    second half (by size) while this process reads the first; its documents come back by marshal (pickle for the
+    rare value marshal cannot carry). Both read the same bytes, read before the fork, so the result is the one
+    reading alone gives. Any failure of the child leaves its files to this process."""
+
+    def __init__(self, inputs: list[str]):
+        self.first = len(inputs)          # inputs from here on were given to the child
+        self.raw: dict[int, bytes] = {}   # position -> the bytes the child parsed
+        self.documents: dict[int, list[Document]] | None = None
+        self.child: tuple[int, int] | None = None   # (pid, read end of its pipe)
+        if not _can_fork():
+            return
+        sizes = []
+        for path in inputs:
+            try:
+                sizes.append(os.path.getsize(path) if path != "-" else 0)
+            except (OSError, ValueError):
+                sizes.append(0)
+        total = sum(sizes)
+        if total < PARALLEL_MIN_BYTES:
+            return
+        tail = 0   # bytes given to the child: at most half
+        while self.first > 0 and tail + sizes[self.first - 1] <= total - tail - sizes[self.first - 1]:
+            self.first -= 1
+            tail += sizes[self.first]
+        for position in range(self.first, len(inputs)):
+            if inputs[position] == "-":
+                continue
+            try:
+                with open(inputs[position], "rb") as handle:
+                    self.raw[position] = handle.read(MAX_FILE_BYTES + 1)
+            except (OSError, ValueError):
+                pass   # this process reads it again and reports why it cannot
+        if not self.raw:
+            return
+        read_end, write_end = os.pipe()
+        pid = os.fork()
+        if pid == 0:   # the child: parse, send, exit without running the parent's exit handlers
+            status = 1
+            try:
+                os.close(read_end)
+                with os.fdopen(write_end, "wb") as pipe:
+                    pipe.write(marshal.dumps([(position, *_transferable(_parsed(raw)))
+                                              for position, raw in self.raw.items()]))
+                status = 0
+            finally:
+                os._exit(status)
+        os.close(write_end)
+        self.child = (pid, read_end)
+
+    def take(self, position: int) -> tuple[bytes | None, list[Document] | None]:
+        """The bytes of a file the child parsed and its documents (None, None: read and parse it here)."""
+        if position < self.first or position not in self.raw:
+            return None, None
+        if self.documents is None:
+            self.documents = self._receive()
+        return self.raw.pop(position), self.documents.pop(position, None)
+
+    def _receive(self) -> dict[int, list[Document]]:
+        pid, read_end = self.child
+        with os.fdopen(read_end, "rb") as pipe:
+            data = pipe.read()
+        _, status = os.waitpid(pid, 0)
+        received: dict[int, list[Document]] = {}
+        if status != 0:
+            return received
+        for position, codec, payload in marshal.loads(data):
+            if codec == "marshal":
+                received[position] = [Document(*fields) for fields in marshal.loads(payload)]
+            elif codec == "pickle":
+                import pickle
+                received[position] = [Document(*fields) for fields in pickle.loads(payload)]
+        return received
+
+
+def _can_fork() -> bool:
+    """Two cores or more, and no other thread: one holding a lock at the fork would leave the child stuck."""
+    threading = sys.modules.get("threading")
+    return (hasattr(os, "fork") and len(os.sched_getaffinity(0)) >= 2
+            and (threading is None or threading.active_count() == 1))
+
+
+def _parsed(raw: bytes) -> list[tuple] | None:
+    """The documents of a file, as fields; None when the file is not read as YAML (the reader says why)."""
+    text = _text(raw)
+    if not isinstance(text, str) or HELM_ACTION.search(text):
+        return None
+    return [(d.index, d.line, d.value, d.error) for d in split_documents(text)]
+
+
+def _transferable(documents: list[tuple] | None) -> tuple[str, bytes]:
+    if documents is None:
+        return "none", b""
+    try:
+        return "marshal", marshal.dumps(documents)
+    except ValueError:   # a value marshal cannot carry (a datetime from a !!timestamp tag) or nested too deep
+        try:
+            import pickle
+            return "pickle", pickle.dumps(documents, pickle.HIGHEST_PROTOCOL)
+        except Exception:  # noqa: BLE001 - whatever cannot be sent is parsed by the parent instead
+            return "none", b""
+
+
+def _read_file(result: Manifests, path: str, raw: bytes | None = None,
+               documents: list[Document] | None = None) -> None:
     chart = _helm_chart_of(os.path.dirname(os.path.abspath(path)))
     if chart is not None and os.path.relpath(path, chart).split(os.sep)[0] == "templates":
         result.sources += 1
         result.notes.append(InputNote(f"{path}: a template of the Helm chart in {chart}, skipped: lint the chart "
                                       f"rendered, {HELM_TEMPLATE}"))
         return
-    try:
-        with open(path, "rb") as handle:
-            raw = handle.read(MAX_FILE_BYTES + 1)
-    except (OSError, ValueError) as error:   # ValueError: a NUL byte in the path
-        result.errors.append(InputError(f"{path}: cannot read: {getattr(error, 'strerror', None) or error}"))
-        return
-    _read_text(result, path, raw)
+    if raw is None:
+        try:
+            with open(path, "rb") as handle:
+                raw = handle.read(MAX_FILE_BYTES + 1)
+        except (OSError, ValueError) as error:   # ValueError: a NUL byte in the path
+            result.errors.append(InputError(f"{path}: cannot read: {getattr(error, 'strerror', None) or error}"))
+            return
+    _read_text(result, path, raw, documents)
 
 
 @functools.lru_cache(maxsize=1024)
@@ -132,16 +245,22 @@ def _helm_chart_of(directory: str) -> str | None:
     return None if parent == directory else _helm_chart_of(parent)
 
 
-def _read_text(result: Manifests, path: str, raw: bytes) -> None:
-    result.sources += 1
+def _text(raw: bytes) -> str | InputError:
     if len(raw) > MAX_FILE_BYTES:
-        result.errors.append(InputError(f"{path}: larger than {MAX_FILE_BYTES // 2**20} MiB, not read"))
-        return
+        return InputError(f"larger than {MAX_FILE_BYTES // 2**20} MiB, not read")
     try:
         # As kubectl reads files: a BOM is dropped and Windows line endings are line endings (`---\r\n` separates)
-        text = raw.decode("utf-8-sig").replace("\r\n", "\n")
+        return raw.decode("utf-8-sig").replace("\r\n", "\n")
     except UnicodeDecodeError as error:
-        result.errors.append(InputError(f"{path}: not UTF-8 text (byte {error.start}), not read"))
+        return InputError(f"not UTF-8 text (byte {error.start}), not read")
+
+
+def _read_text(result: Manifests, path: str, raw: bytes, documents: list[Document] | None = None) -> None:
+    """`documents`: the text's, parsed elsewhere."""
+    result.sources += 1
+    text = _text(raw)
+    if isinstance(text, InputError):
+        result.errors.append(InputError(f"{path}: {text.message}"))
         return
     if HELM_ACTION.search(text):   # its YAML is either broken or holds `{{ .Values.x }}` instead of values
         result.errors.append(InputError(f"{path}: an unrendered Helm template ({{{{ .Values ... }}}}), not read: "
@@ -149,7 +268,7 @@ def _read_text(result: Manifests, path: str, raw: bytes) -> None:
         return
     templated = "{{" in text
     basename = os.path.basename(path)
-    for document in split_documents(text):
+    for document in documents if documents is not None else split_documents(text):
         location = Location(path, document.line, document.index)
         if document.error:
             hint = f"; if this is a Helm template, lint the chart rendered: {HELM_TEMPLATE}" if templated else ""

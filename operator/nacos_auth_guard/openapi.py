@@ -94,6 +94,8 @@ def find_calls(text: str, env: Mapping[str, str] | None = None,
                is_nacos_host=lambda host: False) -> list[OpenApiCall]:
     """Nacos OpenAPI calls in one text: a URL whose path is a Nacos API or whose host `is_nacos_host` names.
     A login's username/password are literal when written in the text itself (not `$VAR`, not `@file`)."""
+    if "://" not in text and "$" not in text:   # no URL, and no variable that could hold one: most texts
+        return []
     env = env or {}
     calls = []
     for number, line in _logical_lines(text):

@@ -866,24 +866,50 @@ def is_server_container(container: dict) -> bool:
 
 
 def pod_config(ref: ObjectRef, metadata: dict, spec: dict, snapshot: Snapshot, *, server: bool,
-               statuses: dict | None = None) -> PodConfig:
+               statuses: dict | None = None, resolved: dict | None = None) -> PodConfig:
     """Resolves a pod template or a Pod. For a server, the Nacos container's server settings; for any other pod,
-    each container's client settings. `statuses`: the Pod's status, for container start times."""
-    ctx = _pod_context(ref, spec, snapshot)
+    each container's client settings. `statuses`: the Pod's status, for container start times. `resolved`: a
+    dict the caller keeps for one snapshot, so that pods written alike (a StatefulSet's template and its Pods)
+    are resolved once."""
     annotations = as_dict(metadata.get("annotations"))
+    key = _resolution_key(ref.namespace, spec, server, annotations) if resolved is not None else None
+    resolution = resolved.get(key) if key is not None else None
+    if resolution is None:
+        resolution = _resolve_pod(ref, spec, snapshot, server, annotations)
+        if key is not None:
+            resolved[key] = resolution
+    containers, references, config_errors = resolution
     started = _start_times(statuses)
+    labels = {k: v for k, v in as_dict(metadata.get("labels")).items() if isinstance(v, str)}
+    return PodConfig(ref, labels, tuple(ContainerConfig(c.name, c.image, c.settings, started.get(c.name), c.server)
+                                        for c in containers), references, annotations, config_errors)
+
+
+def _resolution_key(namespace: str, spec: dict, server: bool, annotations: dict) -> tuple | None:
+    """What a pod's resolution depends on besides the snapshot: its namespace (where references point), its
+    containers and volumes, and for a client the annotation naming its env. repr() is the same only for the same
+    content; None (no reuse) for content nested deeper than repr can go."""
+    try:
+        return (namespace, server, None if server else repr(annotations.get(nacos.CLIENT_ENV_ANNOTATION)),
+                repr(spec.get("containers")), repr(spec.get("volumes")))
+    except RecursionError:
+        return None
+
+
+def _resolve_pod(ref: ObjectRef, spec: dict, snapshot: Snapshot, server: bool, annotations: dict
+                 ) -> tuple[tuple[ContainerConfig, ...], tuple[Reference, ...], tuple[ConfigFileError, ...]]:
+    """The containers' settings (no start times: those are each Pod's own), the references that can carry
+    them, and the config files the containers cannot read."""
+    ctx = _pod_context(ref, spec, snapshot)
     containers = []
     for container, is_server, environment in _environments(ctx, spec, server):
         image = as_text(container.get("image")) or ""
         settings = (server_settings(environment, nacos.image_version(image)) if is_server
                     else client_settings(environment, annotations))
-        containers.append(ContainerConfig(environment.container, image, settings, started.get(environment.container),
-                                          is_server))
+        containers.append(ContainerConfig(environment.container, image, settings, None, is_server))
         ctx.relevant.update((s.carrier.kind, s.carrier.name, s.key) for s in settings.values() if s.carrier)
-    labels = {k: v for k, v in as_dict(metadata.get("labels")).items() if isinstance(v, str)}
     references = tuple(ref for key, ref in ctx.references.items() if key in ctx.relevant)
-    return PodConfig(ref, labels, tuple(containers), references, annotations,
-                     tuple(ctx.config_errors.values()))
+    return tuple(containers), references, tuple(ctx.config_errors.values())
 
 
 def _pod_context(ref: ObjectRef, spec: dict, snapshot: Snapshot) -> _PodContext:

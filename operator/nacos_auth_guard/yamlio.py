@@ -14,39 +14,53 @@ its aliases add more than MAX_ALIAS_NODES nodes, nest it deeper than MAX_DEPTH, 
 """
 from __future__ import annotations
 
+import functools
 import json
 import re
 from dataclasses import dataclass
 from typing import Iterator
-
-import yaml
 
 try:
     import yaml_rs
 except ImportError:  # an optional accelerator: PyYAML alone gives the same objects
     yaml_rs = None
 
-_BaseLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+@functools.cache
+def _pyyaml():
+    """PyYAML, its C loader and KubeLoader, imported when a document first needs them: most documents go to
+    yaml-rs, and importing PyYAML costs a small lint a tenth of its start-up."""
+    import yaml
+
+    base_loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+    class KubeLoader(base_loader):
+        """Safe YAML 1.1 without the timestamp type."""
+
+        yaml_implicit_resolvers = {
+            first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+            for first, resolvers in base_loader.yaml_implicit_resolvers.items()
+        }
+
+        def construct_object(self, node, deep=False):
+            # An explicit standard tag over a value it cannot read (`!!bool x`, `!!int abc`, `!!timestamp
+            # 2020-13-45`) raises KeyError/ValueError holding the value; say which tag failed where, without it.
+            try:
+                return super().construct_object(node, deep)
+            except yaml.YAMLError:
+                raise
+            except Exception:  # noqa: BLE001 - whatever a constructor raises, its text may quote the input
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"a value tagged {_tag_name(node.tag)} that the tag cannot read",
+                    node.start_mark) from None
+
+    return yaml, base_loader, KubeLoader
 
 
-class KubeLoader(_BaseLoader):
-    """Safe YAML 1.1 without the timestamp type."""
-
-    yaml_implicit_resolvers = {
-        first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-        for first, resolvers in _BaseLoader.yaml_implicit_resolvers.items()
-    }
-
-    def construct_object(self, node, deep=False):
-        # An explicit standard tag over a value it cannot read (`!!bool x`, `!!int abc`, `!!timestamp 2020-13-45`)
-        # raises KeyError/ValueError holding the value; say which tag failed where, without the value.
-        try:
-            return super().construct_object(node, deep)
-        except yaml.YAMLError:
-            raise
-        except Exception:  # noqa: BLE001 - whatever a constructor raises, its text may quote the input
-            raise yaml.constructor.ConstructorError(
-                None, None, f"a value tagged {_tag_name(node.tag)} that the tag cannot read", node.start_mark) from None
+def __getattr__(name: str):
+    if name == "KubeLoader":   # `from nacos_auth_guard.yamlio import KubeLoader` imports PyYAML then
+        return _pyyaml()[2]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _tag_name(tag: str) -> str:
@@ -62,7 +76,9 @@ _1_1_SCALAR = (r"(?:[yY]es|YES|[nN]o|NO|[oO]n|ON|[oO]ff|OFF|[-+]?0[0-9oObBxX][0-
                r"|[-+]?[0-9][0-9_]*(?:_[0-9_]*|(?::[0-5]?[0-9])+)(?:\.[0-9_]*)?|[-+]?[0-9.]*[0-9][eE][-+]?[0-9]+"
                r"|[-+]?\.(?:inf|Inf|INF|nan|NaN|NAN)|=|<<)(?=[ \t]*(?:[,\]}]|:(?:[ \t]|$)|#|$))")
 _NOT_1_2_SAFE = tuple(re.compile(pattern, re.MULTILINE) for pattern in (
-    r": +" + _1_1_SCALAR, r"- +" + _1_1_SCALAR, r"[\[{,] *" + _1_1_SCALAR, r"[ \t]![^\s]", r"^!", r"<<:"))
+    r": +" + _1_1_SCALAR, r"- +" + _1_1_SCALAR, r"[\[{,] *" + _1_1_SCALAR, r"<<:"))
+# Tags: scanned for only in a document with a `!` (few have one), as these two scans cost half of all the others.
+_TAGGED = tuple(re.compile(pattern, re.MULTILINE) for pattern in (r"[ \t]![^\s]", r"^!"))
 # yaml-rs takes a document only when its depth is bounded well below where it crashes: no line starts with a
 # long run of indentation and block indicators, and few flow brackets. Each bracket opens at most one level, and
 # each column of a line's leading run at most two (a block sequence under a key adds a level without a column).
@@ -122,15 +138,17 @@ def _parse(chunk: str, index: int, line: int) -> Document:
         if refused:
             return Document(index, line, None, refused)
     if (yaml_rs is not None and not _maybe_deep(chunk)
-            and not any(pattern.search(chunk) for pattern in _NOT_1_2_SAFE)):
+            and not any(pattern.search(chunk) for pattern in _NOT_1_2_SAFE)
+            and not ("!" in chunk and any(pattern.search(chunk) for pattern in _TAGGED))):
         try:
             value = yaml_rs.loads(chunk, parse_datetime=False)
             if not isinstance(value, list) or chunk.lstrip().startswith("-"):
                 return Document(index, line, value, None)
         except Exception:  # noqa: BLE001 - any refusal means: let PyYAML decide and explain
             pass
+    yaml, _, kube_loader = _pyyaml()
     try:
-        return Document(index, line, yaml.load(chunk, Loader=KubeLoader), None)
+        return Document(index, line, yaml.load(chunk, Loader=kube_loader), None)
     except yaml.YAMLError as error:
         return Document(index, line, None, _error_message(error, line))
     except RecursionError:   # PyYAML without libyaml composes recursively
@@ -150,7 +168,8 @@ _QUOTED = re.compile(r"\s*(?:'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\")")
 _NOT_INPUT = re.compile(r"\s*'(?:<[a-z ]+>|[,:\[\]{}])'")
 
 
-def _error_message(error: yaml.YAMLError, line: int) -> str:
+def _error_message(error, line: int) -> str:
+    """`error`: a yaml.YAMLError."""
     mark = getattr(error, "problem_mark", None)
     at = f" (line {line + mark.line})" if mark is not None else ""
     problem = _QUOTED.sub(lambda quoted: quoted.group() if _NOT_INPUT.fullmatch(quoted.group()) else "",
@@ -162,11 +181,12 @@ def _alias_budget_error(chunk: str, line: int) -> str | None:
     """Why a document's aliases are refused, measured on the event stream: each node's size and depth once its
     aliases are expanded, without building it. None when within budget or when the YAML is invalid (the parse
     that follows says why)."""
+    yaml, base_loader, _ = _pyyaml()
     anchors: dict[str, tuple[int, int]] = {}   # anchor -> (nodes, depth) of its node, expanded
     open_frames: list[list] = []               # [anchor, nodes, depth of deepest child] per open collection
     added = 0                                  # nodes aliases added so far
     try:
-        for event in yaml.parse(chunk, Loader=_BaseLoader):
+        for event in yaml.parse(chunk, Loader=base_loader):
             if isinstance(event, yaml.CollectionStartEvent):
                 open_frames.append([event.anchor, 1, 0])
                 continue
