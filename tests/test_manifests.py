@@ -239,3 +239,11 @@ def test_no_fork_while_another_thread_runs():
     finally:
         stop.set()
         thread.join()
+
+
+def test_can_fork_without_sched_getaffinity(monkeypatch):
+    """macOS and the BSDs have os.fork but not os.sched_getaffinity: lint must not fail there."""
+    from nacos_auth_guard import manifests
+    monkeypatch.delattr(manifests.os, "sched_getaffinity", raising=False)
+    monkeypatch.setattr(manifests.os, "cpu_count", lambda: 1)
+    assert manifests._can_fork() is False

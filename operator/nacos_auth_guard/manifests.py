@@ -102,11 +102,14 @@ def read_manifests(paths: Iterable[str], default_namespace: str = "default") -> 
         else:
             inputs.append(path)
     ahead = _ParsedAhead(inputs)
-    for position, path in enumerate(inputs):
-        if path == "-":
-            _read_text(result, "<stdin>", sys.stdin.buffer.read(MAX_FILE_BYTES + 1))
-        else:
-            _read_file(result, path, *ahead.take(position))
+    try:
+        for position, path in enumerate(inputs):
+            if path == "-":
+                _read_text(result, "<stdin>", sys.stdin.buffer.read(MAX_FILE_BYTES + 1))
+            else:
+                _read_file(result, path, *ahead.take(position))
+    finally:
+        ahead.close()
     result.notes.extend(result.duplicate_warnings())
     return result
 
@@ -173,6 +176,11 @@ class _ParsedAhead:
             self.documents = self._receive()
         return self.raw.pop(position), self.documents.pop(position, None)
 
+    def close(self) -> None:
+        """Reaps a child whose documents were never asked for (the reading stopped first): no zombie, no open pipe."""
+        if self.child is not None and self.documents is None:
+            self.documents = self._receive()
+
     def _receive(self) -> dict[int, list[Document]]:
         pid, read_end = self.child
         with os.fdopen(read_end, "rb") as pipe:
@@ -193,8 +201,9 @@ class _ParsedAhead:
 def _can_fork() -> bool:
     """Two cores or more, and no other thread: one holding a lock at the fork would leave the child stuck."""
     threading = sys.modules.get("threading")
-    return (hasattr(os, "fork") and len(os.sched_getaffinity(0)) >= 2
-            and (threading is None or threading.active_count() == 1))
+    # sched_getaffinity is Linux's (the cores this process may use); macOS and the BSDs have fork without it
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return hasattr(os, "fork") and cores >= 2 and (threading is None or threading.active_count() == 1)
 
 
 def _parsed(raw: bytes) -> list[tuple] | None:
