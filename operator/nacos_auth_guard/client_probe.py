@@ -32,7 +32,7 @@ from .discovery import pod_template
 from .evaluation import CheckSpec, check_clients
 from .model import Finding, ObjectRef, Severity, State
 from .nacos import Version
-from .probe import Credentials
+from .probe import Answer, Credentials
 from .sources import ContainerEnvironment, client_environments, client_settings, normalize
 
 if TYPE_CHECKING:
@@ -385,6 +385,11 @@ _ASSUMED = (" (no namespace is set in the input, so Spring Cloud Alibaba's defau
             "application's own files set another, read this with that in mind)")
 
 
+def login_refused(answer: Answer) -> bool:
+    """Nacos refused the login itself (an unknown user or a wrong password), as opposed to no or another answer."""
+    return answer.status == 403 and answer.message in LOGIN_REFUSED
+
+
 def _namespace_name(namespace: str) -> str:
     return namespace or DEFAULT_NAMESPACE_ID
 
@@ -402,7 +407,7 @@ def client_login_findings(login: ClientLogin, result: "ClientLoginResult", serve
     common = dict(cluster=server, server=server, where=login.where)
     if not result.logged_in:
         answer = result.answer
-        if answer.status == 403 and answer.message in LOGIN_REFUSED:
+        if login_refused(answer):
             hint = ""
             if login.credentials.username == DEFAULT_USER and version is not None and version >= NO_DEFAULT_USER_SINCE:
                 hint = (f"; the username is Nacos's old built-in user, which servers from 2.4.0 do not create "

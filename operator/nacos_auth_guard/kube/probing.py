@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 from ..catalog import CLIENTS_AUTHENTICATED, CONCERNS, PROBE_SUCCEEDED, finding
 from ..client_login import ClientLoginResult, run_client_login
-from ..client_probe import ClientLogin, client_login_findings, plan_client_logins
+from ..client_probe import ClientLogin, client_login_findings, login_refused, plan_client_logins
 from ..discovery import discover
 from ..evaluation import CheckSpec, InvalidSpec, parse_spec
 from ..model import Finding
@@ -219,8 +219,8 @@ class Prober:
 def _count(result: ClientLoginResult) -> None:
     metrics.PROBE_REQUESTS.inc(result.requests)
     if not result.logged_in:
-        refused = result.answer.status is not None and result.answer.status == 403
-        metrics.CLIENT_LOGINS.labels(outcome="refused" if refused else "unverified").inc()
+        # the same rule as the finding: refused is NAG611, anything else NAG615
+        metrics.CLIENT_LOGINS.labels(outcome="refused" if login_refused(result.answer) else "unverified").inc()
         return
     metrics.CLIENT_LOGINS.labels(outcome="logged_in").inc()
     for read in result.reads:
