@@ -133,6 +133,45 @@ def test_ordinary_aliases_read_as_pyyaml_reads_them():
     assert document.value == yaml.load(text, Loader=KubeLoader)
 
 
+@pytest.mark.skipif(yamlio.yaml_rs is None, reason="yaml-rs not installed")
+@pytest.mark.parametrize("text,measured", [
+    ("labels: &l {app: nacos}\nselector: {matchLabels: *l}\n", False),    # PyYAML's own dumps share dicts so
+    ("a: &a [1, {b: 2}]\nc: [*a, *a]\n", False),
+    ("a: &a {x: null}\nb: *a\n", True),           # a null: yaml-rs also gives one for an alias in its own anchor
+    ("a: &a [1, *a]\n", True),
+    ("a: &a\n  b:\n    c: *a\n", True),
+])
+def test_aliases_are_read_by_yaml_rs_within_its_limits(text, measured, monkeypatch):
+    """yaml-rs replays aliases itself, bounded by _ALIAS_LIMITS; the event-stream measure runs only for what it
+    refuses or what may hide a cycle, and the result is PyYAML's either way."""
+    calls = []
+    measure = yamlio._alias_budget_error
+    monkeypatch.setattr(yamlio, "_alias_budget_error", lambda *a: calls.append(1) or measure(*a))
+    [document] = split_documents(text)
+    assert bool(calls) == measured
+    monkeypatch.setattr(yamlio, "yaml_rs", None)
+    assert [(document.value, document.error)] == [(d.value, d.error) for d in split_documents(text)]
+
+
+@pytest.mark.skipif(yamlio.yaml_rs is None, reason="yaml-rs not installed")
+@pytest.mark.parametrize("text,expected,fast", [
+    ("hash: 0a3f9c\n", {"hash": "0a3f9c"}, True),      # a leading 0 before a letter: a string in 1.1 and 1.2
+    ("hash: 00ff\n", {"hash": "00ff"}, True),
+    ("mode: 0644\n", {"mode": 420}, False),            # 1.1 octal
+    ("n: 089\n", {"n": "089"}, False),                 # 1.1: a string (no octal 8 or 9); 1.2: the int 89
+    ("n: 0b101\n", {"n": 5}, False),
+    ("n: 0o17\n", {"n": "0o17"}, False),               # 1.2 octal, a string in 1.1
+    ("n: 0x1F\n", {"n": 31}, False),
+    ("n: 0_1\n", {"n": 1}, False),
+])
+def test_a_leading_zero_goes_to_pyyaml_only_where_the_yaml_versions_differ(text, expected, fast, monkeypatch):
+    loaded = []
+    real = yamlio.yaml_rs.loads
+    monkeypatch.setattr(yamlio.yaml_rs, "loads", lambda *a, **k: loaded.append(1) or real(*a, **k))
+    [document] = split_documents(text)
+    assert document.value == expected and bool(loaded) == fast
+
+
 @pytest.mark.parametrize("text", [
     "password: !CANARY-pass\n",                   # a password starting with `!` is read as a tag
     "password: !!bool CANARY\n", "port: !!int CANARY\n", "ratio: !!float CANARY\n",

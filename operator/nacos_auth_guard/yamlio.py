@@ -71,8 +71,9 @@ def _tag_name(tag: str) -> str:
 # Plain scalars that YAML 1.1 and 1.2 read differently, merge keys and tags: documents with one go to PyYAML.
 # Each pattern starts with a literal so the scan stays fast; over-matching costs only speed. A 1.1 boolean used
 # as a block mapping KEY (`on:`) is not looked for (no manifest field has such keys; the scan would cost a third
-# of the parse).
-_1_1_SCALAR = (r"(?:[yY]es|YES|[nN]o|NO|[oO]n|ON|[oO]ff|OFF|[-+]?0[0-9oObBxX][0-9a-fA-F_]*"
+# of the parse). A leading 0 matters only before digits (1.1 octal, 1.2 decimal) or b/o/x: `0a3f...` (a hash) reads
+# as a string in both.
+_1_1_SCALAR = (r"(?:[yY]es|YES|[nN]o|NO|[oO]n|ON|[oO]ff|OFF|[-+]?0(?:[0-9_]+|[bBoOxX][0-9a-fA-F_]*)"
                r"|[-+]?[0-9][0-9_]*(?:_[0-9_]*|(?::[0-5]?[0-9])+)(?:\.[0-9_]*)?|[-+]?[0-9.]*[0-9][eE][-+]?[0-9]+"
                r"|[-+]?\.(?:inf|Inf|INF|nan|NaN|NAN)|=|<<)(?=[ \t]*(?:[,\]}]|:(?:[ \t]|$)|#|$))")
 _NOT_1_2_SAFE = tuple(re.compile(pattern, re.MULTILINE) for pattern in (
@@ -88,6 +89,10 @@ _DEEP_LINE = re.compile("\n" + _DEEP_BLOCK.pattern)
 _ALIAS = re.compile(r"(?:^|[ \t\[{,])\*[^ \t\r\n\[\]{},]", re.MULTILINE)   # over-matching costs only speed
 MAX_DEPTH = 1000             # libyaml's own limit on written nesting; aliases must not go beyond it either
 MAX_ALIAS_NODES = 100_000    # nodes aliases may add to a document once expanded (manifests add a few hundred)
+# The fast path's written depth is under _FAST_PATH_MAX_DEPTH; a replay inside a replay adds at most that again, so
+# four levels of them keep yaml-rs far from where it crashes.
+_ALIAS_LIMITS = (yaml_rs.AliasLimits(max_total_replayed_events=MAX_ALIAS_NODES, max_replay_stack_depth=4)
+                 if yaml_rs is not None else None)
 _DOCUMENT_MARKER = re.compile(r"^(?:---|\.\.\.)(?=[ \t]|$)", re.MULTILINE)
 
 
@@ -133,13 +138,24 @@ def _parse(chunk: str, index: int, line: int) -> Document:
             return Document(index, line, json.loads(chunk), None)
         except (ValueError, RecursionError):   # RecursionError: nested deeper than the interpreter's limit
             pass
-    if "*" in chunk and _ALIAS.search(chunk):   # within budget, yaml-rs may replay them: it copies at most that
+    aliased = "*" in chunk and _ALIAS.search(chunk) is not None
+    fast = (yaml_rs is not None and not _maybe_deep(chunk)
+            and not any(pattern.search(chunk) for pattern in _NOT_1_2_SAFE)
+            and not ("!" in chunk and any(pattern.search(chunk) for pattern in _TAGGED)))
+    if fast and aliased:
+        # yaml-rs replays aliases within _ALIAS_LIMITS (at most MAX_ALIAS_NODES events, so nodes); what it gives
+        # is kept when it is as deep as allowed and holds no null (its reading of an alias inside its own anchor)
+        try:
+            value = yaml_rs.loads(chunk, parse_datetime=False, alias_limits=_ALIAS_LIMITS)
+            if (not isinstance(value, list) or chunk.lstrip().startswith("-")) and _expanded_plainly(value):
+                return Document(index, line, value, None)
+        except Exception:  # noqa: BLE001 - beyond the limits or unreadable: measured and explained below
+            pass
+    if aliased:   # within budget, yaml-rs may replay them: it copies at most that
         refused = _alias_budget_error(chunk, line)
         if refused:
             return Document(index, line, None, refused)
-    if (yaml_rs is not None and not _maybe_deep(chunk)
-            and not any(pattern.search(chunk) for pattern in _NOT_1_2_SAFE)
-            and not ("!" in chunk and any(pattern.search(chunk) for pattern in _TAGGED))):
+    if fast:
         try:
             value = yaml_rs.loads(chunk, parse_datetime=False)
             if not isinstance(value, list) or chunk.lstrip().startswith("-"):
@@ -153,6 +169,21 @@ def _parse(chunk: str, index: int, line: int) -> Document:
         return Document(index, line, None, _error_message(error, line))
     except RecursionError:   # PyYAML without libyaml composes recursively
         return Document(index, line, None, "invalid YAML: nesting too deep")
+
+
+def _expanded_plainly(value: object) -> bool:
+    """No null anywhere and no deeper than MAX_DEPTH: a document yaml-rs read with aliases that needs no
+    measuring on the event stream."""
+    stack = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if node is None or depth > MAX_DEPTH:
+            return False
+        if isinstance(node, dict):
+            stack.extend((child, depth + 1) for child in node.values())
+        elif isinstance(node, list):
+            stack.extend((child, depth + 1) for child in node)
+    return True
 
 
 def _maybe_deep(chunk: str) -> bool:
