@@ -219,7 +219,7 @@ def test_a_large_input_parsed_in_two_processes_reads_as_in_one(tmp_path, monkeyp
 
     alone = read(1 << 62)
     # On any machine, and in a test process whose other tests left threads running (the child only parses).
-    monkeypatch.setattr(module, "_can_fork", lambda: True)
+    monkeypatch.setattr(module, "can_fork", lambda: True)
     forked = []
     real_fork = module.os.fork
     monkeypatch.setattr(module.os, "fork", lambda: forked.append(1) or real_fork())
@@ -230,12 +230,12 @@ def test_a_large_input_parsed_in_two_processes_reads_as_in_one(tmp_path, monkeyp
 def test_no_fork_while_another_thread_runs():
     """A thread holding a lock (logging's, an import's) at the fork would leave the child stuck: parse alone."""
     import threading
-    from nacos_auth_guard import manifests as module
+    from nacos_auth_guard import forked as module
     stop = threading.Event()
     thread = threading.Thread(target=stop.wait)
     thread.start()
     try:
-        assert not module._can_fork()
+        assert not module.can_fork()
     finally:
         stop.set()
         thread.join()
@@ -243,7 +243,7 @@ def test_no_fork_while_another_thread_runs():
 
 def test_can_fork_without_sched_getaffinity(monkeypatch):
     """macOS and the BSDs have os.fork but not os.sched_getaffinity: lint must not fail there."""
-    from nacos_auth_guard import manifests
-    monkeypatch.delattr(manifests.os, "sched_getaffinity", raising=False)
-    monkeypatch.setattr(manifests.os, "cpu_count", lambda: 1)
-    assert manifests._can_fork() is False
+    from nacos_auth_guard import forked
+    monkeypatch.delattr(forked.os, "sched_getaffinity", raising=False)
+    monkeypatch.setattr(forked.os, "cpu_count", lambda: 1)
+    assert forked.can_fork() is False

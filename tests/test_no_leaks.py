@@ -229,7 +229,7 @@ def test_a_crash_exits_3_naming_where_never_what(tmp_path, capsys, monkeypatch, 
 
     def crash(*_, **__):
         raise KeyError(canary.PASSWORD)
-    monkeypatch.setattr(nacos_auth_guard.checks, "run_checks", crash)   # cli imports it when a command runs
+    monkeypatch.setattr(nacos_auth_guard.checks, "check_in_parts", crash)   # cli imports it when a command runs
     from support.harness import free_port
     if command == "lint":
         path = tmp_path / "c.yaml"

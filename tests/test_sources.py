@@ -362,3 +362,17 @@ def test_wrong_types_do_not_raise():
 ], ids=["through the image's file", "through a mounted file"])
 def test_where_names_the_path_a_value_took(containers, objects, volumes, expected):
     assert resolve(containers, objects, volumes=volumes)["token_key"].where == expected
+
+
+@pytest.mark.parametrize("text", ["-Da=b  --x=y\t-Dz", " a\nb\r c ", "a\x0bb\x0cc", "", "   ", "a\u00a0b é",
+                                  'sh -c "java -Dx=y"', "a 'b c'", "a\\ b", "a#b # c", "-Dp=x'y", 'x"'])
+def test_command_words_split_as_shlex_splits_them(text):
+    """The fast path for words without quotes or backslashes splits exactly where shlex does (its whitespace is
+    space, tab, CR, LF only); anything quoted goes to shlex itself."""
+    import shlex
+    from nacos_auth_guard.sources import _split
+    try:
+        expected = shlex.split(text)
+    except ValueError:   # unbalanced quotes: the words as written
+        expected = text.split()
+    assert _split(text) == expected

@@ -118,7 +118,7 @@ def check_objects(objects: list[dict], args: argparse.Namespace, *, complete: bo
                   errors: list[InputError], locations: dict[ObjectRef, Location] | None = None) -> list:
     """Snapshot -> checks, shared by lint and scan. Snapshot problems (bad Base64) join `errors`, at the place of
     their object when `locations` has it."""
-    from .checks import CheckContext, run_checks   # the engine: `--help` and `explain` need none of it
+    from .checks import check_in_parts   # the engine: `--help` and `explain` need none of it
     from .snapshot import build_snapshot
     problems: list[tuple[dict, str]] = []
     snapshot = build_snapshot(objects, complete=complete, default_namespace=default_namespace, errors=problems)
@@ -127,8 +127,8 @@ def check_objects(objects: list[dict], args: argparse.Namespace, *, complete: bo
         ref = ObjectRef(str(obj.get("kind")), str(metadata.get("namespace")), str(metadata.get("name")))
         errors.append(InputError(message, (locations or {}).get(ref)))
     now = args.now or datetime.now(timezone.utc)
-    ctx = CheckContext.build(snapshot, now, timedelta(days=args.token_expiry_warning_days))
-    return run_checks(ctx, exclude=[code for group in args.exclude for code in group])
+    return check_in_parts(snapshot, now, timedelta(days=args.token_expiry_warning_days),
+                          [code for group in args.exclude for code in group])
 
 
 @contextlib.contextmanager

@@ -99,8 +99,10 @@ def runs_nacos(obj: dict) -> bool:
     return any(isinstance(c, dict) and is_server_container(c) for c in as_list(spec.get("containers")))
 
 
-def discover(snapshot: Snapshot, servers: set[ObjectRef] | frozenset = frozenset()) -> Topology:
-    """`servers`: workloads to treat as Nacos servers whatever their pods look like."""
+def discover(snapshot: Snapshot, servers: set[ObjectRef] | frozenset = frozenset(),
+             share: tuple[int, int] = (0, 1)) -> Topology:
+    """`servers`: workloads to treat as Nacos servers whatever their pods look like. `share` (part, parts): every
+    server, and of the other workloads only that part, to check a large input in parts (checks.in_parts)."""
     workloads = [w for w in snapshot.workloads if _valid(w)]
     forced = frozenset(servers)
     server_workloads = [w for w in workloads if is_server(w, forced)]
@@ -120,9 +122,10 @@ def discover(snapshot: Snapshot, servers: set[ObjectRef] | frozenset = frozenset
         for name in sorted(server.service_names):
             by_service.setdefault((server.ref.namespace, name), []).append(server.ref)
     clients, callers = [], []
-    for obj in workloads:
-        if ref_of(obj) in server_refs or controlled(obj["metadata"]):   # an owned one: its owner is checked
-            continue
+    others = [obj for obj in workloads if ref_of(obj) not in server_refs
+              and not controlled(obj["metadata"])]   # an owned one: its owner is checked
+    part, parts = share
+    for obj in others[len(others) * part // parts:len(others) * (part + 1) // parts]:
         caller = _caller(obj, snapshot, by_service)
         if caller is not None:
             callers.append(caller)

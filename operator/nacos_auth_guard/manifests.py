@@ -12,6 +12,7 @@ import sys
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Iterator
 
+from .forked import ForkedWork, can_fork
 from .model import ObjectRef
 from .report import InputError, InputNote, Location
 from .snapshot import CHECK_GROUP
@@ -34,6 +35,7 @@ TEMPLATE_PARAMETER = re.compile(r"\$\{\{?([A-Za-z0-9_]+)\}?\}")
 class Manifests:
     objects: list[dict] = field(default_factory=list)
     object_locations: list[Location] = field(default_factory=list)   # where each of `objects` is written
+    object_refs: list[ObjectRef] = field(default_factory=list)       # what each of `objects` is (ref())
     errors: list[InputError] = field(default_factory=list)
     notes: list[InputNote] = field(default_factory=list)
     sources: int = 0
@@ -48,15 +50,15 @@ class Manifests:
     def locations(self) -> dict[ObjectRef, Location]:
         """The first place each object is written."""
         first: dict[ObjectRef, Location] = {}
-        for obj, location in zip(self.objects, self.object_locations, strict=True):
-            first.setdefault(self.ref(obj), location)
+        for ref, location in zip(self.object_refs, self.object_locations, strict=True):
+            first.setdefault(ref, location)
         return first
 
     def copies(self) -> dict[ObjectRef, list[int]]:
         """Objects written more than once (kind, namespace, name), with the index of each copy in `objects`."""
         places: dict[ObjectRef, list[int]] = {}
-        for index, obj in enumerate(self.objects):
-            places.setdefault(self.ref(obj), []).append(index)
+        for index, ref in enumerate(self.object_refs):
+            places.setdefault(ref, []).append(index)
         return {ref: indexes for ref, indexes in places.items() if len(indexes) > 1}
 
     def variants(self) -> Iterator[tuple[list[dict], dict[ObjectRef, Location]]]:
@@ -78,8 +80,7 @@ class Manifests:
                 keep = here[min(repeat, len(here) - 1)] if here else indexes[0]
                 skipped.update(i for i in indexes if i != keep)
             chosen = [i for i in range(len(self.objects)) if i not in skipped]
-            yield ([self.objects[i] for i in chosen],
-                   {self.ref(self.objects[i]): self.object_locations[i] for i in chosen})
+            yield ([self.objects[i] for i in chosen], {self.object_refs[i]: self.object_locations[i] for i in chosen})
 
     def duplicate_warnings(self) -> list[InputNote]:
         warnings = []
@@ -127,8 +128,8 @@ class _ParsedAhead:
         self.first = len(inputs)          # inputs from here on were given to the child
         self.raw: dict[int, bytes] = {}   # position -> the bytes the child parsed
         self.documents: dict[int, list[Document]] | None = None
-        self.child: tuple[int, int] | None = None   # (pid, read end of its pipe)
-        if not _can_fork():
+        self.child: ForkedWork | None = None
+        if not can_fork():
             return
         sizes = []
         for path in inputs:
@@ -151,22 +152,9 @@ class _ParsedAhead:
                     self.raw[position] = handle.read(MAX_FILE_BYTES + 1)
             except (OSError, ValueError):
                 pass   # this process reads it again and reports why it cannot
-        if not self.raw:
-            return
-        read_end, write_end = os.pipe()
-        pid = os.fork()
-        if pid == 0:   # the child: parse, send, exit without running the parent's exit handlers
-            status = 1
-            try:
-                os.close(read_end)
-                with os.fdopen(write_end, "wb") as pipe:
-                    pipe.write(marshal.dumps([(position, *_transferable(_parsed(raw)))
-                                              for position, raw in self.raw.items()]))
-                status = 0
-            finally:
-                os._exit(status)
-        os.close(write_end)
-        self.child = (pid, read_end)
+        if self.raw:
+            self.child = ForkedWork(lambda: marshal.dumps([(position, *_transferable(_parsed(raw)))
+                                                           for position, raw in self.raw.items()]))
 
     def take(self, position: int) -> tuple[bytes | None, list[Document] | None]:
         """The bytes of a file the child parsed and its documents (None, None: read and parse it here)."""
@@ -177,17 +165,14 @@ class _ParsedAhead:
         return self.raw.pop(position), self.documents.pop(position, None)
 
     def close(self) -> None:
-        """Reaps a child whose documents were never asked for (the reading stopped first): no zombie, no open pipe."""
+        """Reaps a child whose documents were never asked for (the reading stopped first)."""
         if self.child is not None and self.documents is None:
             self.documents = self._receive()
 
     def _receive(self) -> dict[int, list[Document]]:
-        pid, read_end = self.child
-        with os.fdopen(read_end, "rb") as pipe:
-            data = pipe.read()
-        _, status = os.waitpid(pid, 0)
+        data = self.child.result()
         received: dict[int, list[Document]] = {}
-        if status != 0:
+        if data is None:
             return received
         for position, codec, payload in marshal.loads(data):
             if codec == "marshal":
@@ -196,14 +181,6 @@ class _ParsedAhead:
                 import pickle
                 received[position] = [Document(*fields) for fields in pickle.loads(payload)]
         return received
-
-
-def _can_fork() -> bool:
-    """Two cores or more, and no other thread: one holding a lock at the fork would leave the child stuck."""
-    threading = sys.modules.get("threading")
-    # sched_getaffinity is Linux's (the cores this process may use); macOS and the BSDs have fork without it
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return hasattr(os, "fork") and cores >= 2 and (threading is None or threading.active_count() == 1)
 
 
 def _parsed(raw: bytes) -> list[tuple] | None:
@@ -342,6 +319,7 @@ def _add_object(result: Manifests, obj: dict, location: Location,
         return
     result.objects.append(obj)
     result.object_locations.append(location)
+    result.object_refs.append(result.ref(obj))
 
 
 def _add_items(result: Manifests, items: list, field_name: str, kind: str, location: Location,
