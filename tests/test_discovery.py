@@ -197,3 +197,29 @@ def test_the_operator_keeps_a_deployments_pods_only_when_they_look_like_nacos(im
     [pod, *_] = replica_pods(server, "7d9f8c6b5", ["2026-11-22T10:00:00Z"])
     pod["metadata"]["annotations"] = annotations
     assert (asyncio.run(pod_index(namespace="shop", body=pod)) is not None) is kept
+
+
+def test_pods_written_alike_are_resolved_once_and_anything_else_on_its_own(monkeypatch):
+    """The resolution cache (sources._resolution_key): a StatefulSet's template and Pods with the same containers
+    and volumes share one resolution; a Pod whose env differs, and content marshal cannot carry (a !!timestamp
+    value, read by repr instead), get their own; nothing is shared across namespaces."""
+    from nacos_auth_guard import sources
+    calls = []
+    real = sources._resolve_pod
+    monkeypatch.setattr(sources, "_resolve_pod", lambda ref, *a: calls.append(ref.name) or real(ref, *a))
+    sts = statefulset()
+    pods = pods_of(sts, [EARLY] * 3)
+    pods[2]["spec"]["containers"][0]["env"].append({"name": "EXTRA", "value": "x"})
+    other = statefulset()
+    other["metadata"]["namespace"] = "other"
+    timestamped = copy.deepcopy(other)
+    timestamped["metadata"]["name"] = "dated"
+    timestamped["spec"]["template"]["spec"]["containers"][0]["env"].append(
+        {"name": "WHEN", "value": datetime(2026, 1, 1, tzinfo=timezone.utc)})
+    found = topology([sts, *pods, auth_secret(), other, auth_secret(namespace="other"), timestamped])
+    assert sorted(calls) == sorted(["nacos", "nacos-2", "nacos", "dated"])
+    by_name = {(s.ref.namespace, s.ref.name): s for s in found.servers}
+    cluster = by_name[(NS, "nacos")]
+    assert [p.containers[0].settings == cluster.template.containers[0].settings for p in cluster.pods] == [
+        True, True, True]   # EXTRA is no setting: the same settings, resolved on their own
+    assert {p.ref.name for p in cluster.pods} == {"nacos-0", "nacos-1", "nacos-2"}
