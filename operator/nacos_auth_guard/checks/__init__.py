@@ -1,7 +1,6 @@
 """The check engine: pure functions from a CheckContext to findings. No I/O, no clock (`now` is passed in)."""
 from __future__ import annotations
 
-import pickle
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Callable, Iterable
@@ -75,6 +74,7 @@ def check_in_parts(snapshot: Snapshot, now: datetime, token_warning: timedelta, 
 
     if len(snapshot.workloads) < PARALLEL_MIN_WORKLOADS or not can_fork():
         return part((0, 1))
+    import pickle   # a tenth of a small lint's start-up, when it is not needed
     child = ForkedWork(lambda: pickle.dumps(part((1, 2)), pickle.HIGHEST_PROTOCOL))
     findings = part((0, 2))
     data = child.result()
