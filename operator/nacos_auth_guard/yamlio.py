@@ -129,6 +129,9 @@ def split_documents(text: str) -> Iterator[Document]:
 
 
 def _blank(chunk: str) -> bool:
+    start = chunk.lstrip()[:1]
+    if start not in ("", "#", "%"):   # most documents: their first line has content
+        return False
     return all(not row.strip() or row.lstrip().startswith(("#", "%")) for row in chunk.splitlines())
 
 
