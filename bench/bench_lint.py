@@ -7,7 +7,8 @@ Each namespace gets a Nacos cluster (StatefulSet, 3 Pods, 2 Services, an auth Se
 problem, so the checks do real work. `--shape tenant` instead puts every server in one namespace, as one tenant
 with many idle Nacos StatefulSets and Deployments, each with its Service, all labelled `app: nacos` (the shape
 that made Service matching servers x Services, issue 10.4). Each run is a fresh `nacos-auth-guard lint DIR -o json` process; reported:
-wall time, documents/second and peak RSS (from wait4), best of --repeat. Anchors, in the same run and also as
+wall time (and held to one core, where lint reads and checks in one process), documents/second and peak RSS (from
+wait4), best of --repeat. Anchors, in the same run and also as
 whole processes: parse-only time of the same files with PyYAML's C loader and with yaml-rs, and lint's ratio to
 each. Then start-up: a lint of one small file, `--help` and `explain`, against the interpreter starting and
 importing nothing (`python -c pass`) and importing PyYAML.
@@ -130,10 +131,16 @@ def generate(directory: str, documents: int, shape: str = "namespaces") -> int:
     return written
 
 
-def run_once(directory: str) -> tuple[float, int, int]:
+def one_core() -> None:
+    """A lint process held to one core: it then reads and checks in one process (forked.can_fork)."""
+    os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+
+
+def run_once(directory: str, cores: int = 0) -> tuple[float, int, int]:
     start = time.perf_counter()
     process = subprocess.Popen([sys.executable, "-m", "nacos_auth_guard.cli", "lint", directory, "-o", "json"],
-                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                               preexec_fn=one_core if cores == 1 else None)
     output = process.stdout.read()
     _, status, usage = os.wait4(process.pid, 0)
     elapsed = time.perf_counter() - start
@@ -194,7 +201,7 @@ def main() -> None:
     import yaml as _yaml
     print(f"python {sys.version.split()[0]}, PyYAML {_yaml.__version__} (libyaml: {_yaml.__with_libyaml__}), "
           f"{os.cpu_count()} CPUs, shape {args.shape}")
-    print(f"{'documents':>10} {'MB':>6} {'seconds':>8} {'docs/s':>8} {'peak RSS MB':>12} {'findings':>9} "
+    print(f"{'documents':>10} {'MB':>6} {'seconds':>8} {'1 core s':>8} {'docs/s':>8} {'peak RSS MB':>12} {'findings':>9} "
           f"{'PyYAML-C s':>10} {'lint/PyYAML':>11} {'yaml-rs s':>9} {'lint/yaml-rs':>12}")
     for size in (int(s) for s in args.sizes.split(",")):
         with tempfile.TemporaryDirectory() as directory:
@@ -202,12 +209,14 @@ def main() -> None:
             megabytes = sum(os.path.getsize(os.path.join(directory, f)) for f in os.listdir(directory)) / 1e6
             runs = [run_once(directory) for _ in range(args.repeat)]
             elapsed, rss, findings = min(runs)
+            alone = (f"{min(run_once(directory, cores=1) for _ in range(args.repeat))[0]:.2f}"
+                     if hasattr(os, "sched_setaffinity") and len(os.sched_getaffinity(0)) > 1 else "-")
             anchors = []
             for parser in PARSE_ONLY:
                 times = [parse_only(directory, parser) for _ in range(args.repeat)]
                 best = None if None in times else min(times)
                 anchors += ["-", "-"] if best is None else [f"{best:.2f}", f"{elapsed / best:.2f}x"]
-            print(f"{count:>10} {megabytes:>6.1f} {elapsed:>8.2f} {count / elapsed:>8.0f} {rss:>12} {findings:>9} "
+            print(f"{count:>10} {megabytes:>6.1f} {elapsed:>8.2f} {alone:>8} {count / elapsed:>8.0f} {rss:>12} {findings:>9} "
                   f"{anchors[0]:>10} {anchors[1]:>11} {anchors[2]:>9} {anchors[3]:>12}")
     start_up(args.repeat)
 

@@ -197,9 +197,11 @@ class _PodContext:
 
     def refer(self, kind: str, name: str, key: str | None, optional: bool, where: str, relevant: bool = False,
               mount: bool = False) -> None:
-        self.references.setdefault((kind, name, key), Reference(kind, name, key, optional, where, mount))
+        ref_key = (kind, name, key)
+        if ref_key not in self.references:   # the first place it is read stays the one reported
+            self.references[ref_key] = Reference(kind, name, key, optional, where, mount)
         if relevant:
-            self.relevant.add((kind, name, key))
+            self.relevant.add(ref_key)
 
 
 def _object_value(ctx: _PodContext, kind: str, name: str, key: str, optional: bool, where: str,
