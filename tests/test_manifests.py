@@ -247,3 +247,23 @@ def test_can_fork_without_sched_getaffinity(monkeypatch):
     monkeypatch.delattr(forked.os, "sched_getaffinity", raising=False)
     monkeypatch.setattr(forked.os, "cpu_count", lambda: 1)
     assert forked.can_fork() is False
+
+
+@pytest.mark.parametrize("loadavg,cores,elsewhere,forks", [
+    ("0.10 0.20 0.30 1/120 4242\n", 2, 0, True),       # only this process runs: the second core is idle
+    ("1.10 1.00 0.90 2/120 4242\n", 2, 1, False),      # another process keeps the other core busy
+    ("1.10 1.00 0.90 2/120 4242\n", 4, 1, True),
+    ("garbage\n", 2, 0, True),                          # unreadable: assumed idle, as where there is no /proc
+    (None, 2, 0, True),
+])
+def test_a_child_is_forked_only_onto_an_idle_core(tmp_path, monkeypatch, loadavg, cores, elsewhere, forks):
+    import threading
+    from nacos_auth_guard import forked
+    path = tmp_path / "loadavg"
+    if loadavg is not None:
+        path.write_text(loadavg)
+    monkeypatch.setattr(forked, "LOADAVG", str(path))
+    monkeypatch.setattr(forked.os, "sched_getaffinity", lambda pid: set(range(cores)), raising=False)
+    monkeypatch.setattr(threading, "active_count", lambda: 1)
+    assert forked.runnable_elsewhere() == elsewhere
+    assert forked.can_fork() is (forks and hasattr(forked.os, "fork"))
