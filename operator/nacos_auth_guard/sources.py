@@ -220,18 +220,17 @@ def _object_value(ctx: _PodContext, kind: str, name: str, key: str, optional: bo
     if key not in obj.data:
         return _Value(None, where, origin, State.MISSING_KEY, carrier, key)
     raw = obj.data[key]
-    text = raw.decode("utf-8") if isinstance(raw, bytes) and _is_utf8(raw) else raw if isinstance(raw, str) else None
+    text = _utf8(raw) if isinstance(raw, bytes) else raw if isinstance(raw, str) else None
     if text is None:
         return _Value(None, where, origin, State.UNREADABLE, carrier, key)
     return _Value(text, where, origin, State.KNOWN, carrier, key)
 
 
-def _is_utf8(raw: bytes) -> bool:
+def _utf8(raw: bytes) -> str | None:
     try:
-        raw.decode("utf-8")
+        return raw.decode("utf-8")
     except UnicodeDecodeError:
-        return False
-    return True
+        return None
 
 
 def _environment_variables(ctx: _PodContext, container: dict, environment: ContainerEnvironment) -> None:
