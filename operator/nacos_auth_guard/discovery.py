@@ -102,7 +102,7 @@ def runs_nacos(obj: dict) -> bool:
 def discover(snapshot: Snapshot, servers: set[ObjectRef] | frozenset = frozenset(),
              share: tuple[int, int] = (0, 1)) -> Topology:
     """`servers`: workloads to treat as Nacos servers whatever their pods look like. `share` (part, parts): every
-    server, and of the other workloads only that part, to check a large input in parts (checks.in_parts)."""
+    server, and of the other workloads only that part, to check a large input in parts (checks.check_in_parts)."""
     workloads = [w for w in snapshot.workloads if _valid(w)]
     forced = frozenset(servers)
     server_workloads = [w for w in workloads if is_server(w, forced)]
