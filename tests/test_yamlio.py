@@ -157,6 +157,7 @@ def test_aliases_are_read_by_yaml_rs_within_its_limits(text, measured, monkeypat
 @pytest.mark.parametrize("text,expected,fast", [
     ("hash: 0a3f9c\n", {"hash": "0a3f9c"}, True),      # a leading 0 before a letter: a string in 1.1 and 1.2
     ("hash: 00ff\n", {"hash": "00ff"}, True),
+    ("hash: 0b27a3\n", {"hash": "0b27a3"}, True),      # not binary digits after 0b
     ("mode: 0644\n", {"mode": 420}, False),            # 1.1 octal
     ("n: 089\n", {"n": "089"}, False),                 # 1.1: a string (no octal 8 or 9); 1.2: the int 89
     ("n: 0b101\n", {"n": 5}, False),

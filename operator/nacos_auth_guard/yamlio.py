@@ -71,9 +71,9 @@ def _tag_name(tag: str) -> str:
 # Plain scalars that YAML 1.1 and 1.2 read differently, merge keys and tags: documents with one go to PyYAML.
 # Each pattern starts with a literal so the scan stays fast; over-matching costs only speed. A 1.1 boolean used
 # as a block mapping KEY (`on:`) is not looked for (no manifest field has such keys; the scan would cost a third
-# of the parse). A leading 0 matters only before digits (1.1 octal, 1.2 decimal) or b/o/x: `0a3f...` (a hash) reads
-# as a string in both.
-_1_1_SCALAR = (r"(?:[yY]es|YES|[nN]o|NO|[oO]n|ON|[oO]ff|OFF|[-+]?0(?:[0-9_]+|[bBoOxX][0-9a-fA-F_]*)"
+# of the parse). A leading 0 matters only before digits (1.1 octal, 1.2 decimal) or a base's prefix and digits
+# (0b, 0o, 0x): `0a3f...` or `0b27...` (a hash) reads as a string in both.
+_1_1_SCALAR = (r"(?:[yY]es|YES|[nN]o|NO|[oO]n|ON|[oO]ff|OFF|[-+]?0(?:[0-9_]+|[bB][01_]*|[oO][0-7_]*|[xX][0-9a-fA-F_]*)"
                r"|[-+]?[0-9][0-9_]*(?:_[0-9_]*|(?::[0-5]?[0-9])+)(?:\.[0-9_]*)?|[-+]?[0-9.]*[0-9][eE][-+]?[0-9]+"
                r"|[-+]?\.(?:inf|Inf|INF|nan|NaN|NAN)|=|<<)(?=[ \t]*(?:[,\]}]|:(?:[ \t]|$)|#|$))")
 _NOT_1_2_SAFE = tuple(re.compile(pattern, re.MULTILINE) for pattern in (
