@@ -3,7 +3,8 @@ event handlers mark the NacosAuthChecks a change can affect; one reconciler task
 indexes (no API reads) and writes status and Events only when something changed.
 
 Nothing here is written to objects we do not own: no annotations, no finalizers (on.event/index only).
-kopf calls no on.event handler before every index has its initial listing, so a check never sees half a cluster.
+kopf calls no on.event handler before every index has its initial listing, and the reconciler evaluates nothing
+before the Secrets (served by listwatch, not kopf) are listed, so a check never sees half a cluster.
 """
 from __future__ import annotations
 
@@ -25,9 +26,9 @@ from ..model import Finding, ObjectRef, Severity
 from ..shapes import as_dict, as_list
 from ..snapshot import (KeyedData, Snapshot, compact_config_map, compact_secret, parse_time, slim_service,
                         slim_workload)
-from . import kopf_startup, kubeapi, metrics, probing
+from . import kopf_startup, kubeapi, listwatch, metrics, probing
 from .settings import AUTO_CHECK_ANNOTATION, COMPONENT, CONFIG, GROUP, PLURAL, VERSION, backoff, configure_kopf
-from .sweep import Sweeper
+from .sweep import INDEXED, Sweeper
 
 logger = logging.getLogger("nacos_auth_guard")
 kopf_startup.install()
@@ -59,8 +60,12 @@ _secret_digests: dict[tuple[str, str], dict[str, tuple[bytes, datetime | None, d
 def _observe_secret(namespace: str, name: str, body: dict) -> KeyedData:
     """Compacts a Secret and dates each key's last value change (a digest per key is kept in memory to tell a
     value change from any other edit; it is never logged or written anywhere)."""
+    opaque = body.get("type") in OPAQUE_TO_US
+    if opaque:   # key names only: not even decoded (a Helm release's value is 100 KB and more)
+        body = {**body, **{field: dict.fromkeys(body[field], "") for field in ("data", "stringData")
+                           if isinstance(body.get(field), dict)}}
     data = compact_secret(body)
-    if body.get("type") in OPAQUE_TO_US:
+    if opaque:
         data.data = {key: None for key in data.data}
     else:
         data.data = {key: value if value is None or len(value) <= MAX_SECRET_VALUE else None
@@ -104,9 +109,8 @@ def _recall_key_change(namespace: str, name: str, key: str, when: datetime, data
     data.changed_at[key] = when
 
 
-@kopf.index("v1", "secrets")
-async def secret_index(namespace, name, body, **_):
-    return {namespace: (name, _observe_secret(namespace, name, _raw(body)))}
+def _secret_entry(namespace: str, name: str, body: dict) -> tuple[str, KeyedData]:
+    return name, _observe_secret(namespace, name, body)
 
 
 @kopf.index("v1", "configmaps")
@@ -183,8 +187,9 @@ async def namespace_index(name, labels, **_):
 class Reconciler:
     """Evaluates NacosAuthChecks marked dirty, one at a time, from the indexes."""
 
-    def __init__(self, indices) -> None:
+    def __init__(self, indices, loaded: asyncio.Event | None = None) -> None:
         self.indices = indices
+        self.loaded = loaded   # set once the indexes kopf does not fill (listwatch) hold their first listing
         self.dirty: set[tuple[str, str]] = set()
         self.forced: set[tuple[str, str]] = set()
         self.wake = asyncio.Event()
@@ -197,7 +202,7 @@ class Reconciler:
         self.existed: set[ObjectRef] = set()
         self.tasks: list[asyncio.Task] = []
         self.prober = probing.Prober(self)
-        self.sweeper = Sweeper(indices, self.gone_from_index)
+        self.sweeper = Sweeper(indices, self.gone_from_index, swept=SWEPT)
 
     def ensure_running(self) -> None:
         """Started from the first event handler, not from startup: kopf.event() needs the event queue that kopf
@@ -254,6 +259,8 @@ class Reconciler:
 
     # running
     async def run(self) -> None:
+        if self.loaded is not None:
+            await self.loaded.wait()
         while True:
             await self.wake.wait()
             await asyncio.sleep(CONFIG.debounce_seconds)
@@ -484,26 +491,33 @@ def _parse_ref(text: object) -> ObjectRef | None:
 
 
 RECONCILER: Reconciler | None = None
+SECRETS: listwatch.ListWatch | None = None
+SWEPT = frozenset(INDEXED) - {"secret_index"}   # the Secret list-watch drops what a watch gap deleted itself
 
 
 @kopf.on.startup()
 async def start(settings: kopf.OperatorSettings, **kwargs):
-    global RECONCILER
+    global RECONCILER, SECRETS
     configure_kopf(settings)
+    SECRETS = listwatch.ListWatch("secrets", listwatch.paths("secrets"), _secret_entry, _secret_deleted,
+                                  _secret_changed)
     indices = {name: kwargs[name] for name in (
-        "secret_index", "configmap_index", "service_index", "pod_index", *WORKLOAD_INDEXES, "check_index",
-        "namespace_index")}
-    RECONCILER = Reconciler(indices)
+        "configmap_index", "service_index", "pod_index", *WORKLOAD_INDEXES, "check_index", "namespace_index")}
+    indices["secret_index"] = SECRETS.index
+    RECONCILER = Reconciler(indices, loaded=SECRETS.listed)
+    SECRETS.start()
     if CONFIG.metrics_port:
         metrics.serve(CONFIG.metrics_port, CONFIG.metrics_address)
 
 
 @kopf.on.cleanup()
 async def stop(**_):
-    global RECONCILER
+    global RECONCILER, SECRETS
+    if SECRETS is not None:
+        await SECRETS.stop()
     if RECONCILER is not None:
         await RECONCILER.stop()
-    RECONCILER = None
+    RECONCILER = SECRETS = None
     _secret_digests.clear()
 
 
@@ -516,12 +530,13 @@ def _seen(resource, namespace: str | None, name: str, uid: str | None, event: st
     RECONCILER.sweeper.observed(resource.plural, namespace, name, uid, event)
 
 
-@kopf.on.event("v1", "secrets")
-async def secret_changed(resource, namespace, name, uid, type, **_):
-    if type == "DELETED":
-        _secret_digests.pop((namespace, name), None)
+def _secret_deleted(namespace: str, name: str) -> None:
+    _secret_digests.pop((namespace, name), None)
+
+
+def _secret_changed(namespace: str, name: str) -> None:
+    """A Secret listed, changed or deleted (listwatch): what kopf's on.event handler did for the other kinds."""
     if RECONCILER:
-        _seen(resource, namespace, name, uid, type)
         RECONCILER.object_changed("Secret", namespace, name)
 
 
