@@ -1,6 +1,6 @@
-"""The Secret list-watch (kube/listwatch.py): its index rules without an apiserver, then against the emulator its
-pages, its gate (no check evaluated before the first listing), and namespaced mode. Faults, 410 Gone and the
-outage are in test_faults.py; what it may log in test_no_leaks.py."""
+"""The Secret and ConfigMap list-watch (kube/listwatch.py): its index rules without an apiserver, then against the
+emulator its pages, its gate (no check evaluated before the first listing), and namespaced mode. Faults, 410 Gone
+and the outage are in test_faults.py; what it may log in test_no_leaks.py."""
 from __future__ import annotations
 
 import asyncio
@@ -25,8 +25,8 @@ def recording() -> tuple[listwatch.ListWatch, list]:
     calls: list = []
     watch = listwatch.ListWatch("secrets", ["/api/v1/secrets"],
                                 observe=lambda ns, name, body: (name, body["metadata"]["resourceVersion"]),
-                                forget=lambda ns, name: calls.append(("forget", ns, name)),
-                                changed=lambda ns, name: calls.append(("changed", ns, name)))
+                                changed=lambda ns, name: calls.append(("changed", ns, name)),
+                                forget=lambda ns, name: calls.append(("forget", ns, name)))
     return watch, calls
 
 
@@ -102,7 +102,7 @@ def test_secrets_are_listed_in_pages_and_no_check_is_evaluated_before_the_last(m
         cluster.start_operator(wait_for_webhooks=False)
         while True:
             patches = cluster.server.count("PATCH", "nacosauthchecks")
-            if handlers.SECRETS.listed.is_set():
+            if handlers.LISTWATCHES["secret_index"].listed.is_set():
                 break
             assert patches == 0, "a check was evaluated before every Secret was listed"
             time.sleep(0.02)
@@ -118,10 +118,10 @@ def test_namespaced_mode_lists_and_watches_only_its_namespaces():
                       auth_secret(namespace="other"))
         cluster.start_operator(namespaces=[NS])
         cluster.wait_for(lambda: cluster.condition("nacos", "Ready") == "True", 20, message="Ready=True")
-        assert set(handlers.SECRETS.index) == {NS}
+        assert set(handlers.LISTWATCHES["secret_index"].index) == {NS}
         cluster.delete("Secret", "orders-nacos")
         cluster.wait_for(lambda: cluster.reason("nacos", "SecretsResolved") == "SecretNotFound", 10,
                          message="the deletion seen through the namespace's watch")
-        secret_calls = {(verb, namespace) for (_, verb, _, plural, namespace) in cluster.server.access
-                        if plural == "secrets" and verb in ("list", "watch")}
-        assert secret_calls == {("list", NS), ("watch", NS)}
+        calls = {(plural, verb, namespace) for (_, verb, _, plural, namespace) in cluster.server.access
+                 if plural in ("secrets", "configmaps") and verb in ("list", "watch")}
+        assert calls == {(plural, verb, NS) for plural in ("secrets", "configmaps") for verb in ("list", "watch")}

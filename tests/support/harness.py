@@ -200,7 +200,8 @@ class Cluster:
         self._stop.set()   # kopf waits for the flag in an executor thread: release it, or Python cannot exit
         self.operator_thread = None
         self.operator_errors.clear()   # "event loop stopped before the future completed": that was the point
-        handlers.RECONCILER = handlers.SECRETS = None
+        handlers.RECONCILER = None
+        handlers.LISTWATCHES.clear()
         handlers._secret_digests.clear()
         self.webhook_port = None       # the dead loop's listening socket is never closed
         self.server.drop_watches()     # the dead process's connections end

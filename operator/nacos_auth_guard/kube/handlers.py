@@ -4,7 +4,7 @@ indexes (no API reads) and writes status and Events only when something changed.
 
 Nothing here is written to objects we do not own: no annotations, no finalizers (on.event/index only).
 kopf calls no on.event handler before every index has its initial listing, and the reconciler evaluates nothing
-before the Secrets (served by listwatch, not kopf) are listed, so a check never sees half a cluster.
+before the Secrets and ConfigMaps (served by listwatch, not kopf) are listed: a check never sees half a cluster.
 """
 from __future__ import annotations
 
@@ -113,9 +113,8 @@ def _secret_entry(namespace: str, name: str, body: dict) -> tuple[str, KeyedData
     return name, _observe_secret(namespace, name, body)
 
 
-@kopf.index("v1", "configmaps")
-async def configmap_index(namespace, name, body, **_):
-    return {namespace: (name, compact_config_map(_raw(body)))}
+def _config_map_entry(namespace: str, name: str, body: dict) -> tuple[str, KeyedData]:
+    return name, compact_config_map(body)
 
 
 @kopf.index("v1", "services")
@@ -187,9 +186,9 @@ async def namespace_index(name, labels, **_):
 class Reconciler:
     """Evaluates NacosAuthChecks marked dirty, one at a time, from the indexes."""
 
-    def __init__(self, indices, loaded: asyncio.Event | None = None) -> None:
+    def __init__(self, indices, loaded: tuple[asyncio.Event, ...] = ()) -> None:
         self.indices = indices
-        self.loaded = loaded   # set once the indexes kopf does not fill (listwatch) hold their first listing
+        self.loaded = loaded   # each set once an index kopf does not fill (listwatch) holds its first listing
         self.dirty: set[tuple[str, str]] = set()
         self.forced: set[tuple[str, str]] = set()
         self.wake = asyncio.Event()
@@ -259,8 +258,8 @@ class Reconciler:
 
     # running
     async def run(self) -> None:
-        if self.loaded is not None:
-            await self.loaded.wait()
+        for listed in self.loaded:
+            await listed.wait()
         while True:
             await self.wake.wait()
             await asyncio.sleep(CONFIG.debounce_seconds)
@@ -491,33 +490,46 @@ def _parse_ref(text: object) -> ObjectRef | None:
 
 
 RECONCILER: Reconciler | None = None
-SECRETS: listwatch.ListWatch | None = None
-SWEPT = frozenset(INDEXED) - {"secret_index"}   # the Secret list-watch drops what a watch gap deleted itself
+# The indexes of the most numerous kinds, from listwatch rather than kopf: index name -> its list-watch.
+LISTWATCHES: dict[str, listwatch.ListWatch] = {}
+SWEPT = frozenset(INDEXED) - {"secret_index", "configmap_index"}   # a list-watch drops what a watch gap deleted
+
+
+def listed() -> bool:
+    """Every list-watch has had its first complete listing."""
+    return bool(LISTWATCHES) and all(watch.listed.is_set() for watch in LISTWATCHES.values())
 
 
 @kopf.on.startup()
 async def start(settings: kopf.OperatorSettings, **kwargs):
-    global RECONCILER, SECRETS
+    global RECONCILER
     configure_kopf(settings)
-    SECRETS = listwatch.ListWatch("secrets", listwatch.paths("secrets"), _secret_entry, _secret_deleted,
-                                  _secret_changed)
+    LISTWATCHES.clear()
+    LISTWATCHES.update(
+        secret_index=listwatch.ListWatch("secrets", listwatch.paths("secrets"), _secret_entry,
+                                         lambda namespace, name: _changed("Secret", namespace, name),
+                                         forget=_secret_deleted),
+        configmap_index=listwatch.ListWatch("configmaps", listwatch.paths("configmaps"), _config_map_entry,
+                                            lambda namespace, name: _changed("ConfigMap", namespace, name)))
     indices = {name: kwargs[name] for name in (
-        "configmap_index", "service_index", "pod_index", *WORKLOAD_INDEXES, "check_index", "namespace_index")}
-    indices["secret_index"] = SECRETS.index
-    RECONCILER = Reconciler(indices, loaded=SECRETS.listed)
-    SECRETS.start()
+        "service_index", "pod_index", *WORKLOAD_INDEXES, "check_index", "namespace_index")}
+    indices.update((name, watch.index) for name, watch in LISTWATCHES.items())
+    RECONCILER = Reconciler(indices, loaded=tuple(watch.listed for watch in LISTWATCHES.values()))
+    for watch in LISTWATCHES.values():
+        watch.start()
     if CONFIG.metrics_port:
         metrics.serve(CONFIG.metrics_port, CONFIG.metrics_address)
 
 
 @kopf.on.cleanup()
 async def stop(**_):
-    global RECONCILER, SECRETS
-    if SECRETS is not None:
-        await SECRETS.stop()
+    global RECONCILER
+    for watch in LISTWATCHES.values():
+        await watch.stop()
+    LISTWATCHES.clear()
     if RECONCILER is not None:
         await RECONCILER.stop()
-    RECONCILER = SECRETS = None
+    RECONCILER = None
     _secret_digests.clear()
 
 
@@ -534,17 +546,10 @@ def _secret_deleted(namespace: str, name: str) -> None:
     _secret_digests.pop((namespace, name), None)
 
 
-def _secret_changed(namespace: str, name: str) -> None:
-    """A Secret listed, changed or deleted (listwatch): what kopf's on.event handler did for the other kinds."""
+def _changed(kind: str, namespace: str, name: str) -> None:
+    """A Secret or ConfigMap listed, changed or deleted (listwatch): what an on.event handler does for the others."""
     if RECONCILER:
-        RECONCILER.object_changed("Secret", namespace, name)
-
-
-@kopf.on.event("v1", "configmaps")
-async def configmap_changed(resource, namespace, name, uid, type, **_):
-    if RECONCILER:
-        _seen(resource, namespace, name, uid, type)
-        RECONCILER.object_changed("ConfigMap", namespace, name)
+        RECONCILER.object_changed(kind, namespace, name)
 
 
 @kopf.on.event("v1", "services")

@@ -1,11 +1,11 @@
-"""The Secret index from the operator's own list and watch, not from kopf's per-object handlers.
+"""The Secret and ConfigMap indexes from the operator's own list and watch, not from kopf's per-object handlers.
 
 Secrets are most of a cluster's objects (Helm keeps every release in one, each service account and certificate has
-one) and almost none concern Nacos. Through kopf, each listed or changed Secret is one pass of kopf's per-object
-processing (its memories, handler selection, handler kwargs): at start-up with 10,000 Secrets that was 88% of the
-event loop and kept checks from being Ready for 13-17 s. Here a Secret costs one JSON item and one call of the
-index function; the index has the shape of a kopf index (namespace -> entries), so the reconciler, the sweeper and
-the webhooks read it as before.
+one), ConfigMaps next (a CA bundle in every namespace, charts' configuration), and almost none concern Nacos.
+Through kopf, each listed or changed object is one pass of kopf's per-object processing (its memories, handler
+selection, handler kwargs): at start-up with 10,000 Secrets that was 88% of the event loop and kept checks from
+being Ready for 13-17 s. Here an object costs one JSON item and one call of the index function; the index has the
+shape of a kopf index (namespace -> entries), so the reconciler, the sweeper and the webhooks read it as before.
 
 What kopf gave and this keeps: the first listing completes before any check is evaluated (`listed`); a watch
 resumes from the last resourceVersion, and after 410 Gone lists again and drops what was deleted in the gap; every
@@ -63,11 +63,11 @@ class ApiError(Exception):
 
 class ListWatch:
     """Lists and then watches one namespaced resource at `paths` (one per watched namespace, or one cluster-wide),
-    keeping `index` up to date: observe(namespace, name, object) gives an object's entry, forget(namespace, name)
-    is told of a deletion, changed(namespace, name) of every object listed, changed or deleted."""
+    keeping `index` up to date: observe(namespace, name, object) gives an object's entry, changed(namespace, name)
+    is told of every object listed, changed or deleted, and forget(namespace, name) of a deletion."""
 
     def __init__(self, plural: str, paths: list[str], observe: Callable[[str, str, dict], Any],
-                 forget: Callable[[str, str], None], changed: Callable[[str, str], None]) -> None:
+                 changed: Callable[[str, str], None], forget: Callable[[str, str], None] | None = None) -> None:
         self.plural, self.paths = plural, paths
         self.observe, self.forget, self.changed = observe, forget, changed
         self.index: dict[str, Entries] = {}
@@ -110,7 +110,8 @@ class ListWatch:
         entries = self.index.get(key[0])
         if entries is not None and entries.by_name.pop(key[1], None) is not None and not entries.by_name:
             del self.index[key[0]]
-        self.forget(*key)
+        if self.forget is not None:
+            self.forget(*key)
         logger.debug("Dropped %s/%s from %s", *key, self.plural)
         self.changed(*key)
 
