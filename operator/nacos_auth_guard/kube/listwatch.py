@@ -17,6 +17,7 @@ by the index function before the next page is read. Credentials and TLS settings
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import logging
 import ssl
@@ -126,6 +127,9 @@ class ListWatch:
                         self._unlisted.discard(path)
                         if not self._unlisted:
                             self.listed.set()
+                            # The entries live as long as the process: out of the cyclic GC, whose full
+                            # collections over them would pause the webhooks (as webhooks._indexes_loaded does).
+                            gc.freeze()
                 version = await self._watch(path, version)
                 failures = 0
             except asyncio.CancelledError:
