@@ -156,6 +156,27 @@ def test_lists_in_pages_from_one_snapshot_and_expire_after_compaction():
         assert "continue" not in whole["metadata"] and len(whole["items"]) == 6
 
 
+def test_metadata_only_lists_and_watches(cluster):
+    """Accept: ...;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1 (as=PartialObjectMetadata for a watch): each
+    object's metadata alone, as client-go's metadata informers receive it."""
+    import urllib.request
+    cluster.core.create_namespaced_secret("ops", secret("partial", {"p": "1"}))
+
+    def get(path: str, accept: str) -> list[dict]:
+        request = urllib.request.Request(f"http://127.0.0.1:{cluster.server.port}{path}", headers={"Accept": accept})
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return [json.loads(line) for line in response.read().splitlines() if line.strip()]
+    [listed] = get("/api/v1/namespaces/ops/secrets?labelSelector=p%3D1",
+                   "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json")
+    assert listed["kind"] == "PartialObjectMetadataList"
+    assert [(i["kind"], i["metadata"]["name"], "data" in i) for i in listed["items"]] == [
+        ("PartialObjectMetadata", "partial", False)]
+    events = get("/api/v1/namespaces/ops/secrets?watch=true&sendInitialEvents=true&timeoutSeconds=1&fieldSelector="
+                 "metadata.name%3Dpartial", "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1")
+    assert [(e["type"], e["object"]["kind"], "data" in e["object"]) for e in events[:-1]] == [
+        ("ADDED", "PartialObjectMetadata", False)]
+
+
 def test_watch_timeout_ends_the_stream(cluster):
     started = time.monotonic()
     assert watch_lines(cluster, "/api/v1/namespaces/ops/pods?watch=true&timeoutSeconds=1", 1) == []

@@ -102,12 +102,13 @@ def test_secrets_are_listed_in_pages_and_no_check_is_evaluated_before_the_last(m
         cluster.start_operator(wait_for_webhooks=False)
         while True:
             patches = cluster.server.count("PATCH", "nacosauthchecks")
-            if handlers.LISTWATCHES["secret_index"].listed.is_set():
+            if handlers.LISTWATCHES["secrets"].listed.is_set():
                 break
             assert patches == 0, "a check was evaluated before every Secret was listed"
             time.sleep(0.02)
         cluster.wait_for(lambda: cluster.condition("nacos", "Ready") == "True", 20, message="Ready=True")
-        assert cluster.server.count("GET", "secrets") == -(-secrets // 3) >= 3   # pages of 3, each asked once
+        # pages of 3, each asked once; and the one (empty) page of Helm releases
+        assert cluster.server.count("GET", "secrets") == -(-secrets // 3) + 1 >= 4
         entries = {name for name, _ in handlers.RECONCILER.sweeper.entries("secret_index", NS)}
         assert {"nacos-auth", "orders-nacos", "unrelated-6"} <= entries
 
@@ -118,10 +119,28 @@ def test_namespaced_mode_lists_and_watches_only_its_namespaces():
                       auth_secret(namespace="other"))
         cluster.start_operator(namespaces=[NS])
         cluster.wait_for(lambda: cluster.condition("nacos", "Ready") == "True", 20, message="Ready=True")
-        assert set(handlers.LISTWATCHES["secret_index"].index) == {NS}
+        assert set(handlers.LISTWATCHES["secrets"].index) == {NS}
         cluster.delete("Secret", "orders-nacos")
         cluster.wait_for(lambda: cluster.reason("nacos", "SecretsResolved") == "SecretNotFound", 10,
                          message="the deletion seen through the namespace's watch")
         calls = {(plural, verb, namespace) for (_, verb, _, plural, namespace) in cluster.server.access
                  if plural in ("secrets", "configmaps") and verb in ("list", "watch")}
         assert calls == {(plural, verb, NS) for plural in ("secrets", "configmaps") for verb in ("list", "watch")}
+
+
+def test_helm_releases_are_indexed_from_their_metadata_alone():
+    """Their one key, without its value; listed and watched metadata-only, so the value is never sent."""
+    release = {"apiVersion": "v1", "kind": "Secret", "type": "helm.sh/release.v1",
+               "metadata": {"name": "sh.helm.release.v1.shop.v1", "namespace": NS, "labels": {"owner": "helm"}},
+               "data": {"release": "SDRzSQ==" * 30_000}}
+    with Cluster(namespaces=[NS]) as cluster:
+        cluster.apply(*healthy_cluster(), *pods_of(statefulset(), [STARTED] * 3), release)
+        cluster.start_operator()
+        entries = dict(handlers.RECONCILER.sweeper.entries("secret_index", NS))
+        assert entries["sh.helm.release.v1.shop.v1"].data == {"release": None}
+        assert entries["nacos-auth"].data   # the others with their values
+        cluster.apply({**release, "metadata": {**release["metadata"], "name": "sh.helm.release.v1.shop.v2"}})
+        cluster.delete("Secret", "sh.helm.release.v1.shop.v1")
+        cluster.wait_for(lambda: set(dict(handlers.RECONCILER.sweeper.entries("secret_index", NS))) >= {
+            "sh.helm.release.v1.shop.v2"} and "sh.helm.release.v1.shop.v1" not in dict(
+            handlers.RECONCILER.sweeper.entries("secret_index", NS)), message="the watch of Helm releases")

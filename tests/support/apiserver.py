@@ -108,6 +108,18 @@ def _merge(target: object, patch: object) -> object:
     return result
 
 
+def _metadata_only(request) -> bool:
+    """The client asked for PartialObjectMetadata(List) first (Accept ...;as=PartialObjectMetadataList;g=meta.k8s.io;
+    v=v1, or as=PartialObjectMetadata for a watch): the apiserver then sends each object's metadata only (API
+    concepts, "Alternate representations of resources"; what client-go's metadata informers ask for)."""
+    first = request.headers.get("Accept", "").split(",")[0]
+    return "as=PartialObjectMetadata" in first and "g=meta.k8s.io" in first
+
+
+def _partial(obj: dict) -> dict:
+    return {"apiVersion": "meta.k8s.io/v1", "kind": "PartialObjectMetadata", "metadata": obj["metadata"]}
+
+
 def _selects_labels(selector: str | None, labels: dict) -> bool:
     if not selector:
         return True
@@ -495,12 +507,15 @@ class ApiServer:
                             and _selects_labels(labels, o["metadata"].get("labels") or {}) and _selects_fields(fields, o)]
                 revision = self.last_revision
             page, rest = (matching[:limit], matching[limit:]) if limit > 0 else (matching, [])
-            items = [copy.deepcopy(o) for o in page]
+            items = [copy.deepcopy(_partial(o) if _metadata_only(request) else o) for o in page]
             metadata = {"resourceVersion": str(revision)}
             if rest:
                 metadata["continue"] = next_token = uuid.uuid4().hex
                 metadata["remainingItemCount"] = len(rest)
                 self.continuations[next_token] = (revision, rest)
+        if _metadata_only(request):
+            return aiohttp.web.json_response({"kind": "PartialObjectMetadataList", "apiVersion": "meta.k8s.io/v1",
+                                              "metadata": metadata, "items": items})
         return aiohttp.web.json_response({"kind": f"{resource.kind}List", "apiVersion": resource.api_version,
                                           "metadata": metadata, "items": items})
 
@@ -511,6 +526,7 @@ class ApiServer:
         initial = request.query.get("sendInitialEvents") == "true"
         if since and since < self.compacted and not initial:
             return await self._gone(request)
+        shape = _partial if _metadata_only(request) else (lambda obj: obj)
         response = aiohttp.web.StreamResponse(headers={"Content-Type": "application/json"})
         await response.prepare(request)
         with self.lock:
@@ -524,7 +540,7 @@ class ApiServer:
         try:
             for event, obj in backlog:
                 if self._matches(watcher, obj["metadata"].get("namespace"), obj):
-                    await response.write(json.dumps({"type": event, "object": obj}).encode() + b"\n")
+                    await response.write(json.dumps({"type": event, "object": shape(obj)}).encode() + b"\n")
             if initial:
                 bookmark = {"kind": resource.kind, "apiVersion": resource.api_version, "metadata": {
                     "resourceVersion": str(revision), "annotations": {"k8s.io/initial-events-end": "true"}}}
@@ -541,7 +557,7 @@ class ApiServer:
                 if item is None:
                     break
                 event, obj = item
-                await response.write(json.dumps({"type": event, "object": obj}).encode() + b"\n")
+                await response.write(json.dumps({"type": event, "object": shape(obj)}).encode() + b"\n")
         except (ConnectionResetError, asyncio.CancelledError):
             pass
         finally:

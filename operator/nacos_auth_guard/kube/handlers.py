@@ -9,6 +9,7 @@ before the Secrets and ConfigMaps (served by listwatch, not kopf) are listed: a 
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import logging
 import socket
@@ -111,6 +112,16 @@ def _recall_key_change(namespace: str, name: str, key: str, when: datetime, data
 
 def _secret_entry(namespace: str, name: str, body: dict) -> tuple[str, KeyedData]:
     return name, _observe_secret(namespace, name, body)
+
+
+# Helm 3 stores a release in a Secret of this type under the one key `release` (helm pkg/storage/driver/secrets.go),
+# 100 KB and more. Listed metadata-only: its value, of no use to any check, never crosses the network.
+HELM_RELEASE = "helm.sh/release.v1"
+
+
+def _helm_release_entry(namespace: str, name: str, body: dict) -> tuple[str, KeyedData]:
+    return _secret_entry(namespace, name, {"metadata": body.get("metadata"), "type": HELM_RELEASE,
+                                           "data": {"release": ""}})
 
 
 def _config_map_entry(namespace: str, name: str, body: dict) -> tuple[str, KeyedData]:
@@ -490,7 +501,7 @@ def _parse_ref(text: object) -> ObjectRef | None:
 
 
 RECONCILER: Reconciler | None = None
-# The indexes of the most numerous kinds, from listwatch rather than kopf: index name -> its list-watch.
+# The indexes of the most numerous kinds, from listwatch rather than kopf, by what each lists.
 LISTWATCHES: dict[str, listwatch.ListWatch] = {}
 SWEPT = frozenset(INDEXED) - {"secret_index", "configmap_index"}   # a list-watch drops what a watch gap deleted
 
@@ -505,15 +516,20 @@ async def start(settings: kopf.OperatorSettings, **kwargs):
     global RECONCILER
     configure_kopf(settings)
     LISTWATCHES.clear()
-    LISTWATCHES.update(
-        secret_index=listwatch.ListWatch("secrets", listwatch.paths("secrets"), _secret_entry,
-                                         lambda namespace, name: _changed("Secret", namespace, name),
-                                         forget=_secret_deleted),
-        configmap_index=listwatch.ListWatch("configmaps", listwatch.paths("configmaps"), _config_map_entry,
-                                            lambda namespace, name: _changed("ConfigMap", namespace, name)))
+    secret_changed = functools.partial(_changed, "Secret")
+    secrets = listwatch.ListWatch("secrets", listwatch.paths("secrets"), _secret_entry, secret_changed,
+                                  forget=_secret_deleted, field_selector=f"type!={HELM_RELEASE}")
+    LISTWATCHES.update({
+        "secrets": secrets,
+        "helm releases": listwatch.ListWatch("secrets", listwatch.paths("secrets"), _helm_release_entry,
+                                             secret_changed, forget=_secret_deleted,
+                                             field_selector=f"type={HELM_RELEASE}", metadata_only=True,
+                                             index=secrets.index),
+        "configmaps": listwatch.ListWatch("configmaps", listwatch.paths("configmaps"), _config_map_entry,
+                                          functools.partial(_changed, "ConfigMap"))})
     indices = {name: kwargs[name] for name in (
         "service_index", "pod_index", *WORKLOAD_INDEXES, "check_index", "namespace_index")}
-    indices.update((name, watch.index) for name, watch in LISTWATCHES.items())
+    indices.update(secret_index=secrets.index, configmap_index=LISTWATCHES["configmaps"].index)
     RECONCILER = Reconciler(indices, loaded=tuple(watch.listed for watch in LISTWATCHES.values()))
     for watch in LISTWATCHES.values():
         watch.start()

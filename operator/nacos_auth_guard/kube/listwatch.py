@@ -65,14 +65,19 @@ class ApiError(Exception):
 class ListWatch:
     """Lists and then watches one namespaced resource at `paths` (one per watched namespace, or one cluster-wide),
     keeping `index` up to date: observe(namespace, name, object) gives an object's entry, changed(namespace, name)
-    is told of every object listed, changed or deleted, and forget(namespace, name) of a deletion."""
+    is told of every object listed, changed or deleted, and forget(namespace, name) of a deletion.
+    field_selector: only the objects it selects (several list-watches with disjoint selectors may share one
+    `index`); metadata_only: the apiserver sends only each object's metadata (PartialObjectMetadata)."""
 
     def __init__(self, plural: str, paths: list[str], observe: Callable[[str, str, dict], Any],
-                 changed: Callable[[str, str], None], forget: Callable[[str, str], None] | None = None) -> None:
+                 changed: Callable[[str, str], None], forget: Callable[[str, str], None] | None = None, *,
+                 field_selector: str | None = None, metadata_only: bool = False,
+                 index: dict[str, Entries] | None = None) -> None:
         self.plural, self.paths = plural, paths
         self.observe, self.forget, self.changed = observe, forget, changed
-        self.index: dict[str, Entries] = {}
-        self.versions: dict[Key, str] = {}   # resourceVersion of each entry: a relist skips what did not change
+        self.field_selector, self.metadata_only = field_selector, metadata_only
+        self.index: dict[str, Entries] = {} if index is None else index
+        self.versions: dict[Key, str] = {}   # resourceVersion of each of its entries: a relist skips the unchanged
         self.listed = asyncio.Event()        # every path has had its first complete listing
         self._unlisted = set(paths)
         self._tasks: list[asyncio.Task] = []
@@ -151,7 +156,7 @@ class ListWatch:
         token, version = "", ""
         while True:
             params = {"limit": str(PAGE), **({"continue": token} if token else {})}
-            async with await self._request(path, params, CONFIG.api_timeout_seconds) as response:
+            async with await self._request(path, params, CONFIG.api_timeout_seconds, "List") as response:
                 if response.status == 410:
                     raise Expired()   # the continue token outlived the history: start the list again
                 if response.status != 200:
@@ -177,7 +182,7 @@ class ListWatch:
         """Follows the watch from `version` until the apiserver ends it; returns the version to resume from."""
         params = {"watch": "true", "resourceVersion": version, "allowWatchBookmarks": "true",
                   "timeoutSeconds": str(WATCH_SECONDS)}
-        async with await self._request(path, params, WATCH_SECONDS + CONFIG.api_timeout_seconds) as response:
+        async with await self._request(path, params, WATCH_SECONDS + CONFIG.api_timeout_seconds, "") as response:
             if response.status == 410:
                 raise Expired()
             if response.status != 200:
@@ -205,16 +210,20 @@ class ListWatch:
         # BOOKMARK: only a newer version to resume from
         return str(metadata.get("resourceVersion") or version)
 
-    async def _request(self, path: str, params: dict[str, str], total: float):
-        """A GET with the official client's credentials; waits at most the API timeout for the answer to start."""
+    async def _request(self, path: str, params: dict[str, str], total: float, kind: str):
+        """A GET with the official client's credentials; waits at most the API timeout for the answer to start.
+        kind: "List" for a list, "" for a watch (what a metadata-only answer is called)."""
         configuration = kubeapi.api_client().configuration
+        if self.field_selector:
+            params = {**params, "fieldSelector": self.field_selector}
+        accept = (f"application/json;as=PartialObjectMetadata{kind};g=meta.k8s.io;v=v1,application/json"
+                  if self.metadata_only else "application/json")
         if self._session is None:
             self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=_tls(configuration)))
         bearer = (configuration.auth_settings().get("BearerToken") or {}).get("value")   # refreshes a rotated token
         timeout = aiohttp.ClientTimeout(total=total, connect=min(10.0, CONFIG.api_timeout_seconds))
         request = self._session.get(configuration.host.rstrip("/") + path, params=params, timeout=timeout,
-                                    headers={"Accept": "application/json", **({"Authorization": bearer} if bearer
-                                                                              else {})},
+                                    headers={"Accept": accept, **({"Authorization": bearer} if bearer else {})},
                                     proxy=configuration.proxy or None,
                                     server_hostname=getattr(configuration, "tls_server_name", None) or None)
         return await asyncio.wait_for(request, CONFIG.api_timeout_seconds)
