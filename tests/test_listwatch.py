@@ -46,6 +46,41 @@ def test_the_index_has_the_shape_of_a_kopf_index_and_skips_what_did_not_change()
     assert watch.put({"metadata": {"namespace": "shop"}}) is None and watch.put("junk") is None
 
 
+def test_an_object_the_index_function_fails_on_is_left_out_and_the_others_are_indexed(caplog):
+    def observe(namespace, name, body):
+        if name == "bad":
+            raise KeyError("CANARY-value")
+        return name
+    watch = listwatch.ListWatch("secrets", ["/api/v1/secrets"], observe=observe, changed=lambda ns, name: None)
+    for name in ("a", "bad", "b"):
+        watch.put(item("shop", name, "1"))
+    assert list(watch.index["shop"]) == ["a", "b"] and "bad" not in watch.index["shop"].by_name
+    assert "Could not index secrets shop/bad (KeyError)" in caplog.text and "CANARY" not in caplog.text
+
+
+def test_a_watch_that_ends_at_once_is_resumed_after_a_pause(monkeypatch):
+    watch, _ = recording()
+    pauses: list[float] = []
+
+    async def ended_at_once(path, version):
+        if len(pauses) == 3:
+            raise asyncio.CancelledError
+        return version
+
+    async def listed(path):
+        return "1"
+
+    async def sleep(delay):
+        pauses.append(delay)
+
+    monkeypatch.setattr(watch, "_watch", ended_at_once)
+    monkeypatch.setattr(watch, "_list", listed)
+    monkeypatch.setattr(listwatch.asyncio, "sleep", sleep)
+    with pytest.raises(asyncio.CancelledError):
+        asyncio.run(watch._follow("/api/v1/secrets"))
+    assert len(pauses) == 3 and pauses == sorted(pauses) and pauses[0] > 0
+
+
 @pytest.mark.parametrize("event, expected", [
     ({"type": "ADDED", "object": item("shop", "a", "7")}, "7"),
     ({"type": "BOOKMARK", "object": {"metadata": {"resourceVersion": "9"}}}, "9"),

@@ -32,6 +32,7 @@ from .settings import CONFIG, backoff
 logger = logging.getLogger("nacos_auth_guard")
 
 PAGE = 100   # items per list request: a page of Helm releases (100-150 KB each) is ~12 MB, kubectl's 500 ~60 MB
+QUICK_END_SECONDS = 1.0   # a watch that ends sooner, without an error, is resumed after a backoff pause
 WATCH_SECONDS = 300   # the apiserver ends each watch after this (timeoutSeconds); it is then resumed
 
 Key = tuple[str, str]   # (namespace, name)
@@ -105,7 +106,14 @@ class ListWatch:
         key = (str(metadata.get("namespace")), metadata["name"])
         version = str(metadata.get("resourceVersion"))
         if self.versions.get(key) != version:   # the same version again: listed after a gap, unchanged
-            self.index.setdefault(key[0], Entries()).by_name[key[1]] = self.observe(*key, item)
+            try:
+                entry = self.observe(*key, item)
+            except Exception as error:  # noqa: BLE001 - a bug on one object must not stop the list of all others
+                logger.error("Could not index %s %s/%s (%s): this is a bug; it is left out of the index",
+                             self.plural, *key, type(error).__name__)   # the type only: its text may quote a value
+                self.versions[key] = version   # not tried again until the object changes
+                return key
+            self.index.setdefault(key[0], Entries()).by_name[key[1]] = entry
             self.versions[key] = version
             logger.debug("Indexed %s/%s from %s", *key, self.plural)
             self.changed(*key)
@@ -135,8 +143,13 @@ class ListWatch:
                             # The entries live as long as the process: out of the cyclic GC, whose full
                             # collections over them would pause the webhooks (as webhooks._indexes_loaded does).
                             gc.freeze()
+                began = asyncio.get_running_loop().time()
                 version = await self._watch(path, version)
-                failures = 0
+                if asyncio.get_running_loop().time() - began >= QUICK_END_SECONDS:
+                    failures = 0
+                else:   # a watch the server (or a proxy) ends at once, again and again: no busy loop against it
+                    failures += 1
+                    await asyncio.sleep(backoff(failures))
             except asyncio.CancelledError:
                 raise
             except Expired:
