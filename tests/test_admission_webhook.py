@@ -448,7 +448,7 @@ def test_reviews_before_every_index_is_loaded_get_503_and_readyz_says_not_ready(
 
     with Cluster(namespaces=["deny"]) as cluster:
         cluster.apply(*governed("deny", "Deny"))
-        cluster.server.fail("GET", "secrets", 503, times=2)   # kopf retries the Secret listing with a backoff
+        cluster.server.fail("GET", "secrets", 503, times=2)   # the Secret listing is retried with a backoff
         cluster.start_operator(wait_for_webhooks=False)
         port = cluster.webhook_port
         cluster.wait_for(lambda: port_open(port), message="the webhook port")

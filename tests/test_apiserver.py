@@ -127,6 +127,56 @@ def test_watch_from_a_resource_version_and_bookmark(cluster):
     assert initial[-1]["object"]["metadata"]["annotations"]["k8s.io/initial-events-end"] == "true"
 
 
+def test_lists_in_pages_from_one_snapshot_and_expire_after_compaction():
+    """limit/continue as the API conventions describe chunked lists: pages of at most `limit` items in key order,
+    all at the first page's resourceVersion even when objects change in between; a token from before a compaction
+    gets 410 Expired."""
+    with Cluster(namespaces=["pages"]) as cluster:
+        for index in range(5):
+            cluster.core.create_namespaced_secret("pages", secret(f"s{index}"))
+        status, first = cluster.request("GET", "/api/v1/namespaces/pages/secrets?limit=2")
+        assert status == 200 and [i["metadata"]["name"] for i in first["items"]] == ["s0", "s1"]
+        assert first["metadata"]["remainingItemCount"] == 3
+        cluster.core.delete_namespaced_secret("s3", "pages")
+        cluster.core.create_namespaced_secret("pages", secret("s5"))
+        names, token = [], first["metadata"]["continue"]
+        while token:
+            status, page = cluster.request("GET", f"/api/v1/namespaces/pages/secrets?limit=2&continue={token}")
+            assert status == 200 and page["metadata"]["resourceVersion"] == first["metadata"]["resourceVersion"]
+            names += [i["metadata"]["name"] for i in page["items"]]
+            token = page["metadata"].get("continue")
+        assert names == ["s2", "s3", "s4"]   # the snapshot: s3 still there, s5 not yet
+        _, again = cluster.request("GET", "/api/v1/namespaces/pages/secrets?limit=2")
+        cluster.core.create_namespaced_secret("pages", secret("s6"))
+        cluster.server.compact()   # the history up to s6: the snapshot of `again` is gone
+        status, expired = cluster.request("GET", f"/api/v1/namespaces/pages/secrets?limit=2&continue="
+                                                 f"{again['metadata']['continue']}")
+        assert (status, expired["reason"], expired["code"]) == (410, "Expired", 410)
+        _, whole = cluster.request("GET", "/api/v1/namespaces/pages/secrets")
+        assert "continue" not in whole["metadata"] and len(whole["items"]) == 6
+
+
+def test_metadata_only_lists_and_watches(cluster):
+    """Accept: ...;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1 (as=PartialObjectMetadata for a watch): each
+    object's metadata alone, as client-go's metadata informers receive it."""
+    import urllib.request
+    cluster.core.create_namespaced_secret("ops", secret("partial", {"p": "1"}))
+
+    def get(path: str, accept: str) -> list[dict]:
+        request = urllib.request.Request(f"http://127.0.0.1:{cluster.server.port}{path}", headers={"Accept": accept})
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return [json.loads(line) for line in response.read().splitlines() if line.strip()]
+    [listed] = get("/api/v1/namespaces/ops/secrets?labelSelector=p%3D1",
+                   "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json")
+    assert listed["kind"] == "PartialObjectMetadataList"
+    assert [(i["kind"], i["metadata"]["name"], "data" in i) for i in listed["items"]] == [
+        ("PartialObjectMetadata", "partial", False)]
+    events = get("/api/v1/namespaces/ops/secrets?watch=true&sendInitialEvents=true&timeoutSeconds=1&fieldSelector="
+                 "metadata.name%3Dpartial", "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1")
+    assert [(e["type"], e["object"]["kind"], "data" in e["object"]) for e in events[:-1]] == [
+        ("ADDED", "PartialObjectMetadata", False)]
+
+
 def test_watch_timeout_ends_the_stream(cluster):
     started = time.monotonic()
     assert watch_lines(cluster, "/api/v1/namespaces/ops/pods?watch=true&timeoutSeconds=1", 1) == []

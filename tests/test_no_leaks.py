@@ -133,7 +133,7 @@ def test_operator_webhook_and_scan_outputs_hold_no_secret(capsys):
     assert "Deployment/shop/exporter" in status_and_events   # the OpenAPI caller's findings went out too
     assert "NAG506" in status_and_events
     canary.assert_no_secret(logs.text(), "operator and webhook logs (debug, formatted, every record attribute)")
-    assert "Indexer 'secret_index' succeeded." in logs.messages()   # kopf's DEBUG records about each Secret too
+    assert "Indexed shop/nacos-short-auth from secrets" in logs.messages()   # the Secret list-watch's DEBUG records
     canary.assert_no_secret(metrics.exposition(), "metrics")
     # Proof the canaries went through the checks and into every kind of reply.
     warned = {w.split(" ")[1] for v in verdicts for w in v.get("warnings", [])}
@@ -189,6 +189,8 @@ def test_operator_outputs_hold_no_secret_through_faults_and_a_restart():
     # Proof the trouble paths ran and logged.
     assert any("failed (HTTP 500" in m for m in messages), "a failed status write or Event post"
     assert any("deleted while a watch was down" in m for m in messages), "the sweeper"
+    assert "1 secrets deleted while a watch was down are dropped" in messages, "the Secret list-watch's relist"
+    assert any(m.startswith("Watching secrets failed (HTTP 503") for m in messages), "the Secret watch's retries"
     assert '"keyChanges": [{"secret": "nacos-short-auth"' in outputs["status"], "the rotation recorded"
 
 

@@ -22,7 +22,7 @@ def test_watch_events_log_no_info_line_each(caplog):
     with Cluster(namespaces=[NS]) as cluster:
         _start(cluster)
         caplog.clear()
-        for revision in range(5):   # five watch events on one Secret, each handed to secret_changed
+        for revision in range(5):   # five watch events on one Secret, each indexed by the Secret list-watch
             edited = secret("orders-nacos", {"username": "orders", "password": "pw-orders-1"})
             edited["metadata"]["labels"] = {"revision": str(revision)}
             cluster.apply(edited)

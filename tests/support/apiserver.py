@@ -7,7 +7,7 @@ selectors, watch resourceVersion and bookmarks, PUT, status subresource semantic
 grows with the request log. Each of those is implemented here directly, with a test of its own
 (tests/test_apiserver.py), plus request counting (for "zero reads per reconcile") and fault injection.
 
-Supported: discovery (/api, /apis, group versions), list and watch (resourceVersion, timeoutSeconds,
+Supported: discovery (/api, /apis, group versions), list (in pages: limit, continue) and watch (resourceVersion, timeoutSeconds,
 labelSelector with =, ==, !=, in, notin, exists, fieldSelector on metadata.name/namespace, sendInitialEvents with
 a BOOKMARK), create (generateName), get, replace (PUT), patch (merge, strategic-merge as merge, JSON patch with
 `test`), delete (finalizers honoured), status subresources, CRDs loaded from YAML files.
@@ -108,6 +108,18 @@ def _merge(target: object, patch: object) -> object:
     return result
 
 
+def _metadata_only(request) -> bool:
+    """The client asked for PartialObjectMetadata(List) first (Accept ...;as=PartialObjectMetadataList;g=meta.k8s.io;
+    v=v1, or as=PartialObjectMetadata for a watch): the apiserver then sends each object's metadata only (API
+    concepts, "Alternate representations of resources"; what client-go's metadata informers ask for)."""
+    first = request.headers.get("Accept", "").split(",")[0]
+    return "as=PartialObjectMetadata" in first and "g=meta.k8s.io" in first
+
+
+def _partial(obj: dict) -> dict:
+    return {"apiVersion": "meta.k8s.io/v1", "kind": "PartialObjectMetadata", "metadata": obj["metadata"]}
+
+
 def _selects_labels(selector: str | None, labels: dict) -> bool:
     if not selector:
         return True
@@ -163,6 +175,7 @@ class ApiServer:
         self.access: Counter = Counter()
         self.faults: list[Fault] = []
         self.compacted = 0   # history before this revision is gone: older watches get 410
+        self.continuations: dict[str, tuple[int, list[dict]]] = {}   # continue token -> (revision, what remains)
         self.lock = threading.Lock()
         self.loop: asyncio.AbstractEventLoop | None = None
         self.runner: aiohttp.web.AppRunner | None = None
@@ -471,14 +484,40 @@ class ApiServer:
             return copy.deepcopy(self._table(resource)[(namespace, name)])
 
     async def _list(self, request, resource: Resource, namespace: str | None) -> aiohttp.web.Response:
+        """A list, whole or in pages. API conventions, "Retrieving large results sets in chunks": with `limit` the
+        server returns at most that many items and a `continue` token while more remain; every page is served
+        from the snapshot of the first (its resourceVersion), and a token older than the compacted history gets
+        410 Expired (reason Expired), after which the client must list again from the start."""
         labels, fields = request.query.get("labelSelector"), request.query.get("fieldSelector")
+        limit, token = int(request.query.get("limit") or 0), request.query.get("continue")
         with self.lock:
-            items = [copy.deepcopy(o) for (ns, _), o in self._table(resource).items()
-                     if (namespace is None or ns == namespace)
-                     and _selects_labels(labels, o["metadata"].get("labels") or {}) and _selects_fields(fields, o)]
-            revision = self.last_revision
+            if token:
+                continued = self.continuations.pop(token, None)
+                if continued is None or continued[0] < self.compacted:
+                    return self._status(410, "Expired", "The provided continue parameter is too old to display a "
+                                                        "consistent list result. You can start a new list without "
+                                                        "the continue parameter.")
+                revision, matching = continued
+            else:
+                # Stored objects are never changed in place (a write stores a new dict), so references are a
+                # consistent snapshot; etcd returns them in key order.
+                matching = [o for (ns, _), o in sorted(self._table(resource).items(), key=lambda e: (e[0][0] or "",
+                                                                                                      e[0][1]))
+                            if (namespace is None or ns == namespace)
+                            and _selects_labels(labels, o["metadata"].get("labels") or {}) and _selects_fields(fields, o)]
+                revision = self.last_revision
+            page, rest = (matching[:limit], matching[limit:]) if limit > 0 else (matching, [])
+            items = [copy.deepcopy(_partial(o) if _metadata_only(request) else o) for o in page]
+            metadata = {"resourceVersion": str(revision)}
+            if rest:
+                metadata["continue"] = next_token = uuid.uuid4().hex
+                metadata["remainingItemCount"] = len(rest)
+                self.continuations[next_token] = (revision, rest)
+        if _metadata_only(request):
+            return aiohttp.web.json_response({"kind": "PartialObjectMetadataList", "apiVersion": "meta.k8s.io/v1",
+                                              "metadata": metadata, "items": items})
         return aiohttp.web.json_response({"kind": f"{resource.kind}List", "apiVersion": resource.api_version,
-                                          "metadata": {"resourceVersion": str(revision)}, "items": items})
+                                          "metadata": metadata, "items": items})
 
     async def _watch(self, request, resource: Resource, namespace: str | None) -> aiohttp.web.StreamResponse:
         watcher = _Watcher(resource, namespace, request.query.get("labelSelector"), request.query.get("fieldSelector"))
@@ -487,6 +526,7 @@ class ApiServer:
         initial = request.query.get("sendInitialEvents") == "true"
         if since and since < self.compacted and not initial:
             return await self._gone(request)
+        shape = _partial if _metadata_only(request) else (lambda obj: obj)
         response = aiohttp.web.StreamResponse(headers={"Content-Type": "application/json"})
         await response.prepare(request)
         with self.lock:
@@ -500,7 +540,7 @@ class ApiServer:
         try:
             for event, obj in backlog:
                 if self._matches(watcher, obj["metadata"].get("namespace"), obj):
-                    await response.write(json.dumps({"type": event, "object": obj}).encode() + b"\n")
+                    await response.write(json.dumps({"type": event, "object": shape(obj)}).encode() + b"\n")
             if initial:
                 bookmark = {"kind": resource.kind, "apiVersion": resource.api_version, "metadata": {
                     "resourceVersion": str(revision), "annotations": {"k8s.io/initial-events-end": "true"}}}
@@ -517,7 +557,7 @@ class ApiServer:
                 if item is None:
                     break
                 event, obj = item
-                await response.write(json.dumps({"type": event, "object": obj}).encode() + b"\n")
+                await response.write(json.dumps({"type": event, "object": shape(obj)}).encode() + b"\n")
         except (ConnectionResetError, asyncio.CancelledError):
             pass
         finally:

@@ -201,6 +201,7 @@ class Cluster:
         self.operator_thread = None
         self.operator_errors.clear()   # "event loop stopped before the future completed": that was the point
         handlers.RECONCILER = None
+        handlers.LISTWATCHES.clear()
         handlers._secret_digests.clear()
         self.webhook_port = None       # the dead loop's listening socket is never closed
         self.server.drop_watches()     # the dead process's connections end

@@ -3,11 +3,13 @@ event handlers mark the NacosAuthChecks a change can affect; one reconciler task
 indexes (no API reads) and writes status and Events only when something changed.
 
 Nothing here is written to objects we do not own: no annotations, no finalizers (on.event/index only).
-kopf calls no on.event handler before every index has its initial listing, so a check never sees half a cluster.
+kopf calls no on.event handler before every index has its initial listing, and the reconciler evaluates nothing
+before the Secrets and ConfigMaps (served by listwatch, not kopf) are listed: a check never sees half a cluster.
 """
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import logging
 import socket
@@ -25,9 +27,9 @@ from ..model import Finding, ObjectRef, Severity
 from ..shapes import as_dict, as_list
 from ..snapshot import (KeyedData, Snapshot, compact_config_map, compact_secret, parse_time, slim_service,
                         slim_workload)
-from . import kopf_startup, kubeapi, metrics, probing
+from . import kopf_startup, kubeapi, listwatch, metrics, probing
 from .settings import AUTO_CHECK_ANNOTATION, COMPONENT, CONFIG, GROUP, PLURAL, VERSION, backoff, configure_kopf
-from .sweep import Sweeper
+from .sweep import INDEXED, Sweeper
 
 logger = logging.getLogger("nacos_auth_guard")
 kopf_startup.install()
@@ -59,8 +61,12 @@ _secret_digests: dict[tuple[str, str], dict[str, tuple[bytes, datetime | None, d
 def _observe_secret(namespace: str, name: str, body: dict) -> KeyedData:
     """Compacts a Secret and dates each key's last value change (a digest per key is kept in memory to tell a
     value change from any other edit; it is never logged or written anywhere)."""
+    opaque = body.get("type") in OPAQUE_TO_US
+    if opaque:   # key names only: not even decoded (a Helm release's value is 100 KB and more)
+        body = {**body, **{field: dict.fromkeys(body[field], "") for field in ("data", "stringData")
+                           if isinstance(body.get(field), dict)}}
     data = compact_secret(body)
-    if body.get("type") in OPAQUE_TO_US:
+    if opaque:
         data.data = {key: None for key in data.data}
     else:
         data.data = {key: value if value is None or len(value) <= MAX_SECRET_VALUE else None
@@ -104,14 +110,22 @@ def _recall_key_change(namespace: str, name: str, key: str, when: datetime, data
     data.changed_at[key] = when
 
 
-@kopf.index("v1", "secrets")
-async def secret_index(namespace, name, body, **_):
-    return {namespace: (name, _observe_secret(namespace, name, _raw(body)))}
+def _secret_entry(namespace: str, name: str, body: dict) -> tuple[str, KeyedData]:
+    return name, _observe_secret(namespace, name, body)
 
 
-@kopf.index("v1", "configmaps")
-async def configmap_index(namespace, name, body, **_):
-    return {namespace: (name, compact_config_map(_raw(body)))}
+# Helm 3 stores a release in a Secret of this type under the one key `release` (helm pkg/storage/driver/secrets.go),
+# 100 KB and more. Listed metadata-only: its value, of no use to any check, never crosses the network.
+HELM_RELEASE = "helm.sh/release.v1"
+
+
+def _helm_release_entry(namespace: str, name: str, body: dict) -> tuple[str, KeyedData]:
+    return _secret_entry(namespace, name, {"metadata": body.get("metadata"), "type": HELM_RELEASE,
+                                           "data": {"release": ""}})
+
+
+def _config_map_entry(namespace: str, name: str, body: dict) -> tuple[str, KeyedData]:
+    return name, compact_config_map(body)
 
 
 @kopf.index("v1", "services")
@@ -183,8 +197,9 @@ async def namespace_index(name, labels, **_):
 class Reconciler:
     """Evaluates NacosAuthChecks marked dirty, one at a time, from the indexes."""
 
-    def __init__(self, indices) -> None:
+    def __init__(self, indices, loaded: tuple[asyncio.Event, ...] = ()) -> None:
         self.indices = indices
+        self.loaded = loaded   # each set once an index kopf does not fill (listwatch) holds its first listing
         self.dirty: set[tuple[str, str]] = set()
         self.forced: set[tuple[str, str]] = set()
         self.wake = asyncio.Event()
@@ -197,7 +212,7 @@ class Reconciler:
         self.existed: set[ObjectRef] = set()
         self.tasks: list[asyncio.Task] = []
         self.prober = probing.Prober(self)
-        self.sweeper = Sweeper(indices, self.gone_from_index)
+        self.sweeper = Sweeper(indices, self.gone_from_index, swept=SWEPT)
 
     def ensure_running(self) -> None:
         """Started from the first event handler, not from startup: kopf.event() needs the event queue that kopf
@@ -254,6 +269,8 @@ class Reconciler:
 
     # running
     async def run(self) -> None:
+        for listed in self.loaded:
+            await listed.wait()
         while True:
             await self.wake.wait()
             await asyncio.sleep(CONFIG.debounce_seconds)
@@ -484,16 +501,38 @@ def _parse_ref(text: object) -> ObjectRef | None:
 
 
 RECONCILER: Reconciler | None = None
+# The indexes of the most numerous kinds, from listwatch rather than kopf, by what each lists.
+LISTWATCHES: dict[str, listwatch.ListWatch] = {}
+SWEPT = frozenset(INDEXED) - {"secret_index", "configmap_index"}   # a list-watch drops what a watch gap deleted
+
+
+def listed() -> bool:
+    """Every list-watch has had its first complete listing."""
+    return bool(LISTWATCHES) and all(watch.listed.is_set() for watch in LISTWATCHES.values())
 
 
 @kopf.on.startup()
 async def start(settings: kopf.OperatorSettings, **kwargs):
     global RECONCILER
     configure_kopf(settings)
+    LISTWATCHES.clear()
+    secret_changed = functools.partial(_changed, "Secret")
+    secrets = listwatch.ListWatch("secrets", listwatch.paths("secrets"), _secret_entry, secret_changed,
+                                  forget=_secret_deleted, field_selector=f"type!={HELM_RELEASE}")
+    LISTWATCHES.update({
+        "secrets": secrets,
+        "helm releases": listwatch.ListWatch("secrets", listwatch.paths("secrets"), _helm_release_entry,
+                                             secret_changed, forget=_secret_deleted,
+                                             field_selector=f"type={HELM_RELEASE}", metadata_only=True,
+                                             index=secrets.index),
+        "configmaps": listwatch.ListWatch("configmaps", listwatch.paths("configmaps"), _config_map_entry,
+                                          functools.partial(_changed, "ConfigMap"))})
     indices = {name: kwargs[name] for name in (
-        "secret_index", "configmap_index", "service_index", "pod_index", *WORKLOAD_INDEXES, "check_index",
-        "namespace_index")}
-    RECONCILER = Reconciler(indices)
+        "service_index", "pod_index", *WORKLOAD_INDEXES, "check_index", "namespace_index")}
+    indices.update(secret_index=secrets.index, configmap_index=LISTWATCHES["configmaps"].index)
+    RECONCILER = Reconciler(indices, loaded=tuple(watch.listed for watch in LISTWATCHES.values()))
+    for watch in LISTWATCHES.values():
+        watch.start()
     if CONFIG.metrics_port:
         metrics.serve(CONFIG.metrics_port, CONFIG.metrics_address)
 
@@ -501,6 +540,9 @@ async def start(settings: kopf.OperatorSettings, **kwargs):
 @kopf.on.cleanup()
 async def stop(**_):
     global RECONCILER
+    for watch in LISTWATCHES.values():
+        await watch.stop()
+    LISTWATCHES.clear()
     if RECONCILER is not None:
         await RECONCILER.stop()
     RECONCILER = None
@@ -516,20 +558,14 @@ def _seen(resource, namespace: str | None, name: str, uid: str | None, event: st
     RECONCILER.sweeper.observed(resource.plural, namespace, name, uid, event)
 
 
-@kopf.on.event("v1", "secrets")
-async def secret_changed(resource, namespace, name, uid, type, **_):
-    if type == "DELETED":
-        _secret_digests.pop((namespace, name), None)
-    if RECONCILER:
-        _seen(resource, namespace, name, uid, type)
-        RECONCILER.object_changed("Secret", namespace, name)
+def _secret_deleted(namespace: str, name: str) -> None:
+    _secret_digests.pop((namespace, name), None)
 
 
-@kopf.on.event("v1", "configmaps")
-async def configmap_changed(resource, namespace, name, uid, type, **_):
+def _changed(kind: str, namespace: str, name: str) -> None:
+    """A Secret or ConfigMap listed, changed or deleted (listwatch): what an on.event handler does for the others."""
     if RECONCILER:
-        _seen(resource, namespace, name, uid, type)
-        RECONCILER.object_changed("ConfigMap", namespace, name)
+        RECONCILER.object_changed(kind, namespace, name)
 
 
 @kopf.on.event("v1", "services")

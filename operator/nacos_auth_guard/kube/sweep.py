@@ -57,8 +57,9 @@ def identity(index: str, namespace: str | None, entry: object) -> Identity:
 
 
 class Sweeper:
-    def __init__(self, indices, on_gone: Callable[[str, str | None], None]) -> None:
+    def __init__(self, indices, on_gone: Callable[[str, str | None], None], swept: Iterable[str] = INDEXED) -> None:
         self.indices = indices
+        self.swept = frozenset(swept)                  # the indexes a periodic sweep checks
         self.on_gone = on_gone                         # (index, namespace): re-evaluate what it can affect
         self.gone: set[tuple[str, Identity]] = set()
         self.seen: dict[tuple[str, str | None, str], int] = {}   # (index, namespace, name) -> last event number
@@ -112,7 +113,7 @@ class Sweeper:
                 await asyncio.wait_for(self.wake.wait(), SWEEP_SECONDS)
                 await asyncio.sleep(QUIET_SECONDS)
             except asyncio.TimeoutError:
-                self.pending |= set(INDEXED)
+                self.pending |= self.swept
             self.wake.clear()
             indexes, self.pending = sorted(self.pending), set()
             for position, index in enumerate(indexes):

@@ -63,7 +63,7 @@ _indexed = False
 def indexes_ready() -> bool:
     """True once every index holds its initial listing. Before, a review would be judged against a partial
     cluster (a Secret not listed yet looks missing), so the webhook answers 503 and /readyz is not ready."""
-    return _indexed
+    return _indexed and handlers.listed()
 
 
 @kopf.on.startup()
