@@ -130,13 +130,13 @@ def parse_hocon(text: str) -> dict[str, Leaf] | ConfigProblem:
     any environment, bounded in size and depth before pyhocon sees it."""
     if len(text) > MAX_HOCON_CHARS:
         return ConfigProblem(f"larger than {MAX_HOCON_CHARS:,} characters", BUDGET_IMPACT,
-                            "keep only the registry and config blocks Seata reads", False)
+                             "keep only the registry and config blocks Seata reads", False)
     include = INCLUDE.search(text)
     if include is not None:
         return ConfigProblem(f"the word include (line {text.count(chr(10), 0, include.start()) + 1}): this tool never "
-                            "follows an include (it reads no file or URL a manifest names)", BUDGET_IMPACT,
-                            "write the included settings into this file, or reword a comment that says include",
-                            False)
+                             "follows an include (it reads no file or URL a manifest names)", BUDGET_IMPACT,
+                             "write the included settings into this file, or reword a comment that says include",
+                             False)
     depth = deepest = 0
     for char in text:   # every bracket counts, quoted or not: an overcount only refuses more
         if char in "{[":
@@ -146,7 +146,7 @@ def parse_hocon(text: str) -> dict[str, Leaf] | ConfigProblem:
             depth = max(depth - 1, 0)
     if deepest > MAX_HOCON_DEPTH:
         return ConfigProblem(f"nested deeper than {MAX_HOCON_DEPTH} levels", BUDGET_IMPACT,
-                            "flatten the nesting (a.b.c = value)", False)
+                             "flatten the nesting (a.b.c = value)", False)
     return _parse(text)
 
 
@@ -158,10 +158,10 @@ def _parse(text: str) -> dict[str, Leaf] | ConfigProblem:
         tree = parser.parse(text, resolve=False)
     except IncludeRefused:   # parse_hocon refuses these first; pyhocon's own grammar is the last word
         return ConfigProblem("an include: this tool never follows one", BUDGET_IMPACT,
-                            "write the included settings into this file", False)
+                             "write the included settings into this file", False)
     except (RecursionError, MemoryError):
         return ConfigProblem("nested deeper than this tool reads", BUDGET_IMPACT,
-                            "flatten the nesting (a.b.c = value)", False)
+                             "flatten the nesting (a.b.c = value)", False)
     except Exception as error:  # noqa: BLE001 - pyparsing's and pyhocon's messages quote the input: only a line
         line = getattr(error, "lineno", None) if isinstance(error, parse_error) else None
         where = f" (line {line})" if isinstance(line, int) else ""
