@@ -109,8 +109,9 @@ class ListWatch:
             try:
                 entry = self.observe(*key, item)
             except Exception as error:  # noqa: BLE001 - a bug on one object must not stop the list of all others
-                logger.error("Could not index %s %s/%s (%s): this is a bug; it is left out of the index",
-                             self.plural, *key, type(error).__name__)   # the type only: its text may quote a value
+                logger.error("Could not index %s %s/%s (%s): this is a bug; the index keeps what it held of it "
+                             "before, if anything", self.plural, *key,
+                             type(error).__name__)   # the type only: its text may quote a value
                 self.versions[key] = version   # not tried again until the object changes
                 return key
             self.index.setdefault(key[0], Entries()).by_name[key[1]] = entry
