@@ -145,26 +145,21 @@ def _parse(chunk: str, index: int, line: int) -> Document:
     fast = (yaml_rs is not None and not _maybe_deep(chunk)
             and not any(pattern.search(chunk) for pattern in _NOT_1_2_SAFE)
             and not ("!" in chunk and any(pattern.search(chunk) for pattern in _TAGGED)))
+    value = _UNREAD
     if fast and aliased:
         # yaml-rs replays aliases within _ALIAS_LIMITS (at most MAX_ALIAS_NODES events, so nodes); what it gives
         # is kept when it is as deep as allowed and holds no null (its reading of an alias inside its own anchor)
-        try:
-            value = yaml_rs.loads(chunk, parse_datetime=False, alias_limits=_ALIAS_LIMITS)
-            if (not isinstance(value, list) or chunk.lstrip().startswith("-")) and _expanded_plainly(value):
-                return Document(index, line, value, None)
-        except Exception:  # noqa: BLE001 - beyond the limits or unreadable: measured and explained below
-            pass
+        value = _yaml_rs_value(chunk, _ALIAS_LIMITS)
+        if value is not _UNREAD and _expanded_plainly(value):
+            return Document(index, line, value, None)
     if aliased:   # within budget, yaml-rs may replay them: it copies at most that
         refused = _alias_budget_error(chunk, line)
         if refused:
             return Document(index, line, None, refused)
-    if fast:
-        try:
-            value = yaml_rs.loads(chunk, parse_datetime=False)
-            if not isinstance(value, list) or chunk.lstrip().startswith("-"):
-                return Document(index, line, value, None)
-        except Exception:  # noqa: BLE001 - any refusal means: let PyYAML decide and explain
-            pass
+    if fast and value is _UNREAD:   # a value read within the limits is the one: no alias refers into its anchor
+        value = _yaml_rs_value(chunk)
+    if value is not _UNREAD:
+        return Document(index, line, value, None)
     yaml, _, kube_loader = _pyyaml()
     try:
         return Document(index, line, yaml.load(chunk, Loader=kube_loader), None)
@@ -172,6 +167,19 @@ def _parse(chunk: str, index: int, line: int) -> Document:
         return Document(index, line, None, _error_message(error, line))
     except RecursionError:   # PyYAML without libyaml composes recursively
         return Document(index, line, None, "invalid YAML: nesting too deep")
+
+
+_UNREAD = object()   # yaml-rs gave no value: None is a document's own value (`~`, an empty one)
+
+
+def _yaml_rs_value(chunk: str, alias_limits=None) -> object:
+    """yaml-rs's value of one document, or _UNREAD when it refuses it (PyYAML then decides and explains) or reads
+    more than one document in it."""
+    try:
+        value = yaml_rs.loads(chunk, parse_datetime=False, alias_limits=alias_limits)
+    except Exception:  # noqa: BLE001 - any refusal means: let PyYAML decide and explain
+        return _UNREAD
+    return value if not isinstance(value, list) or chunk.lstrip().startswith("-") else _UNREAD
 
 
 def _expanded_plainly(value: object) -> bool:
