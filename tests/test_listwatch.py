@@ -81,6 +81,37 @@ def test_a_watch_that_ends_at_once_is_resumed_after_a_pause(monkeypatch):
     assert len(pauses) == 3 and pauses == sorted(pauses) and pauses[0] > 0
 
 
+def test_a_watch_line_without_end_is_a_failure_not_unbounded_memory(monkeypatch):
+    """A proxy answering a watch with endless bytes and no newline: the watch fails (and is retried) once the line
+    passes MAX_EVENT_BYTES, instead of growing the buffer with it."""
+    watch, _ = recording()
+    monkeypatch.setattr(listwatch, "MAX_EVENT_BYTES", 1000)
+    sent = []
+
+    class Content:
+        async def iter_any(self):
+            for index in range(100):
+                sent.append(index)
+                yield b'{"type": "ADDED", "object": ' + b"x" * 100
+
+    class Response:
+        status, content = 200, Content()
+
+        async def __aenter__(self):
+            return self
+
+        async def __aexit__(self, *exc):
+            return False
+
+    async def request(*args):
+        return Response()
+
+    monkeypatch.setattr(watch, "_request", request)
+    with pytest.raises(listwatch.ApiError, match="an event over"):
+        asyncio.run(watch._watch("/api/v1/secrets", "1"))
+    assert len(sent) < 12
+
+
 @pytest.mark.parametrize("event, expected", [
     ({"type": "ADDED", "object": item("shop", "a", "7")}, "7"),
     ({"type": "BOOKMARK", "object": {"metadata": {"resourceVersion": "9"}}}, "9"),

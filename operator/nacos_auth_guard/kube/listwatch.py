@@ -33,6 +33,8 @@ logger = logging.getLogger("nacos_auth_guard")
 
 PAGE = 100   # items per list request: a page of Helm releases (100-150 KB each) is ~12 MB, kubectl's 500 ~60 MB
 QUICK_END_SECONDS = 1.0   # a watch that ends sooner, without an error, is resumed after a backoff pause
+# etcd refuses a request over 1.5 MiB (its --max-request-bytes default), so no object's watch event comes near this
+MAX_EVENT_BYTES = 16 * 2**20
 WATCH_SECONDS = 300   # the apiserver ends each watch after this (timeoutSeconds); it is then resumed
 
 Key = tuple[str, str]   # (namespace, name)
@@ -205,6 +207,8 @@ class ListWatch:
             async for chunk in response.content.iter_any():   # one event a line; a Helm release's is ~150 KB
                 buffer += chunk
                 *lines, buffer = buffer.split(b"\n")
+                if len(buffer) > MAX_EVENT_BYTES:   # no apiserver sends such a line: a proxy's endless answer
+                    raise ApiError(502, f"in the {self.plural} watch: an event over {MAX_EVENT_BYTES // 2**20} MiB")
                 for line in lines:
                     if line.strip():
                         version = self._event(json.loads(line), version)
