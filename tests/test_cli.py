@@ -204,6 +204,55 @@ def test_console_script_runs(tmp_path):
     assert result.returncode == 1 and json.loads(result.stdout)["findings"][0]["code"] == "NAG401"
 
 
+def test_the_executable_ends_at_once_with_its_report_whole(tmp_path):
+    """A one-shot command ends the process with os._exit (cli.main, exiting): the report must still be flushed
+    whole and the exit code be the verdict's. 1,000 clients without credentials: a report far larger than a pipe
+    holds (64 KiB)."""
+    clients = []
+    for number in range(1000):
+        client = json.loads(json.dumps(NO_CREDS))
+        client["metadata"]["name"] = f"billing-{number}"
+        clients.append(client)
+    path = write(tmp_path, "many.yaml", healthy_cluster() + clients)
+    command = [sys.executable, "-m", "nacos_auth_guard.cli", "lint", path, "-o", "json"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    report = json.loads(result.stdout)
+    assert result.returncode == 1 and len(report["findings"]) >= 1000 and len(result.stdout) > 4 * 65536
+    explain = subprocess.run([sys.executable, "-m", "nacos_auth_guard.cli", "explain", "NAG205"],
+                             capture_output=True, text=True, timeout=60)
+    assert explain.returncode == 0 and explain.stdout.startswith("NAG205 TokenKeyMismatch")
+
+
+def test_a_reader_gone_before_the_end_exits_0_as_before(tmp_path, monkeypatch):
+    """`lint . | head`: the flush at the end meets a closed pipe (this sandbox's pipes never say so, hence a
+    stand-in stream). As main's own BrokenPipeError: exit 0, no traceback."""
+    from nacos_auth_guard import cli
+
+    class ClosedPipe(io.StringIO):
+        def flush(self):
+            raise BrokenPipeError(32, "Broken pipe")
+
+    import gc
+    ended = []   # (exit code, whether the cyclic collector ran) at os._exit
+    monkeypatch.setattr(cli.os, "_exit", lambda code: ended.append((code, gc.isenabled())))
+    path = write(tmp_path, "c.yaml", healthy_cluster() + [NO_CREDS])
+    try:
+        for stdout in (ClosedPipe(), io.StringIO()):
+            monkeypatch.setattr(sys, "stdout", stdout)
+            main(["lint", path], exiting=True)
+    finally:
+        gc.enable()   # a one-shot command leaves it off: the process ends with it
+    assert ended == [(0, False), (1, False)]
+
+
+def test_only_one_shot_commands_end_the_process_themselves():
+    """The operator (`run`) returns from main and exits normally (its log handlers, kopf's own shutdown)."""
+    from nacos_auth_guard.cli import build_parser
+    parser = build_parser()
+    assert [getattr(parser.parse_args(argv), "one_shot", False) for argv in (
+        ["lint", "x.yaml"], ["explain"], ["scan"], ["run"])] == [True, True, True, False]
+
+
 def test_lint_pauses_the_cyclic_gc_and_restores_it(tmp_path, capsys, monkeypatch):
     import gc
     seen = []

@@ -88,11 +88,11 @@ def build_parser(prog: str = "nacos-auth-guard") -> argparse.ArgumentParser:
     lint.add_argument("-n", "--namespace", default="default",
                       help="namespace of objects that name none (default: default)")
     add_report_options(lint)
-    lint.set_defaults(handler=lint_command)
+    lint.set_defaults(handler=lint_command, one_shot=True)
 
     explain = commands.add_parser("explain", help="explain a finding code, or list them all")
     explain.add_argument("code", nargs="?", help="e.g. NAG205; omit to list every code")
-    explain.set_defaults(handler=explain_command)
+    explain.set_defaults(handler=explain_command, one_shot=True)
 
     from .kube.cli import add_commands   # run and scan: kopf and kubernetes are imported only when they run
     add_commands(commands)
@@ -176,20 +176,47 @@ def explain_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: Sequence[str] | None = None, prog: str = "nacos-auth-guard") -> int:
+def main(argv: Sequence[str] | None = None, prog: str = "nacos-auth-guard", *, exiting: bool = False) -> int:
+    """`exiting`: the process ends with this command (the executables). A one-shot command (lint, explain, scan)
+    then runs without the cyclic collector and ends the process itself, without freeing what it built: at 10,000
+    documents, collecting and freeing a million objects cost a tenth of the run (measured), for nothing."""
     parser = build_parser(prog)
     args = parser.parse_args(argv)
+    one_shot = exiting and getattr(args, "one_shot", False)
+    if one_shot:
+        gc.disable()
     try:
-        return args.handler(args)
+        code = args.handler(args)
     except BrokenPipeError:   # `nacos-auth-guard lint . | head`
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 0
+        code = 0
     except KeyboardInterrupt:
-        return 130
+        code = 130
     except Exception as error:  # noqa: BLE001 - a bug: say so, with its own exit code
         print(f"nacos-auth-guard: internal error ({crash_site(error)}): this is a bug, not a verdict on the input; "
               f"please report it with the command that caused it", file=sys.stderr)
-        return EXIT_INTERNAL_ERROR
+        code = EXIT_INTERNAL_ERROR
+    if one_shot:
+        _exit_at_once(code)
+    return code
+
+
+def _exit_at_once(code: int) -> None:
+    """os._exit after flushing what it would not (stdout's buffer: the end of the report). A reader gone before
+    the end (`| head`) ends it as main's BrokenPipeError does."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except BrokenPipeError:
+            code = 0
+        except (OSError, ValueError):   # closed, or its descriptor is
+            pass
+    os._exit(code)
+
+
+def console() -> int:
+    """The `nacos-auth-guard` executable."""
+    return main(exiting=True)
 
 
 def crash_site(error: BaseException) -> str:
@@ -207,8 +234,8 @@ def crash_site(error: BaseException) -> str:
 def kubectl_plugin() -> int:
     """`kubectl nacos-auth scan ...`: kubectl runs the executable kubectl-nacos_auth with the words after the plugin
     name, so usage and errors name the command the user typed."""
-    return main(prog="kubectl nacos-auth")
+    return main(prog="kubectl nacos-auth", exiting=True)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(exiting=True))

@@ -69,7 +69,7 @@ def add_commands(commands) -> None:
                        help="scan this namespace (repeatable); default: the kubeconfig's namespace")
     where.add_argument("-A", "--all-namespaces", action="store_true", help="scan every namespace")
     add_report_options(scan)
-    scan.set_defaults(handler=scan_command)
+    scan.set_defaults(handler=scan_command, one_shot=True)
 
 
 def run_command(args: argparse.Namespace) -> int:
