@@ -66,3 +66,17 @@ def test_a_small_input_is_checked_in_one_process(monkeypatch):
     monkeypatch.setattr(checks, "ForkedWork", lambda work: pytest.fail("forked for a small input"))
     snapshot = build_snapshot(inputs()["examples"], complete=False)
     assert check_in_parts(snapshot, NOW, WARNING) == run_checks(CheckContext.build(snapshot, NOW, WARNING))
+
+
+def test_servers_alone_are_checked_in_one_process(monkeypatch):
+    """A tenant of many idle Nacos servers and their Services (bench --shape tenant): nothing but servers, which
+    each process would check whole, so a fork only doubles the work."""
+    import bench_lint
+    rng = random.Random(3)
+    objects = [doc for index in range(2 * checks.PARALLEL_MIN_WORKLOADS)
+               for doc in bench_lint.tenant_documents(index, rng)]
+    monkeypatch.setattr(checks, "can_fork", lambda: True)
+    monkeypatch.setattr(checks, "ForkedWork", lambda work: pytest.fail("forked for servers alone"))
+    snapshot = build_snapshot(objects, complete=False)
+    assert len(snapshot.workloads) == 2 * checks.PARALLEL_MIN_WORKLOADS
+    assert check_in_parts(snapshot, NOW, WARNING) == run_checks(CheckContext.build(snapshot, NOW, WARNING))

@@ -99,10 +99,17 @@ def runs_nacos(obj: dict) -> bool:
     return any(isinstance(c, dict) and is_server_container(c) for c in as_list(spec.get("containers")))
 
 
-def discover(snapshot: Snapshot, servers: set[ObjectRef] | frozenset = frozenset(),
-             share: tuple[int, int] = (0, 1)) -> Topology:
-    """`servers`: workloads to treat as Nacos servers whatever their pods look like. `share` (part, parts): every
-    server, and of the other workloads only that part, to check a large input in parts (checks.check_in_parts)."""
+@dataclass(frozen=True, slots=True)
+class Roles:
+    """The input's workloads by role, before any is resolved: the Nacos servers, the Pods of each server workload,
+    and the others that no server owns (each a client, an OpenAPI caller, or neither)."""
+    servers: list[dict]
+    pods_by_owner: dict[ObjectRef, list[dict]]
+    others: list[dict]
+
+
+def roles(snapshot: Snapshot, servers: set[ObjectRef] | frozenset = frozenset()) -> Roles:
+    """`servers`: workloads to treat as Nacos servers whatever their pods look like."""
     workloads = [w for w in snapshot.workloads if _valid(w)]
     forced = frozenset(servers)
     server_workloads = [w for w in workloads if is_server(w, forced)]
@@ -113,6 +120,18 @@ def discover(snapshot: Snapshot, servers: set[ObjectRef] | frozenset = frozenset
             for owner in pod_owners(pod):
                 if owner in server_refs and owner.kind != "Pod":
                     pods_by_owner.setdefault(owner, []).append(pod)
+    others = [obj for obj in workloads if ref_of(obj) not in server_refs
+              and not controlled(obj["metadata"])]   # an owned one: its owner is checked
+    return Roles(server_workloads, pods_by_owner, others)
+
+
+def discover(snapshot: Snapshot, servers: set[ObjectRef] | frozenset = frozenset(),
+             share: tuple[int, int] = (0, 1), classified: Roles | None = None) -> Topology:
+    """`servers`: workloads to treat as Nacos servers whatever their pods look like. `share` (part, parts): every
+    server, and of the other workloads only that part, to check a large input in parts (checks.check_in_parts).
+    `classified`: roles(snapshot, servers), when the caller has it."""
+    classified = classified if classified is not None else roles(snapshot, servers)
+    server_workloads, pods_by_owner, others = classified.servers, classified.pods_by_owner, classified.others
     services = _ServiceIndex(snapshot, server_workloads)
     resolved: dict = {}   # pod_config's resolutions of this snapshot, shared by pods written alike
     found = tuple(_server(w, pods_by_owner.get(ref_of(w), []), snapshot, services, resolved)
@@ -122,8 +141,6 @@ def discover(snapshot: Snapshot, servers: set[ObjectRef] | frozenset = frozenset
         for name in sorted(server.service_names):
             by_service.setdefault((server.ref.namespace, name), []).append(server.ref)
     clients, callers = [], []
-    others = [obj for obj in workloads if ref_of(obj) not in server_refs
-              and not controlled(obj["metadata"])]   # an owned one: its owner is checked
     part, parts = share
     for obj in others[len(others) * part // parts:len(others) * (part + 1) // parts]:
         caller = _caller(obj, snapshot, by_service)

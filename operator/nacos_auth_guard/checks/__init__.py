@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Callable, Iterable
 
-from ..discovery import Topology, discover
+from ..discovery import Topology, discover, roles
 from ..forked import ForkedWork, can_fork
 from ..model import Finding, ObjectRef, PodConfig, State
 from .. import nacos
@@ -58,7 +58,7 @@ def _finding_order(finding: Finding) -> tuple:
     return finding.obj, finding.code, finding.message
 
 
-PARALLEL_MIN_WORKLOADS = 400   # below this, a second process saves less than its fork costs
+PARALLEL_MIN_WORKLOADS = 400   # other than servers; below this, a second process saves less than its fork costs
 
 
 def check_in_parts(snapshot: Snapshot, now: datetime, token_warning: timedelta, exclude: Iterable[str] = ()
@@ -66,13 +66,16 @@ def check_in_parts(snapshot: Snapshot, now: datetime, token_warning: timedelta, 
     """run_checks over the whole snapshot, for one-shot commands (lint, scan): on a large input, a forked child
     (forked.py) discovers and checks half of the workloads other than the servers, this process the other half,
     each with every server. Every check judges one server, client or caller at a time, so the union of the two
-    halves' findings is the whole input's; only the findings come back from the child, which is cheap."""
+    halves' findings is the whole input's; only the findings come back from the child, which is cheap. An input
+    of servers alone (a tenant of many idle ones) has nothing to split and is checked in one process."""
     exclude = tuple(exclude)
+    classified = roles(snapshot)
 
     def part(share: tuple[int, int]) -> list[Finding]:
-        return run_checks(CheckContext.build(snapshot, now, token_warning, discover(snapshot, share=share)), exclude)
+        topology = discover(snapshot, share=share, classified=classified)
+        return run_checks(CheckContext.build(snapshot, now, token_warning, topology), exclude)
 
-    if len(snapshot.workloads) < PARALLEL_MIN_WORKLOADS or not can_fork():
+    if len(classified.others) < PARALLEL_MIN_WORKLOADS or not can_fork():
         return part((0, 1))
     import pickle   # a tenth of a small lint's start-up, when it is not needed
     child = ForkedWork(lambda: pickle.dumps(part((1, 2)), pickle.HIGHEST_PROTOCOL))
