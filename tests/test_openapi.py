@@ -8,6 +8,7 @@ import pytest
 
 from nacos_auth_guard import openapi
 from nacos_auth_guard.checks import CheckContext, run_checks
+from nacos_auth_guard.nacos import NACOS_TOKEN_HEADERS
 from nacos_auth_guard.snapshot import build_snapshot
 from support.objects import KEY_A, KEY_B, NS, config_map, env, healthy_cluster, meta, nacos_token, secret
 
@@ -92,6 +93,23 @@ def test_a_token_sent_outside_the_input_is_only_a_warning():
     assert (item.code, item.severity.name) == ("NAG504", "WARNING")
     [item] = findings([cronjob(curl(OTHER_KEY))])   # sent to the server of the input: an error
     assert (item.code, item.severity.name) == ("NAG504", "ERROR")
+
+
+def test_another_services_jwt_held_by_a_workload_that_calls_no_nacos_is_not_a_nacos_token():
+    """A JWT whose header Nacos never writes (pyjwt's {"alg":"HS256","typ":"JWT"} here), in the env of a workload
+    that makes no Nacos call: another service's token. Checked as a Nacos token, it drew a warning from every
+    server of the input. One that Nacos wrote (its exact header) is still checked: it may be sent anywhere."""
+    import jwt
+    partner = jwt.encode({"sub": "svc", "exp": int((NOW + timedelta(days=30)).timestamp())}, KEY_B,
+                         algorithm="HS256")
+    assert partner.split(".")[0] not in NACOS_TOKEN_HEADERS
+    sleeper = ["sleep", "infinity"]
+    assert findings([cronjob(sleeper, [env("PARTNER_API_TOKEN", partner)])]) == []
+    [item] = findings([cronjob(sleeper, [env("NACOS_TOKEN_COPY", OTHER_KEY)])])
+    assert (item.code, item.severity.name) == ("NAG504", "WARNING")
+    # sent to a Nacos, the same foreign JWT is a token that server refuses
+    sent = ["sh", "-c", f"curl -s '{HOST}/nacos/v1/cs/configs?dataId=a&accessToken={partner}'"]
+    assert [f.code for f in findings([cronjob(sent)])] == ["NAG501"]
 
 
 def test_finding_names_the_place_and_no_token():
