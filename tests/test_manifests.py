@@ -163,11 +163,36 @@ def test_a_duplicated_secret_is_judged_per_copy(tmp_path, capsys):
     assert [(f["code"], f["file"].rsplit("/", 1)[1]) for f in report["findings"]] == [("NAG204", "a.yaml")]
 
 
+def test_copies_alike_are_checked_once_and_reported_at_every_place(tmp_path, capsys, monkeypatch):
+    """Rendered files that each repeat the same objects (a Namespace, a shared client): nothing differs between
+    the copies, so one input is checked, and a copy's finding is placed where each copy is written. Copies that
+    differ still get an input per file."""
+    from nacos_auth_guard import cli
+    calls = []
+    check = cli.check_objects
+    monkeypatch.setattr(cli, "check_objects", lambda objects, *a, **k: calls.append(len(objects)) or check(
+        objects, *a, **k))
+    namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shop"}}
+    (tmp_path / "a.yaml").write_text(yaml.safe_dump_all(healthy_cluster() + [namespace]))
+    for name in ("b.yaml", "c.yaml", "d.yaml"):
+        (tmp_path / name).write_text(yaml.safe_dump_all([namespace, NO_CREDS]))
+    code, report, _ = lint_json(capsys, str(tmp_path))
+    assert code == 1 and len(calls) == 1 and len(report["notes"]) == 2   # each object written more than once
+    assert [(f["code"], f["file"].rsplit("/", 1)[1], f["line"]) for f in report["findings"]] == [
+        ("NAG401", name, 5) for name in ("b.yaml", "c.yaml", "d.yaml")]
+    calls.clear()
+    (tmp_path / "d.yaml").write_text(yaml.safe_dump_all([namespace, {**NO_CREDS, "spec": {
+        **NO_CREDS["spec"], "replicas": 5}}]))
+    lint_json(capsys, str(tmp_path))
+    assert len(calls) == 3   # d.yaml's copy differs: as before, one input per file that holds a copy
+
+
 def test_without_duplicates_there_is_one_variant(tmp_path):
     (tmp_path / "a.yaml").write_text(yaml.safe_dump_all(healthy_cluster()))
     manifests = read_manifests([str(tmp_path / "a.yaml")])
-    [(objects, locations)] = list(manifests.variants())
+    [(objects, locations, places)] = list(manifests.variants())
     assert objects == manifests.objects and len(locations) == len(objects) and manifests.notes == []
+    assert places == {}
 
 
 def test_notes_and_warnings_are_sarif_notifications(tmp_path, capsys):

@@ -151,12 +151,17 @@ def lint_command(args: argparse.Namespace) -> int:
         manifests = read_manifests(args.paths, args.namespace)
         errors = list(manifests.errors)
         placed: dict[tuple, None] = {}   # (finding, location) in first-seen order: variants repeat the rest
-        for objects, locations in manifests.variants():
+        seen_errors = set(errors)
+        for objects, locations, places in manifests.variants():
             snapshot_errors: list[InputError] = []
             for item in check_objects(objects, args, complete=args.strict_refs, default_namespace=args.namespace,
                                       errors=snapshot_errors, locations=locations):
-                placed.setdefault((item, locations.get(item.obj)))
-            errors.extend(error for error in snapshot_errors if error not in errors)
+                for where in places.get(item.obj) or (locations.get(item.obj),):
+                    placed.setdefault((item, where))
+            for error in snapshot_errors:
+                if error not in seen_errors:
+                    seen_errors.add(error)
+                    errors.append(error)
         findings = [item for item, _ in placed]
         report = Report(findings, errors, manifests.locations, len(manifests.objects), manifests.sources,
                         manifests.notes, [where for _, where in placed])

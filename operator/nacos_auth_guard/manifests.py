@@ -61,26 +61,34 @@ class Manifests:
             places.setdefault(ref, []).append(index)
         return {ref: indexes for ref, indexes in places.items() if len(indexes) > 1}
 
-    def variants(self) -> Iterator[tuple[list[dict], dict[ObjectRef, Location]]]:
-        """The inputs to check: one when every object is written once; else one per file (and per repeat within it)
-        holding a copy, which takes that file's copies and the first of the others, so a file's objects are checked
-        together and no two copies are ever merged."""
+    def variants(self) -> Iterator[tuple[list[dict], dict[ObjectRef, Location], dict[ObjectRef, list[Location]]]]:
+        """The inputs to check: one when every object is written once or its copies are alike; else one per file
+        (and per repeat within it) holding a copy that differs, which takes that file's copies and the first of the
+        others, so a file's objects are checked together and no two copies are ever merged. Copies alike (the
+        Namespace every rendered file repeats) need no input of their own, which would check everything again
+        (200 files sharing one took a hundred times as long): with each input, every place such an object is written,
+        for its findings."""
         copies = self.copies()
+        alike = {ref: indexes for ref, indexes in copies.items()
+                 if all(self.objects[i] == self.objects[indexes[0]] for i in indexes[1:])}
+        places = {ref: [self.object_locations[i] for i in indexes] for ref, indexes in alike.items()}
+        differing = {ref: indexes for ref, indexes in copies.items() if ref not in alike}
         rounds: dict[tuple[str, int], None] = {}
-        for indexes in copies.values():
+        for indexes in differing.values():
             seen: dict[str, int] = {}
             for index in indexes:
                 path = self.object_locations[index].path
                 rounds.setdefault((path, seen.get(path, 0)))
                 seen[path] = seen.get(path, 0) + 1
         for path, repeat in rounds or {("", 0): None}:
-            skipped: set[int] = set()
-            for indexes in copies.values():
+            skipped = {i for indexes in alike.values() for i in indexes[1:]}
+            for indexes in differing.values():
                 here = [i for i in indexes if self.object_locations[i].path == path]
                 keep = here[min(repeat, len(here) - 1)] if here else indexes[0]
                 skipped.update(i for i in indexes if i != keep)
             chosen = [i for i in range(len(self.objects)) if i not in skipped]
-            yield ([self.objects[i] for i in chosen], {self.object_refs[i]: self.object_locations[i] for i in chosen})
+            yield ([self.objects[i] for i in chosen], {self.object_refs[i]: self.object_locations[i] for i in chosen},
+                   places)
 
     def duplicate_warnings(self) -> list[InputNote]:
         warnings = []
