@@ -153,6 +153,29 @@ def test_410_gone_relists_and_forgets_what_was_deleted_during_the_gap(cluster):
     assert cluster.operator_alive()
 
 
+def test_410_gone_relists_configmaps_and_forgets_the_one_deleted_during_the_gap():
+    """The ConfigMap list-watch recovers from 410 Gone as the Secret one does: a client takes env from a
+    ConfigMap (envFrom), deleted while the watches are down and the history compacted."""
+    from support.objects import config_map, spring_client
+    billing = spring_client("billing")
+    billing["spec"]["template"]["spec"]["containers"][0]["envFrom"] = [{"configMapRef": {"name": "nacos-settings"}}]
+    with Cluster(namespaces=[NS]) as cluster:
+        cluster.apply(config_map("nacos-settings", {"SPRING_CLOUD_NACOS_CONFIG_GROUP": "SHOP"}), billing)
+        start(cluster)
+        cluster.wait_for(lambda: cluster.condition("nacos", "SecretsResolved") == "True", message="resolved")
+        cluster.server.fail("WATCH", "*", 503, times=10_000)
+        cluster.server.drop_watches()
+        time.sleep(0.5)
+        cluster.server.store_directly("", "v1", "configmaps", NS, "nacos-settings", None)
+        cluster.server.compact()
+        lists = cluster.server.count("GET", "configmaps")
+        cluster.server.clear_faults()
+        cluster.wait_for(lambda: cluster.reason("nacos", "SecretsResolved") == "ConfigMapNotFound", 20,
+                         message="the ConfigMap's deletion seen after 410")
+        assert cluster.server.count("GET", "configmaps") > lists   # listed again
+        assert cluster.operator_alive()
+
+
 def test_apiserver_unreachable_for_30_seconds(cluster):
     """The longest test of the suite (the outage itself lasts 30 s). Meanwhile the Secret is deleted through
     another apiserver and the history compacted, so the watches resume with 410 Gone."""
