@@ -187,6 +187,17 @@ def test_copies_alike_are_checked_once_and_reported_at_every_place(tmp_path, cap
     assert len(calls) == 3   # d.yaml's copy differs: as before, one input per file that holds a copy
 
 
+@pytest.mark.parametrize("first, second, alike", [
+    ({"a": 1, "b": [1, "x"]}, {"a": 1, "b": [1, "x"]}, True),
+    ({"optional": True}, {"optional": 1}, False),   # equal to Python, not to a check that asks `is True`
+    ({"a": "1"}, {"a": 1}, False),
+    ({"a": 1, "b": 2}, {"b": 2, "a": 1}, False),     # another order: checked apart, as before
+])
+def test_copies_are_alike_only_when_written_alike(first, second, alike):
+    from nacos_auth_guard.manifests import _same
+    assert _same(first, second) is alike
+
+
 def test_without_duplicates_there_is_one_variant(tmp_path):
     (tmp_path / "a.yaml").write_text(yaml.safe_dump_all(healthy_cluster()))
     manifests = read_manifests([str(tmp_path / "a.yaml")])

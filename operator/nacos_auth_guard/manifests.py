@@ -70,9 +70,10 @@ class Manifests:
         for its findings."""
         copies = self.copies()
         alike = {ref: indexes for ref, indexes in copies.items()
-                 if all(self.objects[i] == self.objects[indexes[0]] for i in indexes[1:])}
+                 if all(_same(self.objects[i], self.objects[indexes[0]]) for i in indexes[1:])}
         places = {ref: [self.object_locations[i] for i in indexes] for ref, indexes in alike.items()}
         differing = {ref: indexes for ref, indexes in copies.items() if ref not in alike}
+        extra_copies = {i for indexes in alike.values() for i in indexes[1:]}
         rounds: dict[tuple[str, int], None] = {}
         for indexes in differing.values():
             seen: dict[str, int] = {}
@@ -81,7 +82,7 @@ class Manifests:
                 rounds.setdefault((path, seen.get(path, 0)))
                 seen[path] = seen.get(path, 0) + 1
         for path, repeat in rounds or {("", 0): None}:
-            skipped = {i for indexes in alike.values() for i in indexes[1:]}
+            skipped = set(extra_copies)
             for indexes in differing.values():
                 here = [i for i in indexes if self.object_locations[i].path == path]
                 keep = here[min(repeat, len(here) - 1)] if here else indexes[0]
@@ -99,6 +100,15 @@ class Manifests:
                 f"{ref} is written {len(places)} times ({listed}): each copy is checked on its own; apply only "
                 f"one of them, or rename the others", places[0], "warning"))
         return warnings
+
+
+def _same(first: dict, second: dict) -> bool:
+    """Written alike, types included (`==` holds `true` and `1` equal): the same marshal bytes. Keys in another
+    order, or a value marshal cannot carry, count as different: each copy is then checked on its own."""
+    try:
+        return marshal.dumps(first) == marshal.dumps(second)
+    except ValueError:
+        return False
 
 
 def read_manifests(paths: Iterable[str], default_namespace: str = "default") -> Manifests:

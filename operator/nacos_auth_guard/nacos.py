@@ -457,9 +457,18 @@ def _strict_base64(text: str) -> bytes | None:
     return base64.b64decode(data + "=" * (-len(data) % 4))
 
 
-@functools.lru_cache(maxsize=4096)   # the same key on every pod of a cluster, checked by several rules
+_CACHED_KEY_CHARS = 512   # real keys are 32 to 128 characters: the cache holds at most 1,024 of up to this size
+
+
 def decode_key(text: str, version: Version | None = None) -> KeyDecoding:
-    """The HMAC key a server of `version` derives from its configured key text (None: the newest behaviour)."""
+    """The HMAC key a server of `version` derives from its configured key text (None: the newest behaviour).
+    Cached for texts of key size: the same key is on every pod of a cluster and checked by several rules."""
+    if len(text) > _CACHED_KEY_CHARS:
+        return _decode_key(text, version)
+    return _decode_key_cached(text, version)
+
+
+def _decode_key(text: str, version: Version | None) -> KeyDecoding:
     if version is not None and STRICT_BASE64[0] <= version < STRICT_BASE64[1]:
         decoded = _strict_base64(text)
         if decoded is None:
@@ -473,6 +482,7 @@ def decode_key(text: str, version: Version | None = None) -> KeyDecoding:
     return KeyDecoding(None, False)
 
 
+_decode_key_cached = functools.lru_cache(maxsize=1024)(_decode_key)
 WELL_KNOWN_TOKEN_KEYS = frozenset(form for text in WELL_KNOWN_KEY_TEXTS for form in _copied_forms(text))
 
 
