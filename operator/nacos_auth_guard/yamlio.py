@@ -76,8 +76,12 @@ def _tag_name(tag: str) -> str:
 _1_1_SCALAR = (r"(?:[yY]es|YES|[nN]o|NO|[oO]n|ON|[oO]ff|OFF|[-+]?0(?:[0-9_]+|[bB][01_]*|[oO][0-7_]*|[xX][0-9a-fA-F_]*)"
                r"|[-+]?[0-9][0-9_]*(?:_[0-9_]*|(?::[0-5]?[0-9])+)(?:\.[0-9_]*)?|[-+]?[0-9.]*[0-9][eE][-+]?[0-9]+"
                r"|[-+]?\.(?:inf|Inf|INF|nan|NaN|NAN)|=|<<)(?=[ \t]*(?:[,\]}]|:(?:[ \t]|$)|#|$))")
+# The first characters those scalars can start with, looked ahead first: most values start with another, and are
+# then passed over without trying each alternative (a fifth of the scans' time on the bench's files)
+_1_1_START = r"(?=[yYnNoO+\-.0-9=<])"
 _NOT_1_2_SAFE = tuple(re.compile(pattern, re.MULTILINE) for pattern in (
-    r": +" + _1_1_SCALAR, r"- +" + _1_1_SCALAR, r"[\[{,] *" + _1_1_SCALAR, r"<<:"))
+    r": +" + _1_1_START + _1_1_SCALAR, r"- +" + _1_1_START + _1_1_SCALAR, r"[\[{,] *" + _1_1_START + _1_1_SCALAR,
+    r"<<:"))
 # Tags: scanned for only in a document with a `!` (few have one), as these two scans cost half of all the others.
 _TAGGED = tuple(re.compile(pattern, re.MULTILINE) for pattern in (r"[ \t]![^\s]", r"^!"))
 # yaml-rs takes a document only when its depth is bounded well below where it crashes: no line starts with a
