@@ -10,7 +10,8 @@ from nacos_auth_guard import openapi
 from nacos_auth_guard.checks import CheckContext, run_checks
 from nacos_auth_guard.nacos import NACOS_TOKEN_HEADERS
 from nacos_auth_guard.snapshot import build_snapshot
-from support.objects import KEY_A, KEY_B, NS, config_map, env, healthy_cluster, meta, nacos_token, secret
+from support.objects import (KEY_A, KEY_B, NS, config_map, env, healthy_cluster, meta, nacos_token, secret,
+                             server_env)
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=timezone.utc)
 HOST = "http://nacos-headless.shop.svc.cluster.local:8848"
@@ -169,6 +170,28 @@ def test_the_operator_reports_a_caller_of_its_server_and_watches_its_script(sele
     caller = [f.code for f in result.findings if f.obj.name == "config-export"]
     assert caller == (["NAG502"] if reported else [])
     assert (("ConfigMap", NS, "export-script") in result.dependencies) is reported
+
+
+def test_a_token_sent_to_no_known_server_and_refused_by_every_one_is_one_warning_for_them_all():
+    """Three servers with three keys, none of which signed the token a CronJob sends to an address outside the
+    input: one warning naming them (it drew one per server: servers x such tokens), and each server's check still
+    reports it."""
+    from nacos_auth_guard.evaluation import evaluate, parse_spec
+    from support.objects import auth_secret, statefulset
+    keys = {"nacos": KEY_A, "nacos-b": "c2Vjb25kLXNlcnZlci1rZXktMzItYnl0ZXMtbG9uZy1DQ0NDCg==",
+            "nacos-c": "dGhpcmQtc2VydmVyLWtleS0zMi1ieXRlcy1sb25nLURERERECg=="}
+    servers = [obj for name, key in keys.items() if name != "nacos" for obj in (
+        auth_secret(f"{name}-auth", key), statefulset(name, server_env(f"{name}-auth")))]
+    outside = ["sh", "-c", f"curl -s 'http://10.1.2.3:8848/nacos/v1/cs/configs?dataId=a&accessToken={OTHER_KEY}'"]
+    [item] = findings(servers + [cronjob(outside)])
+    assert (item.code, item.severity.name, item.cluster) == ("NAG504", "WARNING", None)
+    assert {str(c) for c in item.clusters} == {f"StatefulSet/{NS}/{name}" for name in keys}
+    assert "any of the 3 servers with a known key (StatefulSet/shop/nacos, " in item.message
+    snapshot = build_snapshot(copy.deepcopy(healthy_cluster() + servers + [cronjob(outside)]), complete=True)
+    for name in keys:
+        check = {**SERVER_CHECK, "metadata": meta(name, NS), "spec": {"server": {"statefulSetName": name}}}
+        result = evaluate(parse_spec(check), snapshot, NOW)
+        assert [f.code for f in result.findings if f.obj.name == "config-export"] == ["NAG504"], name
 
 
 def test_a_caller_of_another_server_is_not_this_checks():

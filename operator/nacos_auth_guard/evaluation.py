@@ -220,12 +220,14 @@ def evaluate(spec: CheckSpec, snapshot: Snapshot, now: datetime) -> Evaluation:
     server = ctx.servers_by_ref[spec.server]
     clients = {c.ref for c in check_clients(spec, topology)}
     # An OpenAPI caller belongs to the servers its calls reach; one whose target is unknown has its tokens checked
-    # against every server's key, and a finding then names the server (f.cluster) it concerns.
+    # against every server's key, and a finding then names the server (f.cluster) or servers (f.clusters) it
+    # concerns.
     callers = [c for c in topology.callers if (spec.server in c.servers or not c.servers)
                and selects(spec.client_selector, c.labels)]
     members = clients | {c.ref for c in callers}
     findings = [f for f in run_checks(ctx, exclude=spec.exclude)
-                if f.cluster == spec.server and (f.obj == spec.server or f.obj.kind == "Pod" or f.obj in members)]
+                if (f.cluster == spec.server or spec.server in f.clusters)
+                and (f.obj == spec.server or f.obj.kind == "Pod" or f.obj in members)]
     pods = (server.template, *server.pods, *(c.template for c in topology.clients))
     dependencies = frozenset([(r.kind, pod.ref.namespace, r.name) for pod in pods for r in pod.references]
                              + [(r.kind, c.ref.namespace, r.name) for c in callers for r in c.references])

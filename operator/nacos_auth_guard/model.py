@@ -152,3 +152,4 @@ class Finding:
     severity: Severity
     cluster: ObjectRef | None = None     # the Nacos server cluster it concerns, for per-cluster status
     missing: ObjectRef | None = None     # NAG101/NAG103: the Secret or ConfigMap that does not exist
+    clusters: tuple[ObjectRef, ...] = ()   # the clusters it concerns when it names several (cluster is then None)

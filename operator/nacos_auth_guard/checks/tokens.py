@@ -2,6 +2,7 @@
 checks/openapi.py) any other a workload holds."""
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Iterable
 
 from .. import nacos
@@ -55,8 +56,29 @@ def token_findings(ctx: CheckContext, ref: ObjectRef, token: str, where: str, ta
     results = [(s, nacos.check_token(token, k, ctx.now, warn, ctx.servers_by_ref[s].version)) for s, k in keyed]
     if not targets and any(r.problem not in ("signature", "malformed") for _, r in results):
         return   # signed by one of the servers: that one is its target
-    for server, result in results:
-        if result.problem in ("signature", "malformed"):
+    refused = [(server, result) for server, result in results if result.problem in ("signature", "malformed")]
+    if targets:
+        for server, result in refused:
             yield finding(CODES[result.problem], ref, cluster=server, where=where, server=str(server),
-                          detail=result.detail, error=result.error, answer=result.answer,
-                          severity=None if targets else Severity.WARNING)
+                          detail=result.detail, error=result.error, answer=result.answer)
+        return
+    # Sent to no known server and refused by every one: one warning for the servers that answer alike, not one
+    # per server (a cluster of many tenants' servers made that servers x tokens)
+    alike: dict[tuple, list[ObjectRef]] = {}
+    for server, result in refused:
+        alike.setdefault((result.problem, result.detail, result.error, result.answer), []).append(server)
+    for (problem, detail, error, answer), servers in alike.items():
+        item = finding(CODES[problem], ref, cluster=servers[0] if len(servers) == 1 else None, where=where,
+                       server=_named(servers), detail=detail, error=error, answer=answer, severity=Severity.WARNING)
+        yield replace(item, clusters=tuple(servers)) if len(servers) > 1 else item
+
+
+NAMED_SERVERS = 3   # a finding for many servers names this many of them
+
+
+def _named(servers: list[ObjectRef]) -> str:
+    if len(servers) == 1:
+        return str(servers[0])
+    named = ", ".join(str(server) for server in servers[:NAMED_SERVERS])
+    more = f" and {len(servers) - NAMED_SERVERS} more" if len(servers) > NAMED_SERVERS else ""
+    return f"any of the {len(servers)} servers with a known key ({named}{more})"
