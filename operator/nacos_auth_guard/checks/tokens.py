@@ -41,8 +41,8 @@ def check_access_tokens(ctx: CheckContext) -> Iterable[Finding]:
 def token_findings(ctx: CheckContext, ref: ObjectRef, token: str, where: str, targets: list[ObjectRef],
                    warn: float) -> Iterable[Finding]:
     """The token checked without a key (shape, exp), then against each target's key, or every known server's key
-    when the calls name no known server: NAG504 then only when no server's key verifies it, and as a warning (it
-    may be sent to a Nacos outside the input, whose key signed it)."""
+    when the calls name no known server: NAG504 then only when no server's key verifies it, and as one warning for
+    the servers that refuse it alike (it may be sent to a Nacos outside the input, whose key signed it)."""
     cluster = targets[0] if targets else None
     version = ctx.servers_by_ref[cluster].version if cluster in ctx.servers_by_ref else None
     verdict = nacos.check_token(token, None, ctx.now, warn, version)
