@@ -1,22 +1,31 @@
 """Lint throughput and memory on generated, realistic manifests, against the parsers' own speed.
 
-    python bench/bench_lint.py [--sizes 2500,5000,10000] [--repeat 3] [--shape namespaces|tenant]
+    python bench/bench_lint.py [--sizes 2500,5000,10000] [--repeat 3]
+                               [--shape namespaces|tenant|rendered|foreign-jwt|nacos-jwt]
 
 Each namespace gets a Nacos cluster (StatefulSet, 3 Pods, 2 Services, an auth Secret) and its clients
 (Deployments with Spring env and credentials Secrets, ConfigMaps with bootstrap.yml); some namespaces carry a
-problem, so the checks do real work. `--shape tenant` instead puts every server in one namespace, as one tenant
-with many idle Nacos StatefulSets and Deployments, each with its Service, all labelled `app: nacos` (the shape
-that made Service matching servers x Services, issue 10.4). Each run is a fresh `nacos-auth-guard lint DIR -o json` process; reported:
-wall time (and held to one core, where lint reads and checks in one process), documents/second and peak RSS (from
-wait4), best of --repeat, with the project's modules compiled as an install leaves them. Anchors, in the same run,
-interleaved with lint's runs, and also as whole processes: parse-only time of the same files with PyYAML's C loader and with yaml-rs, and lint's ratio to
-each. Then start-up: a lint of one small file, `--help` and `explain`, against the interpreter starting and
-importing nothing (`python -c pass`) and importing PyYAML.
+problem (a pod left on another key, a client without credentials), so the checks do real work. The other shapes
+are inputs that once cost more than their size: `tenant` puts every server in one namespace, as one tenant with
+many idle Nacos StatefulSets and Deployments, each with its Service, all labelled `app: nacos` (Service matching
+was servers x Services, issue 10.4; published keys decoded for every server, issue 15); `rendered` repeats a
+shared Namespace and ConfigMap alike with every namespace (each copy made a check of the whole input);
+`foreign-jwt` adds to each namespace a workload holding another service's JWT (a warning from every server), and
+`nacos-jwt` one holding a token Nacos writes that no server signed (still tokens x servers signature checks, one
+warning each). Each run is a fresh `nacos-auth-guard lint DIR -o json` process; reported: wall time (and held to
+one core, where lint reads and checks in one process), documents/second and peak RSS (from wait4), best of
+--repeat, with the project's modules compiled as an install leaves them. Anchors, in the same run, interleaved
+with lint's runs, and also as whole processes: parse-only time of the same files with PyYAML's C loader and with
+yaml-rs, and lint's ratio to each. Then start-up: a lint of one small file, `--help` and `explain`, against the
+interpreter starting and importing nothing (`python -c pass`) and importing PyYAML.
 """
 from __future__ import annotations
 
 import argparse
 import base64
+import hashlib
+import hmac
+import json
 import os
 import random
 import subprocess
@@ -31,7 +40,7 @@ DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 def namespace_documents(index: int, rng: random.Random) -> list[dict]:
     ns = f"team-{index:04d}"
-    key = base64.b64encode(rng.randbytes(32)).decode()
+    key = base64.b64encode(rng.randbytes(32)).decode()   # the key text the server reads, as `openssl rand -base64 32`
     labels = {"app": "nacos"}
     env = [{"name": "MODE", "value": "cluster"}, {"name": "NACOS_AUTH_ENABLE", "value": "true"},
            {"name": "PREFER_HOST_MODE", "value": "hostname"},
@@ -53,8 +62,8 @@ def namespace_documents(index: int, rng: random.Random) -> list[dict]:
                                                            "managedFields": [{"manager": "kubectl", "operation":
                                                                               "Update", "time": "2026-11-01T00:00:00Z",
                                                                               "fieldsV1": {"f:data": {"f:token": {}}}}]},
-         "data": {"token": key, "identity-key": base64.b64encode(b"x-peer").decode(),
-                  "identity-value": base64.b64encode(rng.randbytes(12)).decode()}},
+         "data": {"token": base64.b64encode(key.encode()).decode(), "identity-key": base64.b64encode(b"x-peer").decode(),
+                  "identity-value": base64.b64encode(rng.randbytes(12).hex().encode()).decode()}},
         {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "nacos-headless", "namespace": ns},
          "spec": {"clusterIP": "None", "selector": labels, "ports": [{"port": 8848, "name": "http"}]}},
         {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "nacos", "namespace": ns},
@@ -113,7 +122,46 @@ def tenant_documents(index: int, rng: random.Random) -> list[dict]:
              "spec": {"selector": labels, "ports": [{"port": 8848}]}}]
 
 
-SHAPES = {"namespaces": namespace_documents, "tenant": tenant_documents}
+def rendered_documents(index: int, rng: random.Random) -> list[dict]:
+    """A namespace as a rendered chart writes it, with the objects every rendering repeats alike: the Namespace
+    the releases share and its ConfigMap (copies alike, issue 15: each once made a check of the whole input)."""
+    return namespace_documents(index, rng) + [
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "platform"}},
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cluster-info", "namespace": "platform"},
+         "data": {"region": "eu-west-1"}}]
+
+
+def _jwt(header: dict, claims: dict, key: bytes) -> str:
+    def part(data: bytes) -> str:
+        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+    signing = f"{part(json.dumps(header, separators=(',', ':')).encode())}.{part(json.dumps(claims).encode())}"
+    return f"{signing}.{part(hmac.new(key, signing.encode(), hashlib.sha256).digest())}"
+
+
+def foreign_jwt_documents(index: int, rng: random.Random) -> list[dict]:
+    """A namespace plus a workload that holds another service's JWT ({"alg":"HS256","typ":"JWT"}) in its env and
+    calls no Nacos: not a Nacos token (it once drew a warning from every server of the input)."""
+    token = _jwt({"alg": "HS256", "typ": "JWT"}, {"sub": f"svc-{index}", "exp": 4102444800}, rng.randbytes(32))
+    return namespace_documents(index, rng) + [_token_holder(index, "PARTNER_API_TOKEN", token)]
+
+
+def nacos_jwt_documents(index: int, rng: random.Random) -> list[dict]:
+    """A namespace plus a workload that holds a token Nacos writes ({"alg":"HS256"}) signed by no server of the
+    input, sent nowhere the input shows: checked against every server's key (tokens x servers), one warning."""
+    token = _jwt({"alg": "HS256"}, {"sub": "nacos", "exp": 4102444800}, rng.randbytes(32))
+    return namespace_documents(index, rng) + [_token_holder(index, "NACOS_TOKEN_COPY", token)]
+
+
+def _token_holder(index: int, env_name: str, token: str) -> dict:
+    labels = {"app": "reporter"}
+    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "reporter", "namespace": f"team-{index:04d}"},
+            "spec": {"selector": {"matchLabels": labels}, "template": {"metadata": {"labels": labels}, "spec": {
+                "containers": [{"name": "reporter", "image": "registry.example/reporter:2.1",
+                                "env": [{"name": env_name, "value": token}]}]}}}}
+
+
+SHAPES = {"namespaces": namespace_documents, "tenant": tenant_documents, "rendered": rendered_documents,
+          "foreign-jwt": foreign_jwt_documents, "nacos-jwt": nacos_jwt_documents}
 
 
 def generate(directory: str, documents: int, shape: str = "namespaces") -> int:
@@ -147,7 +195,6 @@ def run_once(directory: str, cores: int = 0) -> tuple[float, int, int]:
     code = os.waitstatus_to_exitcode(status)
     if code not in (0, 1):
         raise SystemExit(f"lint failed with exit code {code}")
-    import json
     findings = len(json.loads(output)["findings"])
     return elapsed, usage.ru_maxrss // 1024, findings
 

@@ -286,3 +286,31 @@ def test_image_defaults(version, key_property, key, identity):
 ])
 def test_jar_identity_defaults(version, identity):
     assert nacos.builtin_properties(version)[nacos.IDENTITY_KEY] == identity
+
+
+def test_the_signature_check_of_a_nacos_written_token_is_the_one_jwt_decode_makes(monkeypatch):
+    """check_token verifies a token whose header is one Nacos writes with pyjwt's HMAC algorithm directly
+    (nacos._signature_verifies) instead of jwt.decode: every verdict must be decode's, for right, wrong, short,
+    asymmetric-looking and JWK-looking keys, each algorithm, expired or not."""
+    now = NOW
+    signer = b"k" * 64
+    keys = [signer, b"x" * 64, b"short", b"-----BEGIN PUBLIC KEY-----\nMIIB\n-----END PUBLIC KEY-----\n",
+            json.dumps({"kty": "oct", "k": "abc"}).encode(), b"ssh-rsa AAAAB3NzaC1yc2E= user@host"]
+    tokens = []
+    for algorithm in ("HS256", "HS384", "HS512"):
+        for exp in (int(now.timestamp()) + 86400, int(now.timestamp()) - 60):
+            token = jwt.encode({"sub": "nacos", "exp": exp}, signer, algorithm, headers={"typ": None})
+            assert token.split(".")[0] in nacos.NACOS_HEADER_ALGORITHMS
+            head, payload, signature = token.split(".")
+            tokens += [token, f"{head}.{payload}.{signature[:-2]}AA"]   # and with another signature
+    for header, algorithm in nacos.NACOS_HEADER_ALGORITHMS.items():
+        assert json.loads(base64.urlsafe_b64decode(header + "==")) == {"alg": algorithm}
+
+    def verdicts():
+        return [nacos.check_token(t, k, now, 3600, version) for t in tokens for k in keys
+                for version in ((2, 4, 3), (2, 1, 0), None)]
+
+    fast = verdicts()
+    monkeypatch.setattr(nacos, "NACOS_HEADER_ALGORITHMS", {})   # every token through jwt.decode
+    assert fast == verdicts()
+    assert {v.problem for v in fast} >= {None, "signature", "malformed", "expired"}
