@@ -314,3 +314,19 @@ def test_the_signature_check_of_a_nacos_written_token_is_the_one_jwt_decode_make
     monkeypatch.setattr(nacos, "NACOS_HEADER_ALGORITHMS", {})   # every token through jwt.decode
     assert fast == verdicts()
     assert {v.problem for v in fast} >= {None, "signature", "malformed", "expired"}
+
+
+def test_the_token_and_key_caches_hold_only_texts_of_their_usual_size():
+    """The caches that spare re-reading a token for every server's key keep at most a few hundred entries, each of
+    token or key size: a megabyte-long value in an env var or a Secret is checked without being kept."""
+    big_key = b"k" * 100_000
+    token = jwt.encode({"sub": "nacos", "exp": 4102444800, "pad": "x" * 10_000}, big_key, "HS256",
+                       headers={"typ": None})
+    caches = (nacos._read_unverified_cached, nacos._signing_parts_cached, nacos._prepared_key_cached,
+              nacos._decode_key_cached)
+    before = [cache.cache_info().currsize for cache in caches]
+    assert nacos.check_token(token, big_key, NOW, 3600).problem is None
+    assert nacos.check_token(token, b"x" * 64, NOW, 3600).problem == "signature"
+    nacos.decode_key("A" * 10_000)
+    assert [cache.cache_info().currsize for cache in caches] == before
+    assert all(cache.cache_info().maxsize <= 1024 for cache in caches)

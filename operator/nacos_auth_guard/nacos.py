@@ -607,19 +607,31 @@ def check_token(token: str, key: bytes | None, now: datetime, warn_within_second
     """Checks a static accessToken the way a Nacos node would: header, signature with the node's key (when given),
     then `exp`: valid while exp >= now in whole seconds (NacosSignatureAlgorithm.java:131@2.4.3)."""
     verdict = _check_token(token, key, now, warn_within_seconds, version)
-    return replace(verdict, error=as_served(verdict.error, version))
+    served = as_served(verdict.error, version)
+    return verdict if served == verdict.error else replace(verdict, error=served)
+
+
+_CACHED_TOKEN_CHARS = 4096   # Nacos tokens are about 150 characters: the cache holds at most 256 of up to this size
 
 
 def _signature_verifies(token: str, key: bytes, algorithm: str) -> bool:
     """What jwt.decode(token, key, algorithms, options=_SIGNATURE_ONLY) checks of a token already read whole
     (_unverified) whose header is exactly one Nacos writes, with pyjwt's own algorithm: its key preparation (which
-    refuses asymmetric and JWK-shaped keys with InvalidKeyError, as decode does) and its HMAC comparison. Decode
+    refuses asymmetric and JWK-shaped keys with InvalidKeyError, as decode does) and its HMAC comparison; not its
+    key-length check, which only warns (decode's warning is silenced: Nacos accepts such keys too). Decode
     reads every segment again character by character: three quarters of checking a token against a server's key,
     which a token sent to no known server is against every server's."""
+    small = len(token) <= _CACHED_TOKEN_CHARS and len(key) <= _CACHED_KEY_CHARS   # what the caches may hold
+    signing_input, signature = (_signing_parts_cached if small else _signing_parts)(token)
+    prepared = (_prepared_key_cached if small else _prepared_key)(algorithm, key)
+    return _hmac(algorithm).verify(signing_input, prepared, signature)
+
+
+def _signing_parts(token: str) -> tuple[bytes, bytes]:
+    """What the signature is computed over, and the signature (the token was read whole before: it decodes)."""
     import jwt.utils
     signing_input, _, signature = token.rpartition(".")
-    return _hmac(algorithm).verify(signing_input.encode(), _prepared_key(algorithm, key),
-                                   jwt.utils.base64url_decode(signature))
+    return signing_input.encode(), jwt.utils.base64url_decode(signature)
 
 
 @functools.cache
@@ -628,12 +640,12 @@ def _hmac(algorithm: str):
     return jwt.algorithms.get_default_algorithms()[algorithm]
 
 
-@functools.lru_cache(maxsize=1024)   # a server's key, checked against every token sent to no known server
 def _prepared_key(algorithm: str, key: bytes) -> bytes:
     return _hmac(algorithm).prepare_key(key)
 
 
-_CACHED_TOKEN_CHARS = 4096   # Nacos tokens are about 150 characters: the cache holds at most 256 of up to this size
+_signing_parts_cached = functools.lru_cache(maxsize=256)(_signing_parts)
+_prepared_key_cached = functools.lru_cache(maxsize=1024)(_prepared_key)   # each server's key, for every token
 
 
 def _unverified(token: str, version: Version | None) -> TokenVerdict | tuple[int | None, datetime | None]:
@@ -683,13 +695,14 @@ def _check_token(token: str, key: bytes | None, now: datetime, warn_within_secon
             return TokenVerdict("malformed", "its header is not the one Nacos writes (a third-party tool made it)",
                                 expires_at, "unsupported signature algorithm")
         try:
-            with warnings.catch_warnings():   # an HS512 token checked with a 32-byte key is what Nacos does too
-                warnings.simplefilter("ignore", jwt.warnings.InsecureKeyLengthWarning)
-                algorithm = NACOS_HEADER_ALGORITHMS.get(token.split(".", 1)[0])
-                if algorithm is None:
-                    jwt.decode(token, key, algorithms=list(TOKEN_ALGORITHMS), options=_SIGNATURE_ONLY)
-                elif not _signature_verifies(token, key, algorithm):
+            algorithm = NACOS_HEADER_ALGORITHMS.get(token.split(".", 1)[0])
+            if algorithm is not None:
+                if not _signature_verifies(token, key, algorithm):
                     raise jwt.InvalidSignatureError("Signature verification failed")
+            else:
+                with warnings.catch_warnings():   # an HS512 token checked with a 32-byte key is what Nacos does too
+                    warnings.simplefilter("ignore", jwt.warnings.InsecureKeyLengthWarning)
+                    jwt.decode(token, key, algorithms=list(TOKEN_ALGORITHMS), options=_SIGNATURE_ONLY)
         except jwt.InvalidSignatureError:
             return TokenVerdict("signature", "signature does not verify with the server's key", expires_at,
                                 _signature_text(version))

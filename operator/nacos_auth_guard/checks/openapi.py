@@ -11,12 +11,13 @@ from ..catalog import finding
 from ..model import Finding, ObjectRef, Origin, State
 from ..nacos import NACOS_TOKEN_HEADERS, is_true, login_error
 from . import CheckContext, auth_enabled, server_settings
-from .tokens import token_findings
+from .tokens import server_keys, token_findings
 
 
 def check_openapi_callers(ctx: CheckContext) -> Iterable[Finding]:
     clients = {c.ref: c for c in ctx.topology.clients}
     warn = ctx.token_warning.total_seconds()
+    keys = None   # server_keys(ctx), once a token needs them
     for caller in ctx.topology.callers:
         ref, targets = caller.ref, list(caller.servers)
         for text, call, reached in caller.calls:
@@ -43,7 +44,8 @@ def check_openapi_callers(ctx: CheckContext) -> Iterable[Finding]:
                     # (JwtTokenManager.java:73@1.4.1, :107@2.2.0), NacosSignatureAlgorithm.java:52-56@2.4.3 since.
                     continue
                 seen.add((token, text.where))
-                yield from token_findings(ctx, ref, token, _place(text, line), targets, warn)
+                keys = keys if keys is not None else server_keys(ctx)
+                yield from token_findings(ctx, ref, token, _place(text, line), targets, warn, keys)
 
 
 def _place(text, line: int) -> str:

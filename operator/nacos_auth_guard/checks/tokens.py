@@ -27,22 +27,31 @@ def _server_key(ctx: CheckContext, server_ref) -> bytes | None:
     return decoded if decoded is not None and len(decoded) >= nacos.MIN_KEY_BYTES else None
 
 
+def server_keys(ctx: CheckContext) -> dict[ObjectRef, bytes | None]:
+    """Each server's signing key (None: none it checks tokens with), found once for all the tokens checked."""
+    return {server.ref: _server_key(ctx, server.ref) for server in ctx.topology.servers}
+
+
 def check_access_tokens(ctx: CheckContext) -> Iterable[Finding]:
     """The token a client's settings carry (NACOS_ACCESS_TOKEN, nacosguard.io/client-env); every other JWT-shaped
     string of a workload is openapi.check_openapi_callers'."""
     warn = ctx.token_warning.total_seconds()
+    keys = None   # server_keys(ctx), once a token needs them
     for client in ctx.topology.clients:
         for container in nacos_containers(client):
             token = container.settings.get("accessToken")
             if token is not None and token.state is State.KNOWN and token.value:
-                yield from token_findings(ctx, client.ref, token.value, token.where, list(client.servers), warn)
+                keys = keys if keys is not None else server_keys(ctx)
+                yield from token_findings(ctx, client.ref, token.value, token.where, list(client.servers), warn,
+                                          keys)
 
 
 def token_findings(ctx: CheckContext, ref: ObjectRef, token: str, where: str, targets: list[ObjectRef],
-                   warn: float) -> Iterable[Finding]:
+                   warn: float, keys: dict[ObjectRef, bytes | None]) -> Iterable[Finding]:
     """The token checked without a key (shape, exp), then against each target's key, or every known server's key
     when the calls name no known server: NAG504 then only when no server's key verifies it, and as one warning for
-    the servers that refuse it alike (it may be sent to a Nacos outside the input, whose key signed it)."""
+    the servers that refuse it alike (it may be sent to a Nacos outside the input, whose key signed it). `keys`:
+    server_keys(ctx)."""
     cluster = targets[0] if targets else None
     version = ctx.servers_by_ref[cluster].version if cluster in ctx.servers_by_ref else None
     verdict = nacos.check_token(token, None, ctx.now, warn, version)
@@ -51,8 +60,7 @@ def token_findings(ctx: CheckContext, ref: ObjectRef, token: str, where: str, ta
                       error=verdict.error, answer=verdict.answer)
         if verdict.problem == "malformed":
             return
-    keyed = [(s, k) for s in (targets or [s.ref for s in ctx.topology.servers])
-             for k in [_server_key(ctx, s)] if k is not None]
+    keyed = [(s, keys[s]) for s in (targets or keys) if keys[s] is not None]
     results = [(s, nacos.check_token(token, k, ctx.now, warn, ctx.servers_by_ref[s].version)) for s, k in keyed]
     if not targets and any(r.problem not in ("signature", "malformed") for _, r in results):
         return   # signed by one of the servers: that one is its target
