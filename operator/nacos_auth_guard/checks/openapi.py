@@ -41,7 +41,8 @@ def check_openapi_callers(ctx: CheckContext) -> Iterable[Finding]:
                     # Sent nowhere Nacos-like, and not written by Nacos: another service's JWT. Checked as a Nacos
                     # token, it drew a warning from every server of the input (servers x such workloads in all).
                     # Nacos writes only these headers: jjwt 0.11.2's {"alg":"HS256"} up to 2.2.0
-                    # (JwtTokenManager.java:73@1.4.1, :107@2.2.0), NacosSignatureAlgorithm.java:52-56@2.4.3 since.
+                    # (JwtTokenManager.java:73@1.4.1, :107@2.2.0; jjwt DefaultJwtBuilder.java:322@0.11.2 sets
+                    # only alg), NacosSignatureAlgorithm.java:52-56@2.4.3 since.
                     continue
                 seen.add((token, text.where))
                 keys = keys if keys is not None else server_keys(ctx)
