@@ -457,18 +457,29 @@ def _strict_base64(text: str) -> bytes | None:
     return base64.b64decode(data + "=" * (-len(data) % 4))
 
 
-_CACHED_KEY_CHARS = 512   # real keys are 32 to 128 characters: the cache holds at most 1,024 of up to this size
+_CACHED_KEY_CHARS = 512      # real keys are 32 to 128 characters
+_CACHED_TOKEN_CHARS = 4096   # Nacos tokens are about 150 characters
 
 
+def _cached_when_small(maxsize: int, limit: int):
+    """lru_cache for calls whose first argument (a key or a token, text or bytes) is at most `limit` long; a longer
+    one is computed each time, so a cache holds at most `maxsize` values of usual size, never a megabyte-long one
+    from an env var or a Secret. Call .cache_info() as on lru_cache."""
+    def decorate(function):
+        cached = functools.lru_cache(maxsize=maxsize)(function)
+
+        @functools.wraps(function)
+        def call(value, *rest, **named):
+            return (cached if len(value) <= limit else function)(value, *rest, **named)
+
+        call.cache_info = cached.cache_info
+        return call
+    return decorate
+
+
+@_cached_when_small(1024, _CACHED_KEY_CHARS)   # the same key is on every pod of a cluster, checked by several rules
 def decode_key(text: str, version: Version | None = None) -> KeyDecoding:
-    """The HMAC key a server of `version` derives from its configured key text (None: the newest behaviour).
-    Cached for texts of key size: the same key is on every pod of a cluster and checked by several rules."""
-    if len(text) > _CACHED_KEY_CHARS:
-        return _decode_key(text, version)
-    return _decode_key_cached(text, version)
-
-
-def _decode_key(text: str, version: Version | None) -> KeyDecoding:
+    """The HMAC key a server of `version` derives from its configured key text (None: the newest behaviour)."""
     if version is not None and STRICT_BASE64[0] <= version < STRICT_BASE64[1]:
         decoded = _strict_base64(text)
         if decoded is None:
@@ -482,7 +493,6 @@ def _decode_key(text: str, version: Version | None) -> KeyDecoding:
     return KeyDecoding(None, False)
 
 
-_decode_key_cached = functools.lru_cache(maxsize=1024)(_decode_key)
 WELL_KNOWN_TOKEN_KEYS = frozenset(form for text in WELL_KNOWN_KEY_TEXTS for form in _copied_forms(text))
 
 
@@ -514,7 +524,9 @@ JWS_ALGORITHMS = frozenset({"none", *TOKEN_ALGORITHMS, "RS256", "RS384", "RS512"
 EXACT_HEADER_SINCE: Version = (2, 2, 1)
 NACOS_HEADER_ALGORITHMS = {"eyJhbGciOiJIUzI1NiJ9": "HS256", "eyJhbGciOiJIUzM4NCJ9": "HS384",
                            "eyJhbGciOiJIUzUxMiJ9": "HS512"}   # the segment of {"alg":"HS256"} and so on
-NACOS_TOKEN_HEADERS = frozenset(NACOS_HEADER_ALGORITHMS)
+def nacos_header_algorithm(token: str) -> str | None:
+    """The algorithm of a token whose header is exactly one Nacos writes; None for any other header."""
+    return NACOS_HEADER_ALGORITHMS.get(token.split(".", 1)[0])
 
 
 # What a client is told (the message of the 403), by version:
@@ -611,22 +623,18 @@ def check_token(token: str, key: bytes | None, now: datetime, warn_within_second
     return verdict if served == verdict.error else replace(verdict, error=served)
 
 
-_CACHED_TOKEN_CHARS = 4096   # Nacos tokens are about 150 characters: the cache holds at most 256 of up to this size
-
-
 def _signature_verifies(token: str, key: bytes, algorithm: str) -> bool:
     """What jwt.decode(token, key, algorithms, options=_SIGNATURE_ONLY) checks of a token already read whole
-    (_unverified) whose header is exactly one Nacos writes, with pyjwt's own algorithm: its key preparation (which
-    refuses asymmetric and JWK-shaped keys with InvalidKeyError, as decode does) and its HMAC comparison; not its
-    key-length check, which only warns (decode's warning is silenced: Nacos accepts such keys too). Decode
+    (_read_unverified) whose header is exactly one Nacos writes, with pyjwt's own algorithm: its key preparation
+    (which refuses asymmetric and JWK-shaped keys with InvalidKeyError, as decode does) and its HMAC comparison; not
+    its key-length check, which only warns (decode's warning is silenced: Nacos accepts such keys too). Decode
     reads every segment again character by character: three quarters of checking a token against a server's key,
     which a token sent to no known server is against every server's."""
-    small = len(token) <= _CACHED_TOKEN_CHARS and len(key) <= _CACHED_KEY_CHARS   # what the caches may hold
-    signing_input, signature = (_signing_parts_cached if small else _signing_parts)(token)
-    prepared = (_prepared_key_cached if small else _prepared_key)(algorithm, key)
-    return _hmac(algorithm).verify(signing_input, prepared, signature)
+    signing_input, signature = _signing_parts(token)
+    return _hmac(algorithm).verify(signing_input, _prepared_key(key, algorithm), signature)
 
 
+@_cached_when_small(256, _CACHED_TOKEN_CHARS)
 def _signing_parts(token: str) -> tuple[bytes, bytes]:
     """What the signature is computed over, and the signature (the token was read whole before: it decodes)."""
     import jwt.utils
@@ -640,24 +648,15 @@ def _hmac(algorithm: str):
     return jwt.algorithms.get_default_algorithms()[algorithm]
 
 
-def _prepared_key(algorithm: str, key: bytes) -> bytes:
+@_cached_when_small(1024, _CACHED_KEY_CHARS)   # each server's key, for every token sent to no known server
+def _prepared_key(key: bytes, algorithm: str) -> bytes:
     return _hmac(algorithm).prepare_key(key)
 
 
-_signing_parts_cached = functools.lru_cache(maxsize=256)(_signing_parts)
-_prepared_key_cached = functools.lru_cache(maxsize=1024)(_prepared_key)   # each server's key, for every token
-
-
-def _unverified(token: str, version: Version | None) -> TokenVerdict | tuple[int | None, datetime | None]:
-    """What a node reads of a token before its key: a verdict when it is malformed, else its exp and that instant.
-    Cached for texts of token size: a token sent to no known server is read again for every server's key, and the
-    reading cost twice the signature check (measured: 44 of 64 µs)."""
-    if len(token) > _CACHED_TOKEN_CHARS:
-        return _read_unverified(token, version)
-    return _read_unverified_cached(token, version)
-
-
+@_cached_when_small(256, _CACHED_TOKEN_CHARS)   # a token sent to no known server is read again for every key
 def _read_unverified(token: str, version: Version | None) -> TokenVerdict | tuple[int | None, datetime | None]:
+    """What a node reads of a token before its key: a verdict when it is malformed, else its exp and that instant
+    (reading cost twice the signature check: 44 of 64 µs, measured)."""
     import jwt
     try:
         header = jwt.get_unverified_header(token)
@@ -679,23 +678,20 @@ def _read_unverified(token: str, version: Version | None) -> TokenVerdict | tupl
     return exp, _instant(exp)
 
 
-_read_unverified_cached = functools.lru_cache(maxsize=256)(_read_unverified)
-
-
 def _check_token(token: str, key: bytes | None, now: datetime, warn_within_seconds: float,
                  version: Version | None) -> TokenVerdict:
-    read = _unverified(token, version)
+    read = _read_unverified(token, version)
     if isinstance(read, TokenVerdict):
         return read
     exp, expires_at = read
     if key is not None:
         import jwt   # with its crypto backends, a third of a small lint's start-up: paid only where a token is checked
         import jwt.warnings
-        if (version is None or version >= EXACT_HEADER_SINCE) and token.split(".", 1)[0] not in NACOS_TOKEN_HEADERS:
+        algorithm = nacos_header_algorithm(token)
+        if (version is None or version >= EXACT_HEADER_SINCE) and algorithm is None:
             return TokenVerdict("malformed", "its header is not the one Nacos writes (a third-party tool made it)",
                                 expires_at, "unsupported signature algorithm")
         try:
-            algorithm = NACOS_HEADER_ALGORITHMS.get(token.split(".", 1)[0])
             if algorithm is not None:
                 if not _signature_verifies(token, key, algorithm):
                     raise jwt.InvalidSignatureError("Signature verification failed")

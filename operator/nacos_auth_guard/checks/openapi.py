@@ -9,7 +9,7 @@ from typing import Iterable
 from .. import openapi
 from ..catalog import finding
 from ..model import Finding, ObjectRef, Origin, State
-from ..nacos import NACOS_TOKEN_HEADERS, is_true, login_error
+from ..nacos import is_true, login_error, nacos_header_algorithm
 from . import CheckContext, auth_enabled, server_settings
 from .tokens import server_keys, token_findings
 
@@ -37,7 +37,7 @@ def check_openapi_callers(ctx: CheckContext) -> Iterable[Finding]:
             for token, line in openapi.jwt_strings(text.text):
                 if token in configured or (token, text.where) in seen:
                     continue   # tokens.check_access_tokens reports the client settings' token
-                if not caller.calls and token.split(".", 1)[0] not in NACOS_TOKEN_HEADERS:
+                if not caller.calls and nacos_header_algorithm(token) is None:
                     # Sent nowhere Nacos-like, and not written by Nacos: another service's JWT. Checked as a Nacos
                     # token, it drew a warning from every server of the input (servers x such workloads in all).
                     # Nacos writes only these headers: jjwt 0.11.2's {"alg":"HS256"} up to 2.2.0
